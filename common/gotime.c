@@ -1,0 +1,2 @@
+/* gotime.c — being written; see the module header (not yet in the tree). */
+int lf_gotime_placeholder_;

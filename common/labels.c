@@ -1,0 +1,398 @@
+/* labels.c — see labels.h. */
+#include "labels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void lf_labels_free(struct lf_labels *ls)
+{
+	for (size_t i = 0; i < ls->cap; i++) {
+		free(ls->v[i].name);
+		free(ls->v[i].value);
+	}
+	free(ls->v);
+	ls->v = NULL;
+	ls->n = ls->cap = 0;
+}
+
+void lf_labels_clear(struct lf_labels *ls)
+{
+	ls->n = 0;
+}
+
+/* Copies s into *dst (capacity *cap), growing only when needed. */
+static int slot_store(char **dst, size_t *cap, const char *s, size_t len)
+{
+	if (len + 1 > *cap) {
+		size_t c = *cap ? *cap : 16;
+		while (c < len + 1)
+			c *= 2;
+		char *p = realloc(*dst, c);
+		if (!p)
+			return -1;
+		*dst = p;
+		*cap = c;
+	}
+	memcpy(*dst, s, len);
+	(*dst)[len] = '\0';
+	return 0;
+}
+
+static int name_cmp(const char *a, const char *b, size_t blen)
+{
+	int c = strncmp(a, b, blen);
+	if (c)
+		return c;
+	return a[blen] == '\0' ? 0 : 1;
+}
+
+/* Binary search; returns index of name or insertion point with *found=0. */
+static size_t find(const struct lf_labels *ls, const char *name, size_t len, int *found)
+{
+	size_t lo = 0, hi = ls->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = name_cmp(ls->v[mid].name, name, len);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = 0;
+	return lo;
+}
+
+static int ensure_slot(struct lf_labels *ls)
+{
+	if (ls->n < ls->cap)
+		return 0;
+	size_t c = ls->cap ? ls->cap * 2 : 8;
+	struct lf_label *v = realloc(ls->v, c * sizeof *v);
+	if (!v)
+		return -1;
+	memset(v + ls->cap, 0, (c - ls->cap) * sizeof *v);
+	ls->v = v;
+	ls->cap = c;
+	return 0;
+}
+
+int lf_labels_setn(struct lf_labels *ls, const char *name, size_t name_len, const char *value,
+		   size_t value_len)
+{
+	int found;
+	size_t i = find(ls, name, name_len, &found);
+	if (found)
+		return slot_store(&ls->v[i].value, &ls->v[i].value_cap, value, value_len);
+	if (ensure_slot(ls) < 0)
+		return -1;
+	/* Rotate the spare slot at index n into position i, keeping buffers. */
+	struct lf_label spare = ls->v[ls->n];
+	memmove(&ls->v[i + 1], &ls->v[i], (ls->n - i) * sizeof spare);
+	ls->v[i] = spare;
+	ls->n++;
+	if (slot_store(&ls->v[i].name, &ls->v[i].name_cap, name, name_len) < 0 ||
+	    slot_store(&ls->v[i].value, &ls->v[i].value_cap, value, value_len) < 0) {
+		/* Undo: move the slot back to the spare area. */
+		spare = ls->v[i];
+		memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof spare);
+		ls->n--;
+		ls->v[ls->n] = spare;
+		return -1;
+	}
+	return 0;
+}
+
+int lf_labels_set(struct lf_labels *ls, const char *name, const char *value)
+{
+	return lf_labels_setn(ls, name, strlen(name), value, strlen(value));
+}
+
+const char *lf_labels_getn(const struct lf_labels *ls, const char *name, size_t name_len)
+{
+	int found;
+	size_t i = find(ls, name, name_len, &found);
+	return found ? ls->v[i].value : NULL;
+}
+
+const char *lf_labels_get(const struct lf_labels *ls, const char *name)
+{
+	return lf_labels_getn(ls, name, strlen(name));
+}
+
+int lf_labels_del(struct lf_labels *ls, const char *name)
+{
+	int found;
+	size_t i = find(ls, name, strlen(name), &found);
+	if (!found)
+		return 0;
+	struct lf_label gone = ls->v[i];
+	memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof gone);
+	ls->n--;
+	ls->v[ls->n] = gone; /* keep its buffers as a spare slot */
+	return 1;
+}
+
+int lf_labels_copy(struct lf_labels *dst, const struct lf_labels *src)
+{
+	if (dst == src)
+		return 0;
+	dst->n = 0;
+	for (size_t i = 0; i < src->n; i++) {
+		if (ensure_slot(dst) < 0)
+			return -1;
+		struct lf_label *d = &dst->v[dst->n];
+		if (slot_store(&d->name, &d->name_cap, src->v[i].name, strlen(src->v[i].name)) < 0 ||
+		    slot_store(&d->value, &d->value_cap, src->v[i].value,
+			       strlen(src->v[i].value)) < 0)
+			return -1;
+		dst->n++;
+	}
+	return 0;
+}
+
+int lf_labels_merge(struct lf_labels *dst, const struct lf_labels *src, bool overwrite)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		if (!overwrite && lf_labels_get(dst, src->v[i].name))
+			continue;
+		if (lf_labels_set(dst, src->v[i].name, src->v[i].value) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int lf_labels_cmp(const struct lf_labels *a, const struct lf_labels *b)
+{
+	size_t n = a->n < b->n ? a->n : b->n;
+	for (size_t i = 0; i < n; i++) {
+		int c = strcmp(a->v[i].name, b->v[i].name);
+		if (c)
+			return c;
+		c = strcmp(a->v[i].value, b->v[i].value);
+		if (c)
+			return c;
+	}
+	return (a->n > b->n) - (a->n < b->n);
+}
+
+bool lf_labels_equal(const struct lf_labels *a, const struct lf_labels *b)
+{
+	return lf_labels_cmp(a, b) == 0;
+}
+
+/* FNV-1a 64 with 0xff separators (0xff never occurs in valid UTF-8). */
+uint64_t lf_labels_hash(const struct lf_labels *ls)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < ls->n; i++) {
+		for (const unsigned char *p = (const unsigned char *)ls->v[i].name; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+		for (const unsigned char *p = (const unsigned char *)ls->v[i].value; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+	}
+	return h;
+}
+
+int lf_labels_render(const struct lf_labels *ls, struct lf_buf *out)
+{
+	if (lf_buf_putc(out, '{') < 0)
+		return -1;
+	for (size_t i = 0; i < ls->n; i++) {
+		if (i && lf_buf_append(out, ", ", 2) < 0)
+			return -1;
+		if (lf_buf_appends(out, ls->v[i].name) < 0 || lf_buf_putc(out, '=') < 0 ||
+		    lf_buf_append_quoted(out, ls->v[i].value, strlen(ls->v[i].value)) < 0)
+			return -1;
+	}
+	return lf_buf_putc(out, '}');
+}
+
+bool lf_label_name_valid(const char *name, size_t len)
+{
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+			  (i > 0 && c >= '0' && c <= '9');
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int put_utf8(struct lf_buf *b, unsigned cp)
+{
+	char u[4];
+	size_t n;
+	if (cp < 0x80) {
+		u[0] = (char)cp, n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+	} else {
+		u[0] = (char)(0xf0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+	}
+	return lf_buf_append(b, u, n);
+}
+
+int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_error *err)
+{
+	struct lf_buf name = LF_BUF_INIT, val = LF_BUF_INIT;
+	size_t i = 0;
+	int rc = -1;
+	lf_labels_clear(out);
+#define SKIPWS()                                                                   \
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) \
+	i++
+	SKIPWS();
+	if (i >= len || s[i] != '{') {
+		lf_err(err, "error parsing labels '%.*s': expected '{' at position %zu",
+		       (int)(len > 200 ? 200 : len), s, i);
+		goto out;
+	}
+	i++;
+	for (;;) {
+		SKIPWS();
+		if (i < len && s[i] == '}') {
+			i++;
+			break;
+		}
+		lf_buf_reset(&name);
+		lf_buf_reset(&val);
+		size_t ns = i;
+		while (i < len && s[i] != '=' && s[i] != ' ' && s[i] != '\t' && s[i] != '}' &&
+		       s[i] != ',')
+			i++;
+		if (lf_buf_append(&name, s + ns, i - ns) < 0)
+			goto oom;
+		if (!lf_label_name_valid(name.data ? name.data : "", name.len)) {
+			lf_err(err, "error parsing labels '%.*s': invalid label name \"%.*s\"",
+			       (int)(len > 200 ? 200 : len), s, (int)(name.len > 200 ? 200 : name.len),
+			       name.data ? name.data : "");
+			goto out;
+		}
+		SKIPWS();
+		if (i >= len || s[i] != '=') {
+			lf_err(err, "error parsing labels '%.*s': expected '=' after \"%s\"",
+			       (int)(len > 200 ? 200 : len), s, name.data);
+			goto out;
+		}
+		i++;
+		SKIPWS();
+		if (i >= len || s[i] != '"') {
+			lf_err(err, "error parsing labels '%.*s': expected '\"' for the value of \"%s\"",
+			       (int)(len > 200 ? 200 : len), s, name.data);
+			goto out;
+		}
+		i++;
+		for (;;) {
+			if (i >= len) {
+				lf_err(err, "error parsing labels '%.*s': unterminated value of \"%s\"",
+				       (int)(len > 200 ? 200 : len), s, name.data);
+				goto out;
+			}
+			char c = s[i++];
+			if (c == '"')
+				break;
+			if (c != '\\') {
+				if (lf_buf_putc(&val, c) < 0)
+					goto oom;
+				continue;
+			}
+			if (i >= len)
+				continue;
+			char e = s[i++];
+			int r = 0;
+			switch (e) {
+			case 'n': r = lf_buf_putc(&val, '\n'); break;
+			case 't': r = lf_buf_putc(&val, '\t'); break;
+			case 'r': r = lf_buf_putc(&val, '\r'); break;
+			case 'a': r = lf_buf_putc(&val, '\a'); break;
+			case 'b': r = lf_buf_putc(&val, '\b'); break;
+			case 'f': r = lf_buf_putc(&val, '\f'); break;
+			case 'v': r = lf_buf_putc(&val, '\v'); break;
+			case 'x':
+				if (i + 2 <= len && hexval(s[i]) >= 0 && hexval(s[i + 1]) >= 0) {
+					r = lf_buf_putc(&val, (char)(hexval(s[i]) * 16 + hexval(s[i + 1])));
+					i += 2;
+				} else {
+					r = lf_buf_append(&val, "\\x", 2);
+				}
+				break;
+			case 'u':
+			case 'U': {
+				size_t nd = e == 'u' ? 4 : 8;
+				unsigned cp = 0;
+				size_t k = 0;
+				for (; k < nd && i + k < len && hexval(s[i + k]) >= 0; k++)
+					cp = cp * 16 + (unsigned)hexval(s[i + k]);
+				if (k == nd && cp <= 0x10ffff) {
+					r = put_utf8(&val, cp);
+					i += nd;
+				} else {
+					r = lf_buf_putc(&val, e);
+				}
+				break;
+			}
+			default: r = lf_buf_putc(&val, e); /* \" \\ and unknown: the char */
+			}
+			if (r < 0)
+				goto oom;
+		}
+		if (lf_labels_getn(out, name.data, name.len)) {
+			lf_err(err, "duplicate label name: '%s'", name.data);
+			goto out;
+		}
+		if (lf_labels_setn(out, name.data, name.len, val.data ? val.data : "", val.len) < 0)
+			goto oom;
+		SKIPWS();
+		if (i < len && s[i] == ',') {
+			i++;
+			continue;
+		}
+		SKIPWS();
+		if (i < len && s[i] == '}') {
+			i++;
+			break;
+		}
+		lf_err(err, "error parsing labels '%.*s': expected ',' or '}' at position %zu",
+		       (int)(len > 200 ? 200 : len), s, i);
+		goto out;
+	}
+	SKIPWS();
+	if (i != len) {
+		lf_err(err, "error parsing labels '%.*s': unexpected text after '}'",
+		       (int)(len > 200 ? 200 : len), s);
+		goto out;
+	}
+#undef SKIPWS
+	rc = 0;
+	goto out;
+oom:
+	lf_err(err, "out of memory parsing labels");
+out:
+	lf_buf_free(&name);
+	lf_buf_free(&val);
+	return rc;
+}

@@ -1,0 +1,2 @@
+/* selector.c — being written; see the module header (not yet in the tree). */
+int lf_selector_placeholder_;

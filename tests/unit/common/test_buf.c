@@ -1,0 +1,77 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+static void test_append_printf_reset(void **state)
+{
+	(void)state;
+	struct lf_buf b = LF_BUF_INIT;
+	assert_int_equal(lf_buf_appends(&b, "abc"), 0);
+	assert_int_equal(lf_buf_printf(&b, "-%d-%s", 42, "x"), 0);
+	assert_string_equal(b.data, "abc-42-x");
+	assert_int_equal(b.len, 8);
+	size_t cap = b.cap;
+	lf_buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, cap); /* memory kept for reuse */
+	assert_string_equal(b.data, "");
+	/* A long printf goes through the slow path. */
+	char big[1000];
+	memset(big, 'z', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(lf_buf_printf(&b, "%s!", big), 0);
+	assert_int_equal(b.len, 1000);
+	assert_int_equal(b.data[999], '!');
+	lf_buf_free(&b);
+	assert_null(b.data);
+}
+
+static void test_quoted(void **state)
+{
+	(void)state;
+	struct lf_buf b = LF_BUF_INIT;
+	const char in[] = "a\"b\\c\nd\te\x01";
+	assert_int_equal(lf_buf_append_quoted(&b, in, sizeof in - 1), 0);
+	assert_string_equal(b.data, "\"a\\\"b\\\\c\\nd\\te\\x01\"");
+	lf_buf_free(&b);
+}
+
+static void test_json_string(void **state)
+{
+	(void)state;
+	struct lf_buf b = LF_BUF_INIT;
+	/* valid UTF-8 kept, invalid byte replaced by U+FFFD, NUL escaped */
+	const char in[] = "h\xc3\xa9\xff\"\x00x";
+	assert_int_equal(lf_buf_append_json_string(&b, in, sizeof in - 1), 0);
+	assert_string_equal(b.data, "\"h\xc3\xa9\xef\xbf\xbd\\\"\\u0000x\"");
+	lf_buf_free(&b);
+}
+
+static void test_take(void **state)
+{
+	(void)state;
+	struct lf_buf b = LF_BUF_INIT;
+	lf_buf_appends(&b, "owned");
+	char *p = lf_buf_take(&b);
+	assert_string_equal(p, "owned");
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_append_printf_reset),
+		cmocka_unit_test(test_quoted),
+		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_take),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

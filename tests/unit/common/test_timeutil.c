@@ -1,0 +1,117 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+static void test_durations(void **state)
+{
+	(void)state;
+	struct {
+		const char *in;
+		int64_t ns;
+	} ok[] = {
+		{"0", 0},
+		{"500ms", 500 * LF_NS_PER_MS},
+		{"1m30s", 90 * LF_NS_PER_SEC},
+		{"720h", INT64_C(720) * 3600 * LF_NS_PER_SEC},
+		{"1.5h", INT64_C(5400) * LF_NS_PER_SEC},
+		{"10us", 10000},
+		{"10\xc2\xb5s", 10000},
+		{"3ns", 3},
+		{"1d", INT64_C(86400) * LF_NS_PER_SEC},
+		{"1w", INT64_C(604800) * LF_NS_PER_SEC},
+		{"2y", INT64_C(2) * 365 * 86400 * LF_NS_PER_SEC},
+		{"-5s", -5 * LF_NS_PER_SEC},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		int64_t v = -1;
+		struct lf_error err;
+		assert_int_equal(lf_parse_duration(ok[i].in, &v, &err), 0);
+		assert_int_equal(v, ok[i].ns);
+	}
+	const char *bad[] = {"", "10", "1x", "abc", "5 s", "s"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int64_t v;
+		struct lf_error err;
+		assert_int_equal(lf_parse_duration(bad[i], &v, &err), -1);
+		assert_non_null(strstr(err.msg, "invalid duration"));
+	}
+}
+
+static void test_format_duration(void **state)
+{
+	(void)state;
+	char b[32];
+	lf_format_duration(0, b, sizeof b);
+	assert_string_equal(b, "0s");
+	lf_format_duration(500 * LF_NS_PER_MS, b, sizeof b);
+	assert_string_equal(b, "500ms");
+	lf_format_duration(90 * LF_NS_PER_SEC, b, sizeof b);
+	assert_string_equal(b, "1m30s");
+	lf_format_duration(INT64_C(3600) * LF_NS_PER_SEC + 1500 * LF_NS_PER_MS, b, sizeof b);
+	assert_string_equal(b, "1h0m1.5s");
+	lf_format_duration(1500, b, sizeof b);
+	assert_string_equal(b, "1.5\xc2\xb5s");
+}
+
+static void test_sizes(void **state)
+{
+	(void)state;
+	struct {
+		const char *in;
+		int64_t v;
+	} ok[] = {
+		{"1048576", 1048576}, {"256KB", 256000},  {"256kb", 256000},
+		{"256KiB", 262144},   {"1MiB", 1048576},  {"1MB", 1000000},
+		{"8k", 8000},         {"2 GiB", INT64_C(2147483648)},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		int64_t v = -1;
+		struct lf_error err;
+		assert_int_equal(lf_parse_size(ok[i].in, &v, &err), 0);
+		assert_int_equal(v, ok[i].v);
+	}
+	int64_t v;
+	struct lf_error err;
+	assert_int_equal(lf_parse_size("12XB", &v, &err), -1);
+	assert_non_null(strstr(err.msg, "12XB"));
+	assert_int_equal(lf_parse_size("", &v, &err), -1);
+}
+
+static void test_rfc3339(void **state)
+{
+	(void)state;
+	int64_t ns;
+	const char *s = "2026-11-21T19:43:10.123456789Z";
+	assert_int_equal(lf_parse_rfc3339(s, strlen(s), &ns), 0);
+	assert_int_equal(ns, INT64_C(1795290190123456789));
+	char out[40];
+	lf_format_rfc3339nano(ns, out);
+	assert_string_equal(out, s);
+	const char *off = "2026-11-21T21:43:10+02:00";
+	assert_int_equal(lf_parse_rfc3339(off, strlen(off), &ns), 0);
+	assert_int_equal(ns, INT64_C(1795290190000000000));
+	lf_format_rfc3339nano(ns, out);
+	assert_string_equal(out, "2026-11-21T19:43:10Z");
+	lf_format_rfc3339nano(INT64_C(1500000000), out);
+	assert_string_equal(out, "1970-01-01T00:00:01.5Z");
+	const char *bad[] = {"2026-11-21", "2026-13-01T00:00:00Z", "2026-11-21T19:43:10",
+			     "2026-11-21T19:43:10.Z", "2026-11-21T19:43:10Zjunk"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(lf_parse_rfc3339(bad[i], strlen(bad[i]), &ns), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_format_duration),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_rfc3339),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
