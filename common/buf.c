@@ -22,6 +22,9 @@ int lf_buf_reserve(struct lf_buf *b, size_t extra)
 	char *p = realloc(b->data, cap);
 	if (!p)
 		return -1;
+	/* A first allocation must hold the "" the header promises (found by
+	 * fuzz_yaml: lf_expand_env("") returned unterminated memory). */
+	p[b->len] = '\0';
 	b->data = p;
 	b->cap = cap;
 	return 0;

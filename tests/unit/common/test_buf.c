@@ -65,6 +65,25 @@ static void test_take(void **state)
 	free(p);
 }
 
+/* Regression (fuzz_yaml): the first reserve of an empty buffer left data
+ * unterminated, although buf.h promises a C string after every operation. */
+static void test_reserve_on_empty_is_terminated(void **state)
+{
+	(void)state;
+	struct lf_buf b = LF_BUF_INIT;
+	assert_int_equal(lf_buf_reserve(&b, 100), 0);
+	assert_non_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.data[0], '\0');
+	/* Growing a non-empty buffer keeps its text and terminator. */
+	assert_int_equal(lf_buf_appends(&b, "abc"), 0);
+	assert_int_equal(lf_buf_reserve(&b, 10000), 0);
+	assert_string_equal(b.data, "abc");
+	char *p = lf_buf_take(&b);
+	assert_string_equal(p, "abc");
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -72,6 +91,7 @@ int main(void)
 		cmocka_unit_test(test_quoted),
 		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_take),
+		cmocka_unit_test(test_reserve_on_empty_is_terminated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

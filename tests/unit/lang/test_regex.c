@@ -207,9 +207,10 @@ static void check_replace(const char *pat, const char *subj, const char *repl, b
 	assert_int_equal(lf_regex_replace_all(re, subj, strlen(subj), repl, strlen(repl), literal,
 	                                      &out, NULL),
 	                 0);
-	if (strcmp(out.data, want) != 0)
+	const char *got = out.data ? out.data : ""; /* empty output may leave data NULL */
+	if (strcmp(got, want) != 0)
 		fail_msg("/%s/ on \"%s\" with \"%s\": got \"%s\" want \"%s\"", pat, subj, repl,
-		         out.data, want);
+		         got, want);
 	lf_buf_free(&out);
 	lf_regex_free(re);
 }

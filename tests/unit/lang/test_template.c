@@ -53,8 +53,9 @@ static void check_flags(const char *tmpl, unsigned flags, const char *want)
 		struct lf_buf out = LF_BUF_INIT;
 		if (lf_template_exec(t, lookup, NULL, &out, &err) < 0)
 			fail_msg("exec %s: %s", tmpl, err.msg);
-		if (strcmp(out.data, want) != 0)
-			fail_msg("%s:\n got  \"%s\"\n want \"%s\"", tmpl, out.data, want);
+		const char *got = out.data ? out.data : "";
+		if (strcmp(got, want) != 0)
+			fail_msg("%s:\n got  \"%s\"\n want \"%s\"", tmpl, got, want);
 		lf_buf_free(&out);
 	}
 	lf_template_free(t);
