@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +61,17 @@ int lf_parse_duration(const char *s, int64_t *out_ns, struct lf_error *err)
 	while (*s) {
 		if (!isdigit((unsigned char)*s) && *s != '.')
 			return lf_err(err, "invalid duration \"%s\"", orig);
+		/* Go's number is digits[.digits]: strtod must not also take an
+		 * exponent or hex ("1e3s", "0x1p3s"; found by fuzz_timeutil). */
+		const char *num_end = s;
+		while (isdigit((unsigned char)*num_end))
+			num_end++;
+		if (*num_end == '.')
+			for (num_end++; isdigit((unsigned char)*num_end); num_end++)
+				;
 		char *end;
 		double v = strtod(s, &end);
-		if (end == s)
+		if (end == s || end != num_end)
 			return lf_err(err, "invalid duration \"%s\"", orig);
 		s = end;
 		const struct unit *u = NULL;
@@ -236,7 +245,13 @@ int lf_parse_rfc3339(const char *s, size_t n, int64_t *out_ns)
 	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s, n, 11, 2, &h) ||
 	    s[13] != ':' || digits(s, n, 14, 2, &m) || s[16] != ':' || digits(s, n, 17, 2, &sec))
 		return -1;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+	/* Go's time.Parse ranges: no day 31 in April or Feb 29 in 2023, no leap
+	 * second 60 (fuzz_timeutil found all three accepted). */
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (M < 1 || M > 12 || h > 23 || m > 59 || sec > 59)
+		return -1;
+	bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+	if (D < 1 || D > mdays[M - 1] + (M == 2 && leap))
 		return -1;
 	size_t i = 19;
 	int64_t frac = 0;
@@ -261,7 +276,7 @@ int lf_parse_rfc3339(const char *s, size_t n, int64_t *out_ns)
 	} else if (i < n && (s[i] == '+' || s[i] == '-')) {
 		int oh, om;
 		if (digits(s, n, i + 1, 2, &oh) || i + 3 >= n || s[i + 3] != ':' ||
-		    digits(s, n, i + 4, 2, &om))
+		    digits(s, n, i + 4, 2, &om) || oh > 24 || om > 60) /* Go's limits */
 			return -1;
 		off = (int64_t)(oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
 		i += 6;
@@ -272,9 +287,19 @@ int lf_parse_rfc3339(const char *s, size_t n, int64_t *out_ns)
 		return -1;
 	int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
 	int64_t secs = days * 86400 + h * 3600 + m * 60 + sec - off;
-	if (secs > INT64_MAX / LF_NS_PER_SEC - 1 || secs < INT64_MIN / LF_NS_PER_SEC + 1)
+	/* Checked arithmetic: every instant that fits in int64 ns parses, up to
+	 * the ends of the range (found by fuzz_timeutil: the formatted
+	 * INT64_MAX ns did not parse back). */
+	int64_t ns;
+	if (secs < 0 && frac > 0) {
+		/* Keeps the product in range: INT64_MIN is -9223372037 s + frac. */
+		secs++;
+		frac -= LF_NS_PER_SEC;
+	}
+	if (__builtin_mul_overflow(secs, LF_NS_PER_SEC, &ns) ||
+	    __builtin_add_overflow(ns, frac, &ns))
 		return -1;
-	*out_ns = secs * LF_NS_PER_SEC + frac;
+	*out_ns = ns;
 	return 0;
 }
 

@@ -105,6 +105,87 @@ static void test_rfc3339(void **state)
 		assert_int_equal(lf_parse_rfc3339(bad[i], strlen(bad[i]), &ns), -1);
 }
 
+/* Regression (fuzz_timeutil): instants within ~2 s of the ends of the int64
+ * ns range were formatted but did not parse back. */
+static void test_rfc3339_int64_range_ends(void **state)
+{
+	(void)state;
+	const int64_t ends[] = {INT64_MAX, INT64_MIN, INT64_MIN + 1, INT64_MAX - 999999999,
+				-1, 0};
+	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+		char out[40];
+		size_t n = lf_format_rfc3339nano(ends[i], out);
+		int64_t back = 42;
+		assert_int_equal(lf_parse_rfc3339(out, n, &back), 0);
+		assert_int_equal(back, ends[i]);
+	}
+	int64_t ns;
+	const char *max = "2262-04-11T23:47:16.854775807Z";
+	assert_int_equal(lf_parse_rfc3339(max, strlen(max), &ns), 0);
+	assert_int_equal(ns, INT64_MAX);
+	/* One ns past either end does not fit and is refused. */
+	const char *over = "2262-04-11T23:47:16.854775808Z";
+	assert_int_equal(lf_parse_rfc3339(over, strlen(over), &ns), -1);
+	const char *under = "1677-09-21T00:12:43.145224191Z";
+	assert_int_equal(lf_parse_rfc3339(under, strlen(under), &ns), -1);
+}
+
+/* Regression (fuzz_timeutil): strtod let exponents and hex floats into
+ * durations ("1e3s" was 1000 s); Go's ParseDuration refuses them. */
+static void test_duration_number_is_go_grammar(void **state)
+{
+	(void)state;
+	const char *bad[] = {"1e3s", "1E3s", "0x10s", "0x1p3s", "1.e5s", "1.5e-3h", "infs"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int64_t ns = 7;
+		struct lf_error err;
+		assert_int_equal(lf_parse_duration(bad[i], &ns, &err), -1);
+		assert_non_null(strstr(err.msg, bad[i]));
+		assert_int_equal(ns, 7);
+	}
+	const struct {
+		const char *in;
+		int64_t ns;
+	} ok[] = {{"1.s", LF_NS_PER_SEC}, {".5s", 500 * LF_NS_PER_MS}, {"1.5h", 5400 * LF_NS_PER_SEC}};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		int64_t ns = 0;
+		struct lf_error err;
+		assert_int_equal(lf_parse_duration(ok[i].in, &ns, &err), 0);
+		assert_int_equal(ns, ok[i].ns);
+	}
+}
+
+/* Regression (fuzz_timeutil): impossible dates, leap second 60 and zone
+ * offsets past Go's limits (hour 24, minute 60) were accepted; Loki's
+ * time.Parse refuses them. */
+static void test_rfc3339_calendar_ranges(void **state)
+{
+	(void)state;
+	int64_t ns;
+	const char *bad[] = {"2023-02-29T00:00:00Z",       "2026-04-31T00:00:00Z",
+			     "2026-06-31T00:00:00Z",       "2100-02-29T00:00:00Z",
+			     "2026-11-21T23:59:60Z",       "2026-11-21T19:43:10,5-25:30",
+			     "2026-11-21T19:43:10+02:61", "2026-11-00T00:00:00Z"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ns = 7;
+		assert_int_equal(lf_parse_rfc3339(bad[i], strlen(bad[i]), &ns), -1);
+		assert_int_equal(ns, 7);
+	}
+	const struct {
+		const char *in;
+		int64_t ns;
+	} ok[] = {
+		{"2024-02-29T00:00:00Z", INT64_C(1709164800) * LF_NS_PER_SEC},
+		{"2000-02-29T00:00:00Z", INT64_C(951782400) * LF_NS_PER_SEC},
+		{"2026-01-31T23:59:59Z", INT64_C(1769903999) * LF_NS_PER_SEC},
+		{"2026-01-31T23:59:59+24:00", INT64_C(1769817599) * LF_NS_PER_SEC},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		assert_int_equal(lf_parse_rfc3339(ok[i].in, strlen(ok[i].in), &ns), 0);
+		assert_int_equal(ns, ok[i].ns);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +193,9 @@ int main(void)
 		cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_rfc3339_int64_range_ends),
+		cmocka_unit_test(test_duration_number_is_go_grammar),
+		cmocka_unit_test(test_rfc3339_calendar_ranges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
