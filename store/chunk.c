@@ -1,0 +1,270 @@
+/* chunk.c — see chunk.h. */
+#include "chunk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <snappy-c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+
+static const char MAGIC[8] = {'L', 'F', 'C', 'H', 'U', 'N', 'K', 0};
+static const char END_MAGIC[8] = {'L', 'F', 'C', 'H', 'K', 'E', 'N', 'D'};
+#define IDX_ENTRY 40
+#define FOOTER    24
+
+static int flush_block(struct lf_buf *raw, struct lf_buf *out, struct lf_buf *index,
+                       uint32_t n_entries, int64_t min_ts, int64_t max_ts, struct lf_error *err)
+{
+	size_t max = snappy_max_compressed_length(raw->len);
+	if (lf_buf_reserve(out, max) < 0 || lf_buf_reserve(index, IDX_ENTRY) < 0)
+		return lf_err(err, "chunk: out of memory");
+	size_t clen = max;
+	uint64_t off = out->len;
+	if (snappy_compress(raw->data, raw->len, out->data + out->len, &clen) != SNAPPY_OK)
+		return lf_err(err, "chunk: snappy compression failed");
+	unsigned char *e = (unsigned char *)index->data + index->len;
+	lf_put_le64(e, off);
+	lf_put_le32(e + 8, (uint32_t)clen);
+	lf_put_le32(e + 12, (uint32_t)raw->len);
+	lf_put_le32(e + 16, n_entries);
+	lf_put_le32(e + 20, lf_crc32c(0, out->data + off, clen));
+	lf_put_le64(e + 24, (uint64_t)min_ts);
+	lf_put_le64(e + 32, (uint64_t)max_ts);
+	index->len += IDX_ENTRY;
+	out->len += clen;
+	lf_buf_reset(raw);
+	return 0;
+}
+
+int lf_chunk_encode(const char *labels, const struct lf_sentry *entries, size_t n,
+                    size_t block_size, struct lf_buf *out, struct lf_chunk_info *info,
+                    struct lf_error *err)
+{
+	struct lf_buf raw = LF_BUF_INIT, index = LF_BUF_INIT;
+	int rc = -1;
+	size_t llen = strlen(labels);
+	memset(info, 0, sizeof(*info));
+	lf_buf_reset(out);
+	unsigned char hdr[16];
+	memcpy(hdr, MAGIC, 8);
+	lf_put_le32(hdr + 8, LF_CHUNK_VERSION);
+	lf_put_le32(hdr + 12, (uint32_t)llen);
+	if (lf_buf_append(out, hdr, 16) < 0 || lf_buf_append(out, labels, llen) < 0)
+		goto oom;
+	if (block_size < 1024)
+		block_size = 1024;
+	uint32_t in_block = 0;
+	int64_t bmin = 0, prev = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct lf_sentry *e = &entries[i];
+		if (in_block == 0) {
+			bmin = e->ts;
+			prev = e->ts;
+		}
+		size_t smlen = (size_t)(e->sm_end - e->sm);
+		if (lf_buf_reserve(&raw, 30 + e->line_len + smlen) < 0)
+			goto oom;
+		unsigned char *p = (unsigned char *)raw.data + raw.len;
+		p += lf_put_uvarint(p, lf_zigzag(e->ts - prev));
+		p += lf_put_uvarint(p, e->line_len);
+		memcpy(p, e->line, e->line_len);
+		p += e->line_len;
+		p += lf_put_uvarint(p, e->n_sm);
+		if (smlen)
+			memcpy(p, e->sm, smlen);
+		p += smlen;
+		raw.len = (size_t)((char *)p - raw.data);
+		prev = e->ts;
+		in_block++;
+		info->raw_bytes += e->line_len + smlen;
+		if (raw.len >= block_size) {
+			if (flush_block(&raw, out, &index, in_block, bmin, prev, err) < 0)
+				goto done;
+			info->blocks++;
+			in_block = 0;
+		}
+	}
+	if (in_block) {
+		if (flush_block(&raw, out, &index, in_block, bmin, prev, err) < 0)
+			goto done;
+		info->blocks++;
+	}
+	uint64_t index_off = out->len;
+	unsigned char foot[FOOTER];
+	lf_put_le64(foot, index_off);
+	lf_put_le32(foot + 8, info->blocks);
+	lf_put_le32(foot + 12, lf_crc32c(0, index.data, index.len));
+	memcpy(foot + 16, END_MAGIC, 8);
+	if (lf_buf_append(out, index.data, index.len) < 0 || lf_buf_append(out, foot, FOOTER) < 0)
+		goto oom;
+	info->entries = n;
+	info->from = n ? entries[0].ts : 0;
+	info->through = n ? entries[n - 1].ts : 0;
+	info->file_bytes = out->len;
+	rc = 0;
+	goto done;
+oom:
+	lf_err(err, "chunk: out of memory");
+done:
+	lf_buf_free(&raw);
+	lf_buf_free(&index);
+	return rc;
+}
+
+int lf_chunk_write_file(const char *dir, const char *name, const void *data, size_t len,
+                        struct lf_error *err)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return lf_err(err, "chunk: create %s: %s", tmp, strerror(errno));
+	const char *p = data;
+	size_t left = len;
+	while (left) {
+		ssize_t k = write(fd, p, left);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			unlink(tmp);
+			return lf_err(err, "chunk: write %s: %s", tmp, strerror(e));
+		}
+		p += k;
+		left -= (size_t)k;
+	}
+	if (fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return lf_err(err, "chunk: fsync %s: %s", tmp, strerror(e));
+	}
+	close(fd);
+	if (rename(tmp, dst) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return lf_err(err, "chunk: rename %s -> %s: %s", tmp, dst, strerror(e));
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int lf_chunk_open_mem(const void *data, size_t len, struct lf_chunk_reader *r, struct lf_error *err)
+{
+	const unsigned char *m = data;
+	memset(r, 0, sizeof(*r));
+	if (len < 16 + FOOTER || memcmp(m, MAGIC, 8) != 0)
+		return lf_err(err, "bad chunk header");
+	uint32_t ver = lf_get_le32(m + 8);
+	if (ver != LF_CHUNK_VERSION)
+		return lf_err(err, "unsupported chunk version %u", ver);
+	uint32_t llen = lf_get_le32(m + 12);
+	if (llen > len - 16 - FOOTER)
+		return lf_err(err, "bad chunk labels length %u", llen);
+	const unsigned char *f = m + len - FOOTER;
+	if (memcmp(f + 16, END_MAGIC, 8) != 0)
+		return lf_err(err, "bad chunk footer");
+	uint64_t ioff = lf_get_le64(f);
+	uint32_t nb = lf_get_le32(f + 8);
+	uint32_t icrc = lf_get_le32(f + 12);
+	if (ioff < 16 + (uint64_t)llen || ioff > len - FOOTER ||
+	    (uint64_t)nb * IDX_ENTRY != len - FOOTER - ioff)
+		return lf_err(err, "bad chunk index offset %llu for %u blocks",
+		              (unsigned long long)ioff, nb);
+	if (lf_crc32c(0, m + ioff, (size_t)nb * IDX_ENTRY) != icrc)
+		return lf_err(err, "chunk index checksum mismatch");
+	for (uint32_t i = 0; i < nb; i++) {
+		const unsigned char *e = m + ioff + (size_t)i * IDX_ENTRY;
+		uint64_t off = lf_get_le64(e);
+		uint32_t cl = lf_get_le32(e + 8);
+		if (off < 16 + llen || off > ioff || cl > ioff - off)
+			return lf_err(err, "chunk block %u out of bounds", i);
+	}
+	r->map = m;
+	r->size = len;
+	r->labels = (const char *)m + 16;
+	r->labels_len = llen;
+	r->n_blocks = nb;
+	r->index = m + ioff;
+	return 0;
+}
+
+int lf_chunk_open(const char *path, struct lf_chunk_reader *r, struct lf_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lf_err(err, "chunk %s: open: %s", path, strerror(errno));
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || sb.st_size == 0) {
+		close(fd);
+		return lf_err(err, "chunk %s: empty or unreadable", path);
+	}
+	void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return lf_err(err, "chunk %s: mmap: %s", path, strerror(errno));
+	if (lf_chunk_open_mem(m, (size_t)sb.st_size, r, err) < 0) {
+		munmap(m, (size_t)sb.st_size);
+		memset(r, 0, sizeof(*r));
+		return lf_err_prefix(err, "chunk %s", path);
+	}
+	r->owned_map = 1;
+	return 0;
+}
+
+void lf_chunk_block(const struct lf_chunk_reader *r, uint32_t i, struct lf_chunk_block_info *bi)
+{
+	const unsigned char *e = r->index + (size_t)i * IDX_ENTRY;
+	bi->offset = lf_get_le64(e);
+	bi->comp_len = lf_get_le32(e + 8);
+	bi->raw_len = lf_get_le32(e + 12);
+	bi->entries = lf_get_le32(e + 16);
+	bi->crc = lf_get_le32(e + 20);
+	bi->min_ts = (int64_t)lf_get_le64(e + 24);
+	bi->max_ts = (int64_t)lf_get_le64(e + 32);
+}
+
+int lf_chunk_read_block(struct lf_chunk_reader *r, uint32_t i, struct lf_error *err)
+{
+	struct lf_chunk_block_info bi;
+	lf_chunk_block(r, i, &bi);
+	const char *c = (const char *)r->map + bi.offset;
+	if (lf_crc32c(0, c, bi.comp_len) != bi.crc)
+		return lf_err(err, "block %u at offset %llu: checksum mismatch", i,
+		              (unsigned long long)bi.offset);
+	size_t ulen = 0;
+	if (snappy_uncompressed_length(c, bi.comp_len, &ulen) != SNAPPY_OK || ulen != bi.raw_len)
+		return lf_err(err, "block %u at offset %llu: bad snappy length", i,
+		              (unsigned long long)bi.offset);
+	lf_buf_reset(&r->raw);
+	if (lf_buf_reserve(&r->raw, ulen + 1) < 0)
+		return lf_err(err, "block %u: out of memory", i);
+	if (snappy_uncompress(c, bi.comp_len, r->raw.data, &ulen) != SNAPPY_OK)
+		return lf_err(err, "block %u at offset %llu: snappy data corrupt", i,
+		              (unsigned long long)bi.offset);
+	r->raw.len = ulen;
+	r->raw.data[ulen] = 0;
+	return 0;
+}
+
+void lf_chunk_close(struct lf_chunk_reader *r)
+{
+	lf_buf_free(&r->raw);
+	if (r->owned_map && r->map)
+		munmap((void *)r->map, r->size);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,104 @@
+/* chunk.h — the on-disk chunk: one stream's entries for a time range.
+ *
+ * Layout (all integers little-endian):
+ *   header  "LFCHUNK\0" | u32 version (1) | u32 labels_len | labels text
+ *   blocks  snappy(raw block), one after another; a raw block is entries
+ *           sorted by time: zigzag varint ts delta (first: delta to the
+ *           block's min_ts), varint line length + line, varint metadata
+ *           count + (varint len + name, varint len + value) pairs
+ *   index   per block 40 bytes: u64 offset | u32 compressed_len |
+ *           u32 raw_len | u32 entries | u32 crc32c(compressed) |
+ *           i64 min_ts | i64 max_ts
+ *   footer  u64 index_offset | u32 blocks | u32 crc32c(index) | "LFCHKEND"
+ * A reader finds the footer at the end, checks the index checksum, and
+ * checks each block's checksum when it decompresses it, so a flipped byte
+ * costs one block (reported), not the chunk.
+ *
+ * Writing is atomic: temp file, write, fsync, rename, fsync directory.
+ */
+#ifndef LF_STORE_CHUNK_H
+#define LF_STORE_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "codec.h"
+#include "error.h"
+
+#define LF_CHUNK_VERSION 1
+
+struct lf_chunk_info {
+	int64_t from, through; /* min / max entry ts */
+	uint64_t entries;
+	uint64_t raw_bytes;  /* uncompressed entry bytes */
+	uint64_t file_bytes; /* size on disk */
+	uint32_t blocks;
+};
+
+/* Encodes entries (sorted by ts; the caller sorts) into out. block_size is
+ * the raw bytes per block. Entries' sm/sm_end must be encoded pairs as in
+ * codec.h. */
+int lf_chunk_encode(const char *labels, const struct lf_sentry *entries, size_t n,
+                    size_t block_size, struct lf_buf *out, struct lf_chunk_info *info,
+                    struct lf_error *err);
+/* Writes data to dir/name atomically (dir/.name.tmp, fsync, rename, fsync dir). */
+int lf_chunk_write_file(const char *dir, const char *name, const void *data, size_t len,
+                        struct lf_error *err);
+
+struct lf_chunk_block_info {
+	uint64_t offset;
+	uint32_t comp_len, raw_len, entries, crc;
+	int64_t min_ts, max_ts;
+};
+
+/* A read-only mapping of a chunk file plus a reusable decompression buffer. */
+struct lf_chunk_reader {
+	const unsigned char *map;
+	size_t size;
+	const char *labels;
+	size_t labels_len;
+	uint32_t n_blocks;
+	const unsigned char *index;
+	struct lf_buf raw; /* last decompressed block */
+	int owned_map;     /* set by lf_chunk_open: close unmaps */
+};
+
+/* Maps path and checks header, footer and index checksum. On error the
+ * message names the file and what is wrong. */
+int lf_chunk_open(const char *path, struct lf_chunk_reader *r, struct lf_error *err);
+/* Same over memory (no mapping; r borrows data). */
+int lf_chunk_open_mem(const void *data, size_t len, struct lf_chunk_reader *r,
+                      struct lf_error *err);
+void lf_chunk_block(const struct lf_chunk_reader *r, uint32_t i, struct lf_chunk_block_info *bi);
+/* Verifies and decompresses block i into r->raw. -1 on checksum mismatch or
+ * a bad block (message names the block and offset). */
+int lf_chunk_read_block(struct lf_chunk_reader *r, uint32_t i, struct lf_error *err);
+void lf_chunk_close(struct lf_chunk_reader *r); /* unmaps, frees raw; keeps nothing */
+
+/* Iterates the entries of r->raw after lf_chunk_read_block. */
+struct lf_chunk_iter {
+	struct lf_rd rd;
+	int64_t ts;
+};
+static inline void lf_chunk_iter_init(struct lf_chunk_iter *it, const struct lf_chunk_reader *r,
+                                      const struct lf_chunk_block_info *bi)
+{
+	it->rd.p = (const unsigned char *)r->raw.data;
+	it->rd.end = it->rd.p + r->raw.len;
+	it->rd.bad = 0;
+	it->ts = bi->min_ts;
+}
+/* 1 = entry, 0 = end, -1 = corrupt. e->ts is the absolute time. */
+static inline int lf_chunk_iter_next(struct lf_chunk_iter *it, struct lf_sentry *e)
+{
+	if (it->rd.p >= it->rd.end)
+		return 0;
+	if (lf_entry_next(&it->rd, e) < 0)
+		return -1;
+	it->ts += e->ts;
+	e->ts = it->ts;
+	return 1;
+}
+
+#endif

@@ -1,0 +1,701 @@
+/* ingest.c — see ingest.h. */
+#include "ingest.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <snappy-c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "push.h"
+#include "timeutil.h"
+
+#define MAX_ERROR_TEXT (64 << 10)
+#define MSG_LABELS_MAX 1024 /* label text quoted in messages is cut here */
+
+uint64_t lf_key_hash(const char *s, size_t n)
+{
+	/* 8 bytes per step (multiply-xorshift); FNV's byte loop showed up at
+	 * 13% of ingest CPU when hashing every line for duplicate detection. */
+	const uint64_t m = 0x9e3779b97f4a7c15ull;
+	uint64_t h = 0x243f6a8885a308d3ull ^ (n * m);
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * m;
+		h ^= h >> 29;
+		s += 8;
+		n -= 8;
+	}
+	uint64_t w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * m;
+	h ^= h >> 32;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 31;
+	return h;
+}
+
+bool lf_utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	while (i < n) {
+		/* ASCII fast path, 8 bytes at a time */
+		if (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (!(w & 0x8080808080808080ull)) {
+				i += 8;
+				continue;
+			}
+		}
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k;
+		uint32_t cp;
+		if ((c & 0xe0) == 0xc0) {
+			k = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			k = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			k = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (size_t j = 1; j <= k; j++) {
+			if (i + j >= n || (s[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + j] & 0x3f);
+		}
+		if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+void lf_ingest_batch_free(struct lf_ingest_batch *b)
+{
+	for (size_t i = 0; i < b->cap_streams; i++) {
+		lf_labels_free(&b->streams[i].labels);
+		lf_buf_free(&b->streams[i].key);
+	}
+	free(b->streams);
+	free(b->entries);
+	free(b->sm);
+	if (b->pb)
+		lf_push_request_free(b->pb);
+	if (b->json)
+		json_decref(b->json);
+	lf_buf_free(&b->inflated);
+	lf_buf_free(&b->scratch);
+	memset(b, 0, sizeof(*b));
+}
+
+static struct lf_ingest_stream *add_stream(struct lf_ingest_batch *b)
+{
+	if (b->n_streams == b->cap_streams) {
+		size_t nc = b->cap_streams ? b->cap_streams * 2 : 16;
+		struct lf_ingest_stream *v = realloc(b->streams, nc * sizeof(*v));
+		if (!v)
+			return NULL;
+		memset(v + b->cap_streams, 0, (nc - b->cap_streams) * sizeof(*v));
+		b->streams = v;
+		b->cap_streams = nc;
+	}
+	struct lf_ingest_stream *s = &b->streams[b->n_streams++];
+	lf_labels_clear(&s->labels);
+	lf_buf_reset(&s->key);
+	s->raw_labels = NULL;
+	s->first = b->n_entries;
+	s->n = 0;
+	s->bytes = 0;
+	s->dropped = false;
+	return s;
+}
+
+static int reserve_entries(struct lf_ingest_batch *b, size_t extra)
+{
+	if (b->n_entries + extra <= b->cap_entries)
+		return 0;
+	size_t nc = b->cap_entries ? b->cap_entries : 256;
+	while (nc < b->n_entries + extra)
+		nc *= 2;
+	struct lf_ingest_entry *v = realloc(b->entries, nc * sizeof(*v));
+	if (!v)
+		return -1;
+	b->entries = v;
+	b->cap_entries = nc;
+	return 0;
+}
+
+static int reserve_sm(struct lf_ingest_batch *b, size_t extra)
+{
+	if (b->n_sm + extra <= b->cap_sm)
+		return 0;
+	size_t nc = b->cap_sm ? b->cap_sm : 64;
+	while (nc < b->n_sm + extra)
+		nc *= 2;
+	struct lf_skv *v = realloc(b->sm, nc * sizeof(*v));
+	if (!v)
+		return -1;
+	b->sm = v;
+	b->cap_sm = nc;
+	return 0;
+}
+
+/* Inflates gzip / zlib / raw deflate with a hard output cap. */
+static int inflate_capped(const char *in, size_t len, bool raw_deflate, size_t cap,
+                          struct lf_buf *out, struct lf_error *err)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, raw_deflate ? -15 : 15 + 32) != Z_OK)
+		return lf_err(err, "zlib init failed"), 400;
+	lf_buf_reset(out);
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = (uInt)len;
+	int rc;
+	for (;;) {
+		if (lf_buf_reserve(out, 64 << 10) < 0) {
+			inflateEnd(&zs);
+			return lf_err(err, "out of memory decompressing the body"), 413;
+		}
+		zs.next_out = (Bytef *)out->data + out->len;
+		zs.avail_out = (uInt)(out->cap - out->len - 1);
+		size_t before = zs.avail_out;
+		rc = inflate(&zs, Z_NO_FLUSH);
+		out->len += before - zs.avail_out;
+		if (out->len > cap) {
+			inflateEnd(&zs);
+			return lf_err(err,
+			              "request body too large: decompressed body exceeds %zu bytes",
+			              cap),
+			       413;
+		}
+		if (rc == Z_STREAM_END)
+			break;
+		if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			inflateEnd(&zs);
+			return lf_err(err, "invalid compressed body: %s",
+			              zs.msg ? zs.msg : "error"),
+			       400;
+		}
+		if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
+			inflateEnd(&zs);
+			return lf_err(err, "invalid compressed body: unexpected end of data"), 400;
+		}
+	}
+	inflateEnd(&zs);
+	out->data[out->len] = 0;
+	return 0;
+}
+
+static int decode_proto(const char *body, size_t len, size_t max_decoded, struct lf_ingest_batch *b,
+                        struct lf_error *err)
+{
+	size_t ulen = 0;
+	if (len == 0)
+		return lf_err(err, "empty push request body"), 400;
+	if (snappy_uncompressed_length(body, len, &ulen) != SNAPPY_OK)
+		return lf_err(err, "invalid snappy block: bad length header"), 400;
+	if (ulen > max_decoded)
+		return lf_err(err,
+		              "request body too large: snappy block claims %zu decompressed bytes, "
+		              "limit %zu",
+		              ulen, max_decoded),
+		       413;
+	Logproto__PushRequest *req = NULL;
+	if (lf_push_decode(body, len, max_decoded, &req, err) < 0)
+		return 400;
+	b->pb = req;
+	for (size_t i = 0; i < req->n_streams; i++) {
+		Logproto__StreamAdapter *sa = req->streams[i];
+		struct lf_ingest_stream *s = add_stream(b);
+		if (!s || reserve_entries(b, sa->n_entries) < 0)
+			return lf_err(err, "out of memory"), 413;
+		s->raw_labels = sa->labels ? sa->labels : "";
+		for (size_t j = 0; j < sa->n_entries; j++) {
+			Logproto__EntryAdapter *ea = sa->entries[j];
+			struct lf_ingest_entry *e = &b->entries[b->n_entries++];
+			e->ts = lf_push_ts_ns(ea->timestamp);
+			e->line = ea->line.data ? (const char *)ea->line.data : "";
+			e->line_len = ea->line.data ? ea->line.len : 0;
+			e->sm_first = b->n_sm;
+			e->n_sm = ea->n_structuredmetadata;
+			if (reserve_sm(b, e->n_sm) < 0)
+				return lf_err(err, "out of memory"), 413;
+			for (size_t k = 0; k < e->n_sm; k++) {
+				Logproto__LabelPairAdapter *p = ea->structuredmetadata[k];
+				struct lf_skv *kv = &b->sm[b->n_sm++];
+				kv->name = p->name ? p->name : "";
+				kv->nlen = strlen(kv->name);
+				kv->value = p->value ? p->value : "";
+				kv->vlen = strlen(kv->value);
+			}
+			s->n++;
+		}
+	}
+	return 0;
+}
+
+static int parse_ts_string(const char *s, int64_t *out)
+{
+	if (!*s)
+		return -1;
+	int64_t v = 0;
+	bool neg = false;
+	if (*s == '-') {
+		neg = true;
+		s++;
+	}
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*out = neg ? -v : v;
+	return 0;
+}
+
+static int decode_json(const char *body, size_t len, struct lf_ingest_batch *b,
+                       struct lf_error *err)
+{
+	json_error_t je;
+	if (len == 0)
+		return lf_err(err, "empty push request body"), 400;
+	json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
+	if (!root)
+		return lf_err(err, "invalid JSON push request at line %d, column %d: %s", je.line,
+		              je.column, je.text),
+		       400;
+	b->json = root;
+	json_t *streams = json_object_get(root, "streams");
+	if (!json_is_array(streams))
+		return lf_err(err, "invalid JSON push request: \"streams\" must be an array"), 400;
+	size_t i;
+	json_t *js;
+	json_array_foreach(streams, i, js)
+	{
+		struct lf_ingest_stream *s = add_stream(b);
+		if (!s)
+			return lf_err(err, "out of memory"), 413;
+		json_t *labels = json_object_get(js, "stream");
+		json_t *ltext = json_object_get(js, "labels");
+		if (json_is_object(labels)) {
+			/* Rendered as the text form so both encodings share one validator. */
+			lf_buf_putc(&s->key, '{');
+			const char *k;
+			json_t *v;
+			int first = 1;
+			json_object_foreach(labels, k, v)
+			{
+				if (!json_is_string(v))
+					return lf_err(err,
+					              "invalid JSON push request: "
+					              "streams[%zu].stream.%s "
+					              "must be a string",
+					              i, k),
+					       400;
+				if (!first)
+					lf_buf_appends(&s->key, ", ");
+				first = 0;
+				lf_buf_appends(&s->key, k);
+				lf_buf_putc(&s->key, '=');
+				lf_buf_append_quoted(&s->key, json_string_value(v),
+				                     json_string_length(v));
+			}
+			if (lf_buf_putc(&s->key, '}') < 0)
+				return lf_err(err, "out of memory"), 413;
+		} else if (json_is_string(ltext)) {
+			s->raw_labels = json_string_value(ltext);
+		} else {
+			return lf_err(err,
+			              "invalid JSON push request: streams[%zu].stream must be "
+			              "an object",
+			              i),
+			       400;
+		}
+		json_t *values = json_object_get(js, "values");
+		if (!values)
+			values = json_object_get(js, "entries");
+		if (!json_is_array(values))
+			return lf_err(err,
+			              "invalid JSON push request: streams[%zu].values must be an "
+			              "array",
+			              i),
+			       400;
+		if (reserve_entries(b, json_array_size(values)) < 0)
+			return lf_err(err, "out of memory"), 413;
+		size_t j;
+		json_t *jv;
+		json_array_foreach(values, j, jv)
+		{
+			json_t *jts = json_array_get(jv, 0), *jl = json_array_get(jv, 1);
+			json_t *jsm = json_array_get(jv, 2);
+			if (!json_is_array(jv) || json_array_size(jv) < 2 ||
+			    json_array_size(jv) > 3)
+				return lf_err(err,
+				              "invalid JSON push request: streams[%zu].values[%zu] "
+				              "must be [\"<unix epoch in nanoseconds>\", \"<log "
+				              "line>\"] "
+				              "with an optional metadata object",
+				              i, j),
+				       400;
+			if (!json_is_string(jts))
+				return lf_err(err,
+				              "invalid JSON push request: "
+				              "streams[%zu].values[%zu]: "
+				              "timestamp must be a string of nanoseconds since the "
+				              "epoch",
+				              i, j),
+				       400;
+			int64_t ts;
+			if (parse_ts_string(json_string_value(jts), &ts) < 0)
+				return lf_err(err,
+				              "invalid JSON push request: "
+				              "streams[%zu].values[%zu]: "
+				              "invalid timestamp \"%.64s\"",
+				              i, j, json_string_value(jts)),
+				       400;
+			if (!json_is_string(jl))
+				return lf_err(err,
+				              "invalid JSON push request: "
+				              "streams[%zu].values[%zu]: "
+				              "log line must be a string",
+				              i, j),
+				       400;
+			struct lf_ingest_entry *e = &b->entries[b->n_entries++];
+			e->ts = ts;
+			e->line = json_string_value(jl);
+			e->line_len = json_string_length(jl);
+			e->sm_first = b->n_sm;
+			e->n_sm = 0;
+			if (jsm && !json_is_null(jsm)) {
+				if (!json_is_object(jsm))
+					return lf_err(err,
+					              "invalid JSON push request: "
+					              "streams[%zu].values[%zu]: structured "
+					              "metadata "
+					              "must be an object",
+					              i, j),
+					       400;
+				if (reserve_sm(b, json_object_size(jsm)) < 0)
+					return lf_err(err, "out of memory"), 413;
+				const char *k;
+				json_t *v;
+				json_object_foreach(jsm, k, v)
+				{
+					if (!json_is_string(v))
+						return lf_err(err,
+						              "invalid JSON push request: "
+						              "streams[%zu].values[%zu]: "
+						              "structured "
+						              "metadata %s must be a string",
+						              i, j, k),
+						       400;
+					struct lf_skv *kv = &b->sm[b->n_sm++];
+					kv->name = k;
+					kv->nlen = strlen(k);
+					kv->value = json_string_value(v);
+					kv->vlen = json_string_length(v);
+					e->n_sm++;
+				}
+			}
+			s->n++;
+		}
+	}
+	return 0;
+}
+
+int lf_ingest_decode(const char *body, size_t len, const char *content_type,
+                     const char *content_encoding, size_t max_decoded, struct lf_ingest_batch *b,
+                     struct lf_error *err)
+{
+	if (content_encoding && *content_encoding && strcasecmp(content_encoding, "identity") &&
+	    strcasecmp(content_encoding, "snappy")) {
+		bool raw;
+		if (!strcasecmp(content_encoding, "gzip") ||
+		    !strcasecmp(content_encoding, "x-gzip"))
+			raw = false;
+		else if (!strcasecmp(content_encoding, "deflate"))
+			raw = true;
+		else
+			return lf_err(err, "Content-Encoding \"%s\" not supported",
+			              content_encoding),
+			       415;
+		int st = inflate_capped(body, len, raw, max_decoded, &b->inflated, err);
+		if (st == 400 && raw) /* some clients send zlib-wrapped "deflate" */
+			st = inflate_capped(body, len, false, max_decoded, &b->inflated, err);
+		if (st)
+			return st;
+		body = b->inflated.data;
+		len = b->inflated.len;
+	}
+	if (content_type && !strncasecmp(content_type, "application/json", 16))
+		return decode_json(body, len, b, err);
+	return decode_proto(body, len, max_decoded, b, err);
+}
+
+/* ---- validation ---- */
+
+static void add_error(struct lf_buf *errors, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void add_error(struct lf_buf *errors, const char *fmt, ...)
+{
+	if (!errors || errors->len >= MAX_ERROR_TEXT)
+		return;
+	if (errors->len)
+		lf_buf_putc(errors, '\n');
+	va_list ap;
+	va_start(ap, fmt);
+	lf_buf_vprintf(errors, fmt, ap);
+	va_end(ap);
+}
+
+static void fmt_rfc3339(int64_t ns, char *out, size_t n)
+{
+	time_t secs = (time_t)(ns / LF_NS_PER_SEC);
+	if (ns < 0 && ns % LF_NS_PER_SEC)
+		secs--;
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void discard(const struct lf_ingest_ctx *ctx, const char *reason, uint64_t lines,
+                    uint64_t bytes)
+{
+	if (ctx->discard && lines)
+		ctx->discard(ctx->discard_ctx, reason, lines, bytes);
+}
+
+static uint64_t entry_bytes(const struct lf_ingest_batch *b, const struct lf_ingest_entry *e)
+{
+	uint64_t n = e->line_len;
+	for (size_t k = 0; k < e->n_sm; k++)
+		n += b->sm[e->sm_first + k].nlen + b->sm[e->sm_first + k].vlen;
+	return n;
+}
+
+static uint64_t stream_bytes(const struct lf_ingest_batch *b, const struct lf_ingest_stream *s)
+{
+	uint64_t n = 0;
+	for (size_t j = 0; j < s->n; j++)
+		n += entry_bytes(b, &b->entries[s->first + j]);
+	return n;
+}
+
+/* Returns the discard reason, or NULL when the stream's labels are fine. */
+static const char *validate_labels(const struct lf_ingest_ctx *ctx, struct lf_ingest_batch *b,
+                                   struct lf_ingest_stream *s, struct lf_buf *errors)
+{
+	const struct lf_store_limits *l = &ctx->cfg->limits;
+	const char *text;
+	size_t tlen;
+	if (s->raw_labels) {
+		text = s->raw_labels;
+		tlen = strlen(text);
+	} else {
+		lf_buf_reset(&b->scratch);
+		lf_buf_append(&b->scratch, s->key.data ? s->key.data : "", s->key.len);
+		text = b->scratch.data ? b->scratch.data : "";
+		tlen = b->scratch.len;
+	}
+	int tshow = tlen > MSG_LABELS_MAX ? MSG_LABELS_MAX : (int)tlen;
+	if (!lf_utf8_valid(text, tlen)) {
+		add_error(errors, "error parsing labels '%.*s' with error: invalid UTF-8", tshow,
+		          text);
+		return "invalid_labels";
+	}
+	struct lf_error perr;
+	if (lf_labels_parse(text, tlen, &s->labels, &perr) < 0) {
+		if (!strncmp(perr.msg, "duplicate label name", 20)) {
+			const char *q = strchr(perr.msg, '\'');
+			add_error(errors, "stream '%.*s' has duplicate label name: %s", tshow, text,
+			          q ? q : "?");
+			return "duplicate_label_names";
+		}
+		if (!strncmp(perr.msg, "error parsing labels", 20))
+			add_error(errors, "%s", perr.msg);
+		else
+			add_error(errors, "error parsing labels '%.*s' with error: %s", tshow, text,
+			          perr.msg);
+		return "invalid_labels";
+	}
+	lf_buf_reset(&s->key);
+	lf_labels_render(&s->labels, &s->key);
+	s->hash = lf_key_hash(s->key.data, s->key.len);
+	int kshow = s->key.len > MSG_LABELS_MAX ? MSG_LABELS_MAX : (int)s->key.len;
+	if (s->labels.n == 0) {
+		add_error(errors, "error at least one label pair is required per stream");
+		return "missing_labels";
+	}
+	if (l->max_label_names_per_series > 0 &&
+	    (int64_t)s->labels.n > l->max_label_names_per_series) {
+		add_error(errors, "entry for stream '%.*s' has %zu label names; limit %lld", kshow,
+		          s->key.data, s->labels.n, (long long)l->max_label_names_per_series);
+		return "max_label_names_per_series";
+	}
+	for (size_t i = 0; i < s->labels.n; i++) {
+		const struct lf_label *lb = &s->labels.v[i];
+		size_t nl = strlen(lb->name), vl = strlen(lb->value);
+		if (l->max_label_name_length > 0 && (int64_t)nl > l->max_label_name_length) {
+			add_error(errors, "stream '%.*s' has label name too long: '%.*s'", kshow,
+			          s->key.data, MSG_LABELS_MAX, lb->name);
+			return "label_name_too_long";
+		}
+		if (l->max_label_value_length > 0 && (int64_t)vl > l->max_label_value_length) {
+			add_error(errors, "stream '%.*s' has label value too long: '%.*s'", kshow,
+			          s->key.data, MSG_LABELS_MAX, lb->value);
+			return "label_value_too_long";
+		}
+	}
+	return NULL;
+}
+
+size_t lf_ingest_validate(const struct lf_ingest_ctx *ctx, struct lf_ingest_batch *b,
+                          struct lf_buf *errors)
+{
+	const struct lf_store_limits *l = &ctx->cfg->limits;
+	size_t removed = 0, w = 0, ws = 0;
+	int64_t oldest = ctx->now_ns - l->reject_old_samples_max_age;
+	int64_t newest = ctx->now_ns + l->creation_grace_period;
+	b->bytes = 0;
+	for (size_t si = 0; si < b->n_streams; si++) {
+		struct lf_ingest_stream *s = &b->streams[si];
+		const char *reason = validate_labels(ctx, b, s, errors);
+		if (reason) {
+			discard(ctx, reason, s->n, stream_bytes(b, s));
+			removed += s->n;
+			continue;
+		}
+		int kshow = s->key.len > MSG_LABELS_MAX ? MSG_LABELS_MAX : (int)s->key.len;
+		size_t first = w, kept = 0;
+		uint64_t bytes = 0;
+		for (size_t j = 0; j < s->n; j++) {
+			struct lf_ingest_entry e = b->entries[s->first + j];
+			uint64_t eb = entry_bytes(b, &e);
+			uint64_t smbytes = eb - e.line_len;
+			const char *why = NULL;
+			char t1[40], t2[40];
+			if (l->max_line_size > 0 && (int64_t)e.line_len > l->max_line_size) {
+				if (l->max_line_size_truncate) {
+					e.line_len = (size_t)l->max_line_size;
+				} else {
+					why = "line_too_long";
+					add_error(errors,
+					          "max entry size '%lld' bytes exceeded for stream "
+					          "'%.*s' while adding an entry with length '%zu' "
+					          "bytes",
+					          (long long)l->max_line_size, kshow, s->key.data,
+					          e.line_len);
+				}
+			}
+			if (!why && l->reject_old_samples && e.ts < oldest) {
+				why = "greater_than_max_sample_age";
+				fmt_rfc3339(e.ts, t1, sizeof(t1));
+				fmt_rfc3339(oldest, t2, sizeof(t2));
+				add_error(
+				        errors,
+				        "entry for stream '%.*s' has timestamp too old: %s, oldest "
+				        "acceptable timestamp is: %s",
+				        kshow, s->key.data, t1, t2);
+			}
+			if (!why && e.ts > newest) {
+				why = "too_far_in_future";
+				fmt_rfc3339(e.ts, t1, sizeof(t1));
+				add_error(errors,
+				          "entry for stream '%.*s' has timestamp too new: %s",
+				          kshow, s->key.data, t1);
+			}
+			if (!why && e.n_sm) {
+				uint64_t smb = smbytes;
+				if (!l->allow_structured_metadata) {
+					why = "disallowed_structured_metadata";
+					add_error(errors,
+					          "stream '%.*s' includes structured metadata, but "
+					          "this "
+					          "feature is disallowed. Please see "
+					          "`limits_config.allow_structured_metadata` or "
+					          "contact "
+					          "your Loki administrator to enable it.",
+					          kshow, s->key.data);
+				} else if (l->max_structured_metadata_size > 0 &&
+				           (int64_t)smb > l->max_structured_metadata_size) {
+					why = "structured_metadata_too_large";
+					add_error(
+					        errors,
+					        "stream '%.*s' has structured metadata too large: "
+					        "'%" PRIu64 "' bytes, limit: '%lld' bytes",
+					        kshow, s->key.data, smb,
+					        (long long)l->max_structured_metadata_size);
+				} else if (l->max_structured_metadata_entries_count > 0 &&
+				           (int64_t)e.n_sm >
+				                   l->max_structured_metadata_entries_count) {
+					why = "structured_metadata_too_many";
+					add_error(errors,
+					          "stream '%.*s' has too many structured metadata "
+					          "labels: '%zu', limit: '%lld'",
+					          kshow, s->key.data, e.n_sm,
+					          (long long)
+					                  l->max_structured_metadata_entries_count);
+				}
+				for (size_t k = 0; !why && k < e.n_sm; k++) {
+					const struct lf_skv *kv = &b->sm[e.sm_first + k];
+					if (!lf_label_name_valid(kv->name, kv->nlen) ||
+					    !lf_utf8_valid(kv->value, kv->vlen)) {
+						why = "invalid_labels";
+						add_error(errors,
+						          "stream '%.*s' has invalid structured "
+						          "metadata "
+						          "name or value: '%.*s'",
+						          kshow, s->key.data, MSG_LABELS_MAX,
+						          kv->name);
+					}
+				}
+			}
+			if (why) {
+				discard(ctx, why, 1, eb);
+				removed++;
+				continue;
+			}
+			b->entries[w++] = e;
+			kept++;
+			bytes += e.line_len + smbytes;
+		}
+		if (!kept)
+			continue;
+		/* Compact the stream array in place; swap so buffers are not shared. */
+		if (ws != si) {
+			struct lf_ingest_stream tmp = b->streams[ws];
+			b->streams[ws] = *s;
+			b->streams[si] = tmp;
+			s = &b->streams[ws];
+		}
+		s->first = first;
+		s->n = kept;
+		s->bytes = bytes;
+		b->bytes += bytes;
+		ws++;
+	}
+	b->n_streams = ws;
+	b->n_entries = w;
+	return removed;
+}

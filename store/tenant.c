@@ -1,0 +1,1022 @@
+/* tenant.c — see tenant.h. */
+#include "tenant.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chunk.h"
+#include "codec.h"
+#include "crc32c.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define REC_ENTRIES 1
+
+int lf_tenant_id_valid(const char *id, size_t len, struct lf_error *err)
+{
+	if (len == 0)
+		return lf_err(err, "no org id");
+	if (len > LF_TENANT_ID_MAX)
+		return lf_err(err, "tenant ID is too long: max %d characters", LF_TENANT_ID_MAX);
+	if ((len == 1 && id[0] == '.') || (len == 2 && id[0] == '.' && id[1] == '.'))
+		return lf_err(err, "tenant ID is '.' or '..'");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			continue;
+		if (c && strchr("!-_.*'()", c))
+			continue;
+		if (c >= 0x20 && c < 0x7f)
+			return lf_err(err, "tenant ID '%.64s' contains unsupported character '%c'",
+			              id, c);
+		return lf_err(err, "tenant ID contains unsupported character 0x%02x", c);
+	}
+	return 0;
+}
+
+/* ---- stream table ---- */
+
+static int table_put(struct lf_tenant *t, struct lf_stream *s)
+{
+	if ((t->n_streams + 1) * 2 > t->table_cap) {
+		size_t nc = t->table_cap ? t->table_cap * 2 : 256;
+		struct lf_stream **nt = calloc(nc, sizeof(*nt));
+		if (!nt)
+			return -1;
+		for (size_t i = 0; i < t->table_cap; i++) {
+			struct lf_stream *x = t->table[i];
+			if (!x)
+				continue;
+			size_t j = x->hash & (nc - 1);
+			while (nt[j])
+				j = (j + 1) & (nc - 1);
+			nt[j] = x;
+		}
+		free(t->table);
+		t->table = nt;
+		t->table_cap = nc;
+	}
+	if (t->n_streams == t->cap_streams) {
+		size_t nc = t->cap_streams ? t->cap_streams * 2 : 64;
+		struct lf_stream **v = realloc(t->streams, nc * sizeof(*v));
+		if (!v)
+			return -1;
+		t->streams = v;
+		t->cap_streams = nc;
+	}
+	size_t j = s->hash & (t->table_cap - 1);
+	while (t->table[j])
+		j = (j + 1) & (t->table_cap - 1);
+	t->table[j] = s;
+	t->streams[t->n_streams++] = s;
+	return 0;
+}
+
+struct lf_stream *lf_tenant_find(struct lf_tenant *t, const char *key, size_t len, uint64_t hash)
+{
+	if (!t->table_cap)
+		return NULL;
+	size_t j = hash & (t->table_cap - 1);
+	for (struct lf_stream *x; (x = t->table[j]); j = (j + 1) & (t->table_cap - 1))
+		if (x->hash == hash && x->key_len == len && !memcmp(x->key, key, len))
+			return x;
+	return NULL;
+}
+
+static void stream_free(struct lf_stream *s)
+{
+	if (!s)
+		return;
+	free(s->key);
+	lf_labels_free(&s->labels);
+	lf_buf_free(&s->head);
+	lf_buf_free(&s->flushing);
+	for (size_t i = 0; i < s->n_chunks; i++)
+		free(s->chunks[i].path);
+	free(s->chunks);
+	free(s->dup_hash);
+	free(s->dup_off);
+	free(s);
+}
+
+/* Creates a stream from its canonical key and parsed labels. */
+static struct lf_stream *stream_new(struct lf_tenant *t, const char *key, size_t len, uint64_t hash,
+                                    const struct lf_labels *ls)
+{
+	struct lf_stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->key = malloc(len + 1);
+	if (!s->key || lf_labels_copy(&s->labels, ls) < 0) {
+		stream_free(s);
+		return NULL;
+	}
+	memcpy(s->key, key, len);
+	s->key[len] = 0;
+	s->key_len = len;
+	s->hash = hash;
+	s->head_seg = UINT32_MAX;
+	s->rate_tokens = (double)t->cfg->limits.per_stream_rate_limit_burst;
+	s->rate_mono = lf_monotonic_ns();
+	if (table_put(t, s) < 0) {
+		stream_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+bool lf_stream_overlaps(const struct lf_stream *s, int64_t start, int64_t end)
+{
+	if (s->head_n && s->head_min <= end && s->head_max >= start)
+		return true;
+	if (s->flushing_n && s->flushing_min <= end && s->flushing_max >= start)
+		return true;
+	for (size_t i = 0; i < s->n_chunks; i++)
+		if (s->chunks[i].from <= end && s->chunks[i].through >= start)
+			return true;
+	return false;
+}
+
+/* ---- exact-duplicate detection in the head ---- */
+
+static uint64_t entry_hash(int64_t ts, const char *line, size_t len)
+{
+	return (lf_key_hash(line, len) ^ ((uint64_t)ts * 0x9e3779b97f4a7c15ull)) | 1;
+}
+
+static void dup_clear(struct lf_stream *s)
+{
+	if (s->dup_cap && s->dup_n)
+		memset(s->dup_hash, 0, s->dup_cap * sizeof(*s->dup_hash));
+	s->dup_n = 0;
+	s->dup_on = false;
+}
+
+/* True when the head already holds an entry with this ts and line. */
+static bool dup_find(const struct lf_stream *s, uint64_t h, int64_t ts, const char *line,
+                     size_t len)
+{
+	if (!s->dup_cap)
+		return false;
+	for (size_t j = h & (s->dup_cap - 1); s->dup_hash[j]; j = (j + 1) & (s->dup_cap - 1)) {
+		if (s->dup_hash[j] != h)
+			continue;
+		struct lf_rd r = {(const unsigned char *)s->head.data + s->dup_off[j],
+		                  (const unsigned char *)s->head.data + s->head.len, 0};
+		struct lf_sentry e;
+		if (lf_entry_next(&r, &e) == 0 && e.ts == ts && e.line_len == len &&
+		    !memcmp(e.line, line, len))
+			return true;
+	}
+	return false;
+}
+
+static int dup_add(struct lf_stream *s, uint64_t h, uint32_t off)
+{
+	if ((s->dup_n + 1) * 2 > s->dup_cap) {
+		size_t nc = s->dup_cap ? s->dup_cap * 2 : 64;
+		uint64_t *nh = calloc(nc, sizeof(*nh));
+		uint32_t *no = malloc(nc * sizeof(*no));
+		if (!nh || !no) {
+			free(nh);
+			free(no);
+			return -1;
+		}
+		for (size_t i = 0; i < s->dup_cap; i++) {
+			if (!s->dup_hash[i])
+				continue;
+			size_t j = s->dup_hash[i] & (nc - 1);
+			while (nh[j])
+				j = (j + 1) & (nc - 1);
+			nh[j] = s->dup_hash[i];
+			no[j] = s->dup_off[i];
+		}
+		free(s->dup_hash);
+		free(s->dup_off);
+		s->dup_hash = nh;
+		s->dup_off = no;
+		s->dup_cap = nc;
+	}
+	size_t j = h & (s->dup_cap - 1);
+	while (s->dup_hash[j])
+		j = (j + 1) & (s->dup_cap - 1);
+	s->dup_hash[j] = h;
+	s->dup_off[j] = off;
+	s->dup_n++;
+	return 0;
+}
+
+/* Builds the set from the head. */
+static void dup_rebuild(struct lf_stream *s)
+{
+	dup_clear(s);
+	s->dup_on = true;
+	struct lf_rd r = {(const unsigned char *)s->head.data,
+	                  (const unsigned char *)s->head.data + s->head.len, 0};
+	while (r.p < r.end) {
+		uint32_t off = (uint32_t)(r.p - (const unsigned char *)s->head.data);
+		struct lf_sentry e;
+		if (lf_entry_next(&r, &e) < 0 ||
+		    dup_add(s, entry_hash(e.ts, e.line, e.line_len), off) < 0) {
+			dup_clear(s); /* incomplete: do not trust it */
+			return;
+		}
+	}
+}
+
+/* Is (ts, line) already in the head? Starts the set on first need. */
+static bool head_dup(struct lf_stream *s, int64_t ts, const char *line, size_t len, uint64_t *h)
+{
+	*h = 0;
+	if (!s->head_n || ts > s->head_max) {
+		if (s->dup_on)
+			*h = entry_hash(ts, line, len);
+		return false;
+	}
+	if (!s->dup_on)
+		dup_rebuild(s);
+	*h = entry_hash(ts, line, len);
+	return s->dup_on && dup_find(s, *h, ts, line, len);
+}
+
+/* Records a just-appended entry in the set, if the set is on. */
+static int head_dup_add(struct lf_stream *s, uint64_t h, uint32_t off)
+{
+	if (!s->dup_on)
+		return 0;
+	if (dup_add(s, h, off) < 0) {
+		dup_clear(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends one encoded entry to the head (caller holds the write lock). */
+static void head_note(struct lf_tenant *t, struct lf_stream *s, int64_t ts, uint32_t seg,
+                      int64_t mono)
+{
+	if (s->head_n == 0) {
+		s->head_min = s->head_max = ts;
+		s->head_first_mono = mono;
+		s->head_seg = seg;
+		t->active++;
+	} else {
+		if (ts < s->head_min)
+			s->head_min = ts;
+		if (ts > s->head_max)
+			s->head_max = ts;
+	}
+	s->head_last_mono = mono;
+	s->head_n++;
+}
+
+/* ---- opening: index, chunk refs, WAL replay ---- */
+
+struct load_ctx {
+	struct lf_tenant *t;
+	struct {
+		int64_t id;
+		struct lf_stream *s;
+	} * byid;
+	size_t n, cap;
+	uint32_t max_seg;
+	uint64_t replay_entries, replay_skipped;
+	struct lf_labels tmp;
+};
+
+static int load_series(void *ctx, int64_t id, const char *labels, uint32_t wal_seg,
+                       uint64_t wal_off)
+{
+	struct load_ctx *lc = ctx;
+	struct lf_error err;
+	if (lf_labels_parse(labels, strlen(labels), &lc->tmp, &err) < 0) {
+		lf_warn("tenant %s: index series %" PRId64 " has bad labels, ignored: %s",
+		        lc->t->id, id, err.msg);
+		return 0;
+	}
+	struct lf_buf key = LF_BUF_INIT;
+	lf_labels_render(&lc->tmp, &key);
+	uint64_t h = lf_key_hash(key.data, key.len);
+	struct lf_stream *s = lf_tenant_find(lc->t, key.data, key.len, h);
+	if (!s)
+		s = stream_new(lc->t, key.data, key.len, h, &lc->tmp);
+	lf_buf_free(&key);
+	if (!s)
+		return -1;
+	s->series_id = id;
+	s->flushed = (struct lf_wal_pos){wal_seg, wal_off};
+	if (wal_seg > lc->max_seg)
+		lc->max_seg = wal_seg;
+	if (lc->n == lc->cap) {
+		lc->cap = lc->cap ? lc->cap * 2 : 64;
+		void *v = realloc(lc->byid, lc->cap * sizeof(*lc->byid));
+		if (!v)
+			return -1;
+		lc->byid = v;
+	}
+	lc->byid[lc->n].id = id;
+	lc->byid[lc->n].s = s;
+	lc->n++;
+	return 0;
+}
+
+static int chunk_ref_add(struct lf_stream *s, const struct lf_chunk_ref *r)
+{
+	if (s->n_chunks == s->cap_chunks) {
+		size_t nc = s->cap_chunks ? s->cap_chunks * 2 : 8;
+		struct lf_chunk_ref *v = realloc(s->chunks, nc * sizeof(*v));
+		if (!v)
+			return -1;
+		s->chunks = v;
+		s->cap_chunks = nc;
+	}
+	/* keep sorted by from (flushes are mostly in order) */
+	size_t i = s->n_chunks;
+	while (i > 0 && s->chunks[i - 1].from > r->from) {
+		s->chunks[i] = s->chunks[i - 1];
+		i--;
+	}
+	s->chunks[i] = *r;
+	s->n_chunks++;
+	return 0;
+}
+
+static int load_chunk(void *ctx, const struct lf_index_chunk *c)
+{
+	struct load_ctx *lc = ctx;
+	/* series are loaded in id order: binary search */
+	size_t lo = 0, hi = lc->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (lc->byid[mid].id < c->series_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == lc->n || lc->byid[lo].id != c->series_id) {
+		lf_warn("tenant %s: chunk %" PRId64 " refers to unknown series %" PRId64
+		        ", ignored",
+		        lc->t->id, c->id, c->series_id);
+		return 0;
+	}
+	struct lf_stream *s = lc->byid[lo].s;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", lc->t->chunks_dir, c->file);
+	struct lf_chunk_ref r = {c->id, c->from, c->through, c->entries, c->bytes, strdup(path)};
+	if (!r.path || chunk_ref_add(s, &r) < 0) {
+		free(r.path);
+		return -1;
+	}
+	struct lf_wal_pos p = {c->wal_seg, c->wal_off};
+	if (lf_wal_pos_cmp(p, s->flushed) > 0)
+		s->flushed = p;
+	if (c->wal_seg > lc->max_seg)
+		lc->max_seg = c->wal_seg;
+	return 0;
+}
+
+static int replay_record(void *ctx, struct lf_wal_pos pos, const unsigned char *rec, size_t len)
+{
+	struct load_ctx *lc = ctx;
+	struct lf_tenant *t = lc->t;
+	struct lf_rd r = {rec, rec + len, 0};
+	uint64_t type = lf_rd_uvarint(&r);
+	if (type != REC_ENTRIES) {
+		lf_warn("tenant %s: wal record type %" PRIu64 " unknown, skipped", t->id, type);
+		return 0;
+	}
+	uint64_t ns = lf_rd_uvarint(&r);
+	int64_t mono = lf_monotonic_ns();
+	for (uint64_t i = 0; i < ns && !r.bad; i++) {
+		size_t klen;
+		const char *key = lf_rd_bytes(&r, &klen);
+		uint64_t n = lf_rd_uvarint(&r);
+		if (r.bad)
+			break;
+		uint64_t h = lf_key_hash(key, klen);
+		struct lf_stream *s = lf_tenant_find(t, key, klen, h);
+		if (!s) {
+			struct lf_error err;
+			if (lf_labels_parse(key, klen, &lc->tmp, &err) < 0) {
+				lf_warn("tenant %s: wal stream labels unparsable, record skipped: "
+				        "%s",
+				        t->id, err.msg);
+				return 0;
+			}
+			s = stream_new(t, key, klen, h, &lc->tmp);
+			if (!s)
+				return -1;
+		}
+		bool skip = lf_wal_pos_cmp(pos, s->flushed) < 0;
+		for (uint64_t j = 0; j < n; j++) {
+			const unsigned char *start = r.p;
+			struct lf_sentry e;
+			if (lf_entry_next(&r, &e) < 0)
+				break;
+			if (skip) {
+				lc->replay_skipped++;
+				continue;
+			}
+			/* the same duplicate rule as the live push, so replay
+			 * rebuilds the very head the push built */
+			uint64_t eh;
+			if (head_dup(s, e.ts, e.line, e.line_len, &eh))
+				continue;
+			uint32_t off = (uint32_t)s->head.len;
+			if (lf_buf_append(&s->head, start, (size_t)(r.p - start)) < 0 ||
+			    head_dup_add(s, eh, off) < 0)
+				return -1;
+			head_note(t, s, e.ts, pos.seg, mono);
+			lc->replay_entries++;
+		}
+	}
+	if (r.bad)
+		lf_warn("tenant %s: wal record at segment %u offset %" PRIu64
+		        " is malformed (checksum was fine), rest of it skipped",
+		        t->id, pos.seg, pos.off);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Removes temp files and chunk files the index does not know (a crash
+ * between rename and index commit; the WAL still has their entries). */
+static void clean_chunks_dir(struct lf_tenant *t)
+{
+	size_t n = 0, cap = 0;
+	char **known = NULL;
+	for (size_t i = 0; i < t->n_streams; i++)
+		for (size_t j = 0; j < t->streams[i]->n_chunks; j++) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				char **v = realloc(known, cap * sizeof(*v));
+				if (!v) {
+					free(known);
+					return;
+				}
+				known = v;
+			}
+			const char *p = strrchr(t->streams[i]->chunks[j].path, '/');
+			known[n++] = (char *)(p ? p + 1 : t->streams[i]->chunks[j].path);
+		}
+	if (n)
+		qsort(known, n, sizeof(*known), cmp_str);
+	DIR *d = opendir(t->chunks_dir);
+	if (!d) {
+		free(known);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		bool tmp = name[0] == '.';
+		if (!tmp && n && bsearch(&name, known, n, sizeof(*known), cmp_str))
+			continue;
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/%s", t->chunks_dir, name);
+		if (unlink(p) == 0)
+			lf_info("tenant %s: removed %s chunk file %s", t->id,
+			        tmp ? "unfinished" : "unindexed", p);
+	}
+	closedir(d);
+	free(known);
+}
+
+int lf_tenant_open(const char *root, const char *id, const struct lf_store_config *cfg,
+                   struct lf_store_metrics *m, struct lf_tenant **out, struct lf_error *err)
+{
+	if (lf_tenant_id_valid(id, strlen(id), err) < 0)
+		return -1;
+	struct lf_tenant *t = calloc(1, sizeof(*t));
+	if (!t)
+		return lf_err(err, "out of memory");
+	pthread_rwlock_init(&t->lock, NULL);
+	pthread_mutex_init(&t->flush_mu, NULL);
+	pthread_mutex_init(&t->rate_mu, NULL);
+	t->cfg = cfg;
+	t->m = m;
+	t->rate_tokens = cfg->limits.ingestion_burst_size_mb * 1024 * 1024;
+	t->rate_mono = lf_monotonic_ns();
+	size_t rl = strlen(root), il = strlen(id);
+	t->id = strdup(id);
+	t->dir = malloc(rl + il + 2);
+	t->chunks_dir = malloc(rl + il + 10);
+	char walp[PATH_MAX], ixp[PATH_MAX];
+	if (!t->id || !t->dir || !t->chunks_dir) {
+		lf_tenant_close(t);
+		return lf_err(err, "out of memory");
+	}
+	sprintf(t->dir, "%s/%s", root, id);
+	sprintf(t->chunks_dir, "%s/chunks", t->dir);
+	snprintf(walp, sizeof(walp), "%s/wal", t->dir);
+	snprintf(ixp, sizeof(ixp), "%s/index.db", t->dir);
+	if ((mkdir(t->dir, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(t->chunks_dir, 0755) < 0 && errno != EEXIST)) {
+		lf_err(err, "tenant %s: mkdir %s: %s", id, t->dir, strerror(errno));
+		lf_tenant_close(t);
+		return -1;
+	}
+	struct load_ctx lc = {.t = t};
+	if (lf_index_open(ixp, &t->ix, err) < 0 ||
+	    lf_index_load(t->ix, load_series, load_chunk, &lc, err) < 0 ||
+	    lf_wal_open(walp, 0, &t->wal, err) < 0) {
+		free(lc.byid);
+		lf_labels_free(&lc.tmp);
+		lf_tenant_close(t);
+		return -1;
+	}
+	free(lc.byid);
+	lc.byid = NULL;
+	clean_chunks_dir(t);
+	struct lf_wal_replay_stats st;
+	int64_t t0 = lf_monotonic_ns();
+	if (lf_wal_replay(t->wal, lc.max_seg + 1, replay_record, &lc, &st, err) < 0) {
+		lf_labels_free(&lc.tmp);
+		lf_tenant_close(t);
+		return -1;
+	}
+	lf_labels_free(&lc.tmp);
+	const char *lv[] = {t->id};
+	lf_metric_add(m->wal_replayed, lv, (double)st.records);
+	lf_metric_add(m->wal_skipped_bytes, lv, (double)st.skipped_bytes);
+	size_t nchunks = 0;
+	for (size_t i = 0; i < t->n_streams; i++)
+		nchunks += t->streams[i]->n_chunks;
+	lf_info("tenant %s: opened: %zu streams, %zu chunks; wal replay: %u segments, %" PRIu64
+	        " records, %" PRIu64 " entries to head, %" PRIu64
+	        " entries already in chunks, %" PRIu64 " bytes skipped in %u torn segments, %.3fs",
+	        id, t->n_streams, nchunks, st.segments, st.records, lc.replay_entries,
+	        lc.replay_skipped, st.skipped_bytes, st.torn_segments,
+	        (double)(lf_monotonic_ns() - t0) / 1e9);
+	*out = t;
+	return 0;
+}
+
+void lf_tenant_close(struct lf_tenant *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_streams; i++)
+		stream_free(t->streams[i]);
+	free(t->streams);
+	free(t->table);
+	lf_wal_close(t->wal);
+	lf_index_close(t->ix);
+	pthread_rwlock_destroy(&t->lock);
+	pthread_mutex_destroy(&t->flush_mu);
+	pthread_mutex_destroy(&t->rate_mu);
+	free(t->id);
+	free(t->dir);
+	free(t->chunks_dir);
+	free(t);
+}
+
+/* ---- push ---- */
+
+bool lf_tenant_rate_allow(struct lf_tenant *t, uint64_t bytes)
+{
+	double rate = t->cfg->limits.ingestion_rate_mb * 1024 * 1024;
+	double burst = t->cfg->limits.ingestion_burst_size_mb * 1024 * 1024;
+	if (rate <= 0)
+		return true;
+	pthread_mutex_lock(&t->rate_mu);
+	int64_t now = lf_monotonic_ns();
+	t->rate_tokens += rate * (double)(now - t->rate_mono) / 1e9;
+	if (t->rate_tokens > burst)
+		t->rate_tokens = burst;
+	t->rate_mono = now;
+	bool ok = (double)bytes <= t->rate_tokens;
+	if (ok)
+		t->rate_tokens -= (double)bytes;
+	pthread_mutex_unlock(&t->rate_mu);
+	return ok;
+}
+
+static int encode_record(const struct lf_ingest_batch *b, struct lf_buf *rec)
+{
+	lf_buf_reset(rec);
+	size_t n = 0;
+	for (size_t i = 0; i < b->n_streams; i++)
+		n += !b->streams[i].dropped;
+	if (lf_buf_uvarint(rec, REC_ENTRIES) < 0 || lf_buf_uvarint(rec, n) < 0)
+		return -1;
+	for (size_t i = 0; i < b->n_streams; i++) {
+		const struct lf_ingest_stream *s = &b->streams[i];
+		if (s->dropped)
+			continue;
+		if (lf_buf_bytes(rec, s->key.data, s->key.len) < 0 || lf_buf_uvarint(rec, s->n) < 0)
+			return -1;
+		for (size_t j = 0; j < s->n; j++) {
+			const struct lf_ingest_entry *e = &b->entries[s->first + j];
+			if (lf_entry_put(rec, e->ts, e->line, e->line_len, b->sm + e->sm_first,
+			                 e->n_sm) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* go-humanize's Bytes(): SI units, one decimal under 10. */
+static void humanize(uint64_t v, char *out, size_t n)
+{
+	static const char *u[] = {"B", "kB", "MB", "GB", "TB"};
+	double d = (double)v;
+	int i = 0;
+	if (v < 10) {
+		snprintf(out, n, "%" PRIu64 " B", v);
+		return;
+	}
+	while (d >= 1000 && i < 4) {
+		d /= 1000;
+		i++;
+	}
+	if (d < 10)
+		snprintf(out, n, "%.1f %s", d, u[i]);
+	else
+		snprintf(out, n, "%.0f %s", d, u[i]);
+}
+
+static void discard(struct lf_tenant *t, const char *reason, uint64_t lines, uint64_t bytes)
+{
+	const char *lv[] = {reason, t->id};
+	lf_metric_add(t->m->discarded_samples, lv, (double)lines);
+	lf_metric_add(t->m->discarded_bytes, lv, (double)bytes);
+}
+
+int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf *errors,
+                   struct lf_error *err)
+{
+	const struct lf_store_limits *l = &t->cfg->limits;
+	struct lf_buf *rec = &b->scratch;
+	if (encode_record(b, rec) < 0)
+		return lf_err(err, "out of memory encoding the WAL record"), 500;
+	int status = 204;
+	uint64_t seq = 0;
+	bool kick = false;
+	int64_t mono = lf_monotonic_ns();
+	pthread_rwlock_wrlock(&t->lock);
+	/* Resolve streams and apply per-stream limits. */
+	struct lf_stream *stack[64];
+	struct lf_stream **st = b->n_streams <= 64 ? stack : malloc(b->n_streams * sizeof(*st));
+	if (!st) {
+		pthread_rwlock_unlock(&t->lock);
+		return lf_err(err, "out of memory"), 500;
+	}
+	size_t dropped = 0;
+	for (size_t i = 0; i < b->n_streams; i++) {
+		struct lf_ingest_stream *is = &b->streams[i];
+		struct lf_stream *s = lf_tenant_find(t, is->key.data, is->key.len, is->hash);
+		if ((!s || s->head_n == 0) && l->max_global_streams_per_user > 0 &&
+		    (int64_t)t->active >= l->max_global_streams_per_user) {
+			is->dropped = true;
+			dropped++;
+			status = 429;
+			discard(t, "stream_limit", is->n, is->bytes);
+			if (errors && errors->len < 65536)
+				lf_buf_printf(
+				        errors,
+				        "%smaximum active stream limit exceeded when trying to "
+				        "create stream %.1024s, reduce the number of active "
+				        "streams (reduce labels or reduce label values), or "
+				        "contact your Loki administrator to see if the limit can "
+				        "be increased, user: '%s'",
+				        errors->len ? "\n" : "", is->key.data, t->id);
+			st[i] = NULL;
+			continue;
+		}
+		if (!s) {
+			s = stream_new(t, is->key.data, is->key.len, is->hash, &is->labels);
+			if (!s) {
+				pthread_rwlock_unlock(&t->lock);
+				if (st != stack)
+					free(st);
+				return lf_err(err, "out of memory creating a stream"), 500;
+			}
+		}
+		if (l->per_stream_rate_limit > 0) {
+			double burst = (double)(l->per_stream_rate_limit_burst > 0
+			                                ? l->per_stream_rate_limit_burst
+			                                : l->per_stream_rate_limit);
+			s->rate_tokens += (double)l->per_stream_rate_limit *
+			                  (double)(mono - s->rate_mono) / 1e9;
+			if (s->rate_tokens > burst)
+				s->rate_tokens = burst;
+			s->rate_mono = mono;
+			if ((double)is->bytes > s->rate_tokens) {
+				char lim[32], tot[32];
+				humanize((uint64_t)l->per_stream_rate_limit, lim, sizeof(lim));
+				humanize(is->bytes, tot, sizeof(tot));
+				is->dropped = true;
+				dropped++;
+				status = 429;
+				discard(t, "per_stream_rate_limit", is->n, is->bytes);
+				if (errors && errors->len < 65536)
+					lf_buf_printf(
+					        errors,
+					        "%sPer stream rate limit exceeded (limit: %s/sec) "
+					        "while attempting to ingest for stream '%.1024s' "
+					        "totaling %s, consider splitting a stream via "
+					        "additional labels or contact your Loki "
+					        "administrator to see if the limit can be "
+					        "increased",
+					        errors->len ? "\n" : "", lim, is->key.data, tot);
+				st[i] = NULL;
+				continue;
+			}
+			s->rate_tokens -= (double)is->bytes;
+		}
+		st[i] = s;
+	}
+	if (dropped && dropped < b->n_streams && encode_record(b, rec) < 0) {
+		pthread_rwlock_unlock(&t->lock);
+		if (st != stack)
+			free(st);
+		return lf_err(err, "out of memory encoding the WAL record"), 500;
+	}
+	if (dropped < b->n_streams) {
+		struct lf_wal_pos pos;
+		if (lf_wal_append(t->wal, rec->data, rec->len, &pos, &seq, err) < 0) {
+			pthread_rwlock_unlock(&t->lock);
+			if (st != stack)
+				free(st);
+			return 500;
+		}
+		uint64_t lines = 0, bytes = 0;
+		for (size_t i = 0; i < b->n_streams; i++) {
+			struct lf_stream *s = st[i];
+			if (!s)
+				continue;
+			const struct lf_ingest_stream *is = &b->streams[i];
+			for (size_t j = 0; j < is->n; j++) {
+				const struct lf_ingest_entry *e = &b->entries[is->first + j];
+				uint64_t h;
+				if (head_dup(s, e->ts, e->line, e->line_len, &h)) {
+					t->duplicates++;
+					continue;
+				}
+				uint32_t off = (uint32_t)s->head.len;
+				if (lf_entry_put(&s->head, e->ts, e->line, e->line_len,
+				                 b->sm + e->sm_first, e->n_sm) < 0 ||
+				    head_dup_add(s, h, off) < 0) {
+					/* The WAL has it; a restart would recover it. */
+					pthread_rwlock_unlock(&t->lock);
+					if (st != stack)
+						free(st);
+					return lf_err(err, "out of memory appending to the head"),
+					       500;
+				}
+				head_note(t, s, e->ts, pos.seg, mono);
+			}
+			lines += is->n;
+			bytes += is->bytes;
+			if ((int64_t)s->head.len >= t->cfg->chunk_target_size)
+				kick = true;
+		}
+		const char *lv[] = {t->id};
+		lf_metric_add(t->m->lines_received, lv, (double)lines);
+		lf_metric_add(t->m->bytes_received, lv, (double)bytes);
+	}
+	pthread_rwlock_unlock(&t->lock);
+	if (st != stack)
+		free(st);
+	if (kick && t->kick)
+		t->kick(t->kick_ctx);
+	if (seq && lf_wal_sync(t->wal, seq, err) < 0)
+		return 500;
+	return status;
+}
+
+/* ---- flush ---- */
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct lf_sentry *x = a, *y = b;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	/* same time: keep arrival order (lines live in one buffer, in order) */
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Writes s->flushing as one chunk. */
+static int write_chunk(struct lf_tenant *t, struct lf_stream *s, struct lf_wal_pos pos,
+                       struct lf_buf *out, struct lf_chunk_ref *ref, struct lf_error *err)
+{
+	size_t n = s->flushing_n;
+	struct lf_sentry *es = malloc((n ? n : 1) * sizeof(*es));
+	if (!es)
+		return lf_err(err, "out of memory");
+	struct lf_rd r = {(const unsigned char *)s->flushing.data,
+	                  (const unsigned char *)s->flushing.data + s->flushing.len, 0};
+	size_t k = 0;
+	while (r.p < r.end && k < n) {
+		if (lf_entry_next(&r, &es[k]) < 0)
+			break;
+		k++;
+	}
+	if (k != n) {
+		free(es);
+		return lf_err(err, "stream %s: head data malformed", s->key);
+	}
+	if (n)
+		qsort(es, n, sizeof(*es), cmp_entry);
+	struct lf_chunk_info info;
+	if (lf_chunk_encode(s->key, es, n, (size_t)t->cfg->chunk_block_size, out, &info, err) < 0) {
+		free(es);
+		return -1;
+	}
+	free(es);
+	if (!s->series_id && lf_index_series(t->ix, s->key, &s->labels, &s->series_id, err) < 0)
+		return -1;
+	char name[128];
+	snprintf(name, sizeof(name), "%016" PRIx64 "-%016" PRIx64 "-%016" PRIx64 "-%08x.chk",
+	         (uint64_t)s->series_id, (uint64_t)info.from, (uint64_t)info.through,
+	         lf_crc32c(0, out->data, out->len));
+	if (lf_chunk_write_file(t->chunks_dir, name, out->data, out->len, err) < 0)
+		return -1;
+	struct lf_index_chunk ic = {0,
+	                            s->series_id,
+	                            info.from,
+	                            info.through,
+	                            (int64_t)info.entries,
+	                            (int64_t)info.raw_bytes,
+	                            name,
+	                            pos.seg,
+	                            pos.off};
+	int64_t id;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", t->chunks_dir, name);
+	if (lf_index_add_chunk(t->ix, &ic, &id, err) < 0) {
+		unlink(path);
+		return -1;
+	}
+	*ref = (struct lf_chunk_ref){id,
+	                             info.from,
+	                             info.through,
+	                             (int64_t)info.entries,
+	                             (int64_t)info.raw_bytes,
+	                             strdup(path)};
+	const char *lv[] = {t->id};
+	lf_metric_inc(t->m->chunks_flushed, lv);
+	lf_metric_add(t->m->chunk_bytes, lv, (double)info.file_bytes);
+	return ref->path ? 0 : lf_err(err, "out of memory");
+}
+
+int lf_tenant_flush(struct lf_tenant *t, bool force)
+{
+	const struct lf_store_config *c = t->cfg;
+	pthread_mutex_lock(&t->flush_mu);
+	struct lf_buf out = LF_BUF_INIT;
+	int written = 0, failed = 0;
+	/* One stream at a time: cut, write, release. Only one head copy is in
+	 * flight, so memory stays near the sum of the heads (cutting every
+	 * stream at once would double it while the chunks are written). */
+	for (size_t i = 0;; i++) {
+		int64_t mono = lf_monotonic_ns();
+		pthread_rwlock_wrlock(&t->lock);
+		if (i >= t->n_streams) {
+			pthread_rwlock_unlock(&t->lock);
+			break;
+		}
+		struct lf_stream *s = t->streams[i];
+		bool cut = s->head_n && (force || (int64_t)s->head.len >= c->chunk_target_size ||
+		                         mono - s->head_last_mono >= c->chunk_idle_period ||
+		                         mono - s->head_first_mono >= c->max_chunk_age ||
+		                         s->head_max - s->head_min >= c->max_chunk_age);
+		if (!cut) {
+			pthread_rwlock_unlock(&t->lock);
+			continue;
+		}
+		struct lf_buf tmp = s->flushing;
+		s->flushing = s->head;
+		s->head = tmp;
+		lf_buf_reset(&s->head);
+		s->flushing_n = s->head_n;
+		s->flushing_min = s->head_min;
+		s->flushing_max = s->head_max;
+		s->flushing_seg = s->head_seg;
+		s->head_n = 0;
+		s->head_seg = UINT32_MAX;
+		dup_clear(s);
+		t->active--;
+		struct lf_wal_pos pos = lf_wal_end(t->wal);
+		pthread_rwlock_unlock(&t->lock);
+
+		struct lf_chunk_ref ref;
+		struct lf_error err;
+		int rc = write_chunk(t, s, pos, &out, &ref, &err);
+		pthread_rwlock_wrlock(&t->lock);
+		if (rc == 0) {
+			if (chunk_ref_add(s, &ref) < 0)
+				free(ref.path); /* the index has it; visible after restart */
+			s->flushed = pos;
+			written++;
+		} else {
+			/* Keep the data: back into the head, retried on the next pass. */
+			lf_error("tenant %s: flushing stream %s failed, will retry: %s", t->id,
+			         s->key, err.msg);
+			failed++;
+			if (lf_buf_append(&s->head, s->flushing.data, s->flushing.len) == 0) {
+				if (!s->head_n) {
+					s->head_min = s->flushing_min;
+					s->head_max = s->flushing_max;
+					s->head_first_mono = s->head_last_mono = mono;
+					t->active++;
+				} else {
+					if (s->flushing_min < s->head_min)
+						s->head_min = s->flushing_min;
+					if (s->flushing_max > s->head_max)
+						s->head_max = s->flushing_max;
+				}
+				s->head_n += s->flushing_n;
+				if (s->flushing_seg < s->head_seg)
+					s->head_seg = s->flushing_seg;
+				dup_clear(s); /* rebuilt from the merged head on need */
+			}
+		}
+		lf_buf_free(&s->flushing);
+		s->flushing_n = 0;
+		pthread_rwlock_unlock(&t->lock);
+	}
+	lf_buf_free(&out);
+
+	/* WAL checkpoint: segments older than every head's oldest record go. */
+	uint32_t keep = lf_wal_segment(t->wal);
+	pthread_rwlock_rdlock(&t->lock);
+	for (size_t i = 0; i < t->n_streams; i++)
+		if (t->streams[i]->head_n && t->streams[i]->head_seg < keep)
+			keep = t->streams[i]->head_seg;
+	pthread_rwlock_unlock(&t->lock);
+	int removed = lf_wal_remove_before(t->wal, keep);
+	if (written)
+		lf_index_checkpoint(t->ix);
+	if (written || removed)
+		lf_debug("tenant %s: flushed %d chunks, removed %d wal segments", t->id, written,
+		         removed);
+	pthread_mutex_unlock(&t->flush_mu);
+	return failed ? -1 : written;
+}
+
+int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period)
+{
+	if (period <= 0)
+		return 0;
+	int64_t cutoff = now_ns - period;
+	pthread_mutex_lock(&t->flush_mu);
+	struct lf_chunk_ref *del = NULL;
+	size_t n = 0, cap = 0;
+	pthread_rwlock_wrlock(&t->lock);
+	for (size_t i = 0; i < t->n_streams; i++) {
+		struct lf_stream *s = t->streams[i];
+		size_t w = 0;
+		for (size_t j = 0; j < s->n_chunks; j++) {
+			if (s->chunks[j].through >= cutoff) {
+				s->chunks[w++] = s->chunks[j];
+				continue;
+			}
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct lf_chunk_ref *v = realloc(del, nc * sizeof(*v));
+				if (!v) {
+					s->chunks[w++] = s->chunks[j];
+					continue;
+				}
+				del = v;
+				cap = nc;
+			}
+			del[n++] = s->chunks[j];
+		}
+		s->n_chunks = w;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct lf_error err;
+		if (lf_index_delete_chunk(t->ix, del[i].id, &err) < 0)
+			lf_error("tenant %s: retention: %s", t->id, err.msg);
+		else if (unlink(del[i].path) < 0 && errno != ENOENT)
+			lf_error("tenant %s: retention: unlink %s: %s", t->id, del[i].path,
+			         strerror(errno));
+		free(del[i].path);
+	}
+	free(del);
+	if (n) {
+		const char *lv[] = {t->id};
+		lf_metric_add(t->m->chunks_deleted, lv, (double)n);
+		lf_info("tenant %s: retention deleted %zu chunks older than %" PRId64, t->id, n,
+		        cutoff);
+		lf_index_checkpoint(t->ix);
+	}
+	pthread_mutex_unlock(&t->flush_mu);
+	return (int)n;
+}

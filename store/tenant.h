@@ -1,0 +1,145 @@
+/* tenant.h — one tenant's data: its streams (head in memory + chunk refs),
+ * its WAL, its SQLite index and its chunk files, all under
+ * <path_prefix>/<tenant id>/.
+ *
+ * Locking: `lock` (rwlock) guards the stream table and every field of every
+ * stream. A push takes it for writing while it appends its WAL record and
+ * copies the entries into the head, so the WAL order and the head agree (a
+ * chunk cut under the same lock knows exactly which records it covers).
+ * The fsync (group commit) happens after the lock is released. Queries take
+ * it for reading. `flush_mu` serialises the flusher and retention, the only
+ * users of the index after startup. Streams are never freed while the
+ * tenant is open, so stream pointers stay valid without the lock.
+ */
+#ifndef LF_STORE_TENANT_H
+#define LF_STORE_TENANT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "error.h"
+#include "index.h"
+#include "ingest.h"
+#include "labels.h"
+#include "metrics.h"
+#include "wal.h"
+
+#define LF_TENANT_ID_MAX 150
+
+/* The store's metric families (owned by the store, shared by tenants). */
+struct lf_store_metrics {
+	struct lf_metric_family *lines_received;    /* {tenant} */
+	struct lf_metric_family *bytes_received;    /* {tenant} */
+	struct lf_metric_family *discarded_samples; /* {reason, tenant} */
+	struct lf_metric_family *discarded_bytes;   /* {reason, tenant} */
+	struct lf_metric_family *chunks_flushed;    /* {tenant} */
+	struct lf_metric_family *chunk_bytes;       /* {tenant} */
+	struct lf_metric_family *chunks_deleted;    /* {tenant} retention */
+	struct lf_metric_family *wal_replayed;      /* {tenant} records */
+	struct lf_metric_family *wal_skipped_bytes; /* {tenant} torn tails */
+	struct lf_metric_family *corrupt_blocks;    /* {tenant} */
+	struct lf_metric_family *requests;          /* {route, status_code} */
+};
+
+struct lf_chunk_ref {
+	int64_t id;
+	int64_t from, through;
+	int64_t entries, bytes;
+	char *path; /* absolute or relative to cwd; owned */
+};
+
+struct lf_stream {
+	char *key; /* canonical `{a="b", c="d"}` */
+	size_t key_len;
+	uint64_t hash;
+	struct lf_labels labels; /* immutable after creation */
+	int64_t series_id;       /* 0 until the first flush */
+	/* head: encoded entries (codec.h, absolute ts), in arrival order */
+	struct lf_buf head;
+	uint64_t head_n;
+	int64_t head_min, head_max;
+	int64_t head_first_mono, head_last_mono;
+	uint32_t head_seg; /* WAL segment of the oldest head entry */
+	/* being written to a chunk (still served by queries) */
+	struct lf_buf flushing;
+	uint64_t flushing_n;
+	int64_t flushing_min, flushing_max;
+	uint32_t flushing_seg;
+	struct lf_chunk_ref *chunks; /* sorted by from */
+	size_t n_chunks, cap_chunks;
+	struct lf_wal_pos flushed; /* records before this are in chunks */
+	/* Exact duplicates (same ts and line) already in the head are dropped,
+	 * as Loki's head block does: an open-addressing set of head entries
+	 * (hash, offset in head; hash 0 = empty). Cleared when the head is cut.
+	 * Built lazily: an entry newer than everything in the head cannot be a
+	 * duplicate, so in-order streams never pay for the set. */
+	uint64_t *dup_hash;
+	uint32_t *dup_off;
+	size_t dup_cap, dup_n;
+	bool dup_on;        /* set built: an entry arrived at or before head_max */
+	double rate_tokens; /* per-stream rate limit */
+	int64_t rate_mono;
+};
+
+struct lf_tenant {
+	char *id;
+	char *dir, *chunks_dir;
+	const struct lf_store_config *cfg;
+	struct lf_store_metrics *m;
+	pthread_rwlock_t lock;
+	struct lf_stream **streams;
+	size_t n_streams, cap_streams;
+	struct lf_stream **table; /* open addressing on hash */
+	size_t table_cap;
+	size_t active;       /* streams with head data */
+	uint64_t duplicates; /* exact duplicates dropped (under lock) */
+	/* Called (without locks held) when a push fills a head past
+	 * chunk_target_size, so the flusher does not wait for its next tick.
+	 * Set by the owner after lf_tenant_open; may stay NULL. */
+	void (*kick)(void *ctx);
+	void *kick_ctx;
+	struct lf_wal *wal;
+	struct lf_index *ix;
+	pthread_mutex_t flush_mu;
+	pthread_mutex_t rate_mu;
+	double rate_tokens;
+	int64_t rate_mono;
+};
+
+/* Loki's tenant ID rules: 1..150 chars of [a-zA-Z0-9!-_.*'()], not "." or
+ * "..". Checked before the ID is used in a path. */
+int lf_tenant_id_valid(const char *id, size_t len, struct lf_error *err);
+
+/* Opens (creating) root/id: index, chunk refs, WAL replay. */
+int lf_tenant_open(const char *root, const char *id, const struct lf_store_config *cfg,
+                   struct lf_store_metrics *m, struct lf_tenant **out, struct lf_error *err);
+void lf_tenant_close(struct lf_tenant *t); /* does not flush: call lf_tenant_flush first */
+
+/* The tenant's ingestion rate limit (token bucket). true = allowed. */
+bool lf_tenant_rate_allow(struct lf_tenant *t, uint64_t bytes);
+
+/* Appends a validated batch: per-stream limits, WAL append + head under the
+ * lock, then group-commit fsync. Streams refused by limits are described in
+ * errors. Returns the HTTP status: 204, 429 (some streams refused), 500
+ * (WAL failure, message in err). */
+int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf *errors,
+                   struct lf_error *err);
+
+/* Cuts chunks from streams that reached chunk_target_size, chunk_idle_period
+ * or max_chunk_age (every stream with data when force), writes them and
+ * their index entries, then deletes WAL segments no head data needs.
+ * Returns the number of chunks written, -1 on error (logged). */
+int lf_tenant_flush(struct lf_tenant *t, bool force);
+
+/* Deletes whole chunks whose newest entry is older than now - period. */
+int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period);
+
+/* Lookup by canonical key (caller holds lock). */
+struct lf_stream *lf_tenant_find(struct lf_tenant *t, const char *key, size_t len, uint64_t hash);
+/* True when the stream has any data in [start, end] (caller holds lock). */
+bool lf_stream_overlaps(const struct lf_stream *s, int64_t start, int64_t end);
+
+#endif

@@ -1,0 +1,239 @@
+/* test_misc.c — crc32c, tenant IDs, config keys, API timestamps, JSON
+ * escaping, the vector() expressions, and a tenant's push/flush/reopen. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api.h"
+#include "config.h"
+#include "crc32c.h"
+#include "query.h"
+#include "tenant.h"
+#include "timeutil.h"
+#include "vexpr.h"
+
+static void test_crc32c(void **state)
+{
+	(void)state;
+	assert_int_equal(lf_crc32c(0, "123456789", 9), 0xe3069283u);
+	/* incremental == one shot, also across unaligned splits */
+	char buf[1000];
+	for (int i = 0; i < 1000; i++)
+		buf[i] = (char)(i * 7);
+	uint32_t one = lf_crc32c(0, buf, sizeof(buf));
+	assert_int_equal(lf_crc32c(lf_crc32c(0, buf, 13), buf + 13, sizeof(buf) - 13), one);
+	assert_int_equal(lf_crc32c(0, "", 0), 0);
+}
+
+static void test_tenant_ids(void **state)
+{
+	(void)state;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_id_valid("team-a_1.prod", 13, &err), 0);
+	assert_int_equal(lf_tenant_id_valid("a!*'()", 6, &err), 0);
+	assert_int_equal(lf_tenant_id_valid("..", 2, &err), -1);
+	assert_string_equal(err.msg, "tenant ID is '.' or '..'");
+	assert_int_equal(lf_tenant_id_valid(".", 1, &err), -1);
+	assert_int_equal(lf_tenant_id_valid("a/b", 3, &err), -1);
+	assert_non_null(strstr(err.msg, "unsupported character '/'"));
+	assert_int_equal(lf_tenant_id_valid("a\0b", 3, &err), -1);
+	assert_int_equal(lf_tenant_id_valid("", 0, &err), -1);
+	char long_id[200];
+	memset(long_id, 'x', sizeof(long_id));
+	assert_int_equal(lf_tenant_id_valid(long_id, 151, &err), -1);
+	assert_non_null(strstr(err.msg, "too long"));
+	assert_int_equal(lf_tenant_id_valid(long_id, 150, &err), 0);
+}
+
+static void test_config(void **state)
+{
+	(void)state;
+	struct lf_store_config c;
+	struct lf_error err;
+	assert_int_equal(lf_store_config_defaults(&c), 0);
+	assert_int_equal(c.http_listen_port, 3100);
+	assert_string_equal(c.path_prefix, "./data");
+	assert_false(c.auth_enabled);
+	const char *y = "auth_enabled: true\n"
+	                "server:\n  http_listen_port: 3200\n"
+	                "limits_config:\n  max_line_size: 1KB\n  retention_period: 24h\n"
+	                "ingester:\n  chunk_idle_period: 5m\n  chunk_target_size: 1MiB\n"
+	                "compactor:\n  retention_enabled: true\n";
+	assert_int_equal(lf_store_config_load_string(&c, y, strlen(y), "t.yaml", &err), 0);
+	assert_true(c.auth_enabled);
+	assert_int_equal(c.http_listen_port, 3200);
+	assert_int_equal(c.limits.max_line_size, 1000);
+	assert_int_equal(c.limits.retention_period, 24 * 3600 * LF_NS_PER_SEC);
+	assert_int_equal(c.chunk_idle_period, 300 * LF_NS_PER_SEC);
+	assert_int_equal(c.chunk_target_size, 1 << 20);
+	assert_true(c.retention_enabled);
+	const char *bad = "server:\n  http_listen_port: 1\n  bogus_key: 2\n";
+	assert_int_equal(lf_store_config_load_string(&c, bad, strlen(bad), "b.yaml", &err), -1);
+	assert_non_null(strstr(err.msg, "b.yaml:3:"));
+	assert_non_null(strstr(err.msg, "bogus_key"));
+	const char *bad2 = "limits_config:\n  max_line_size: lots\n";
+	assert_int_equal(lf_store_config_load_string(&c, bad2, strlen(bad2), "c.yaml", &err), -1);
+	assert_non_null(strstr(err.msg, "c.yaml:2:"));
+	struct lf_buf out = LF_BUF_INIT;
+	lf_store_config_render(&c, &out);
+	assert_non_null(strstr(out.data, "http_listen_port: 3200\n"));
+	lf_buf_free(&out);
+	lf_store_config_free(&c);
+}
+
+static void test_api_time(void **state)
+{
+	(void)state;
+	int64_t t;
+	assert_int_equal(lf_api_parse_time(NULL, 42, &t), 0);
+	assert_int_equal(t, 42);
+	assert_int_equal(lf_api_parse_time("1700000000123456789", 0, &t), 0);
+	assert_int_equal(t, INT64_C(1700000000123456789));
+	assert_int_equal(lf_api_parse_time("1700000000", 0, &t), 0); /* seconds */
+	assert_int_equal(t, INT64_C(1700000000000000000));
+	assert_int_equal(lf_api_parse_time("1700000000.5", 0, &t), 0);
+	assert_int_equal(t, INT64_C(1700000000500000000));
+	assert_int_equal(lf_api_parse_time("2023-11-14T22:13:20Z", 0, &t), 0);
+	assert_int_equal(t, INT64_C(1700000000000000000));
+	assert_int_equal(lf_api_parse_time("yesterday", 0, &t), -1);
+}
+
+static void test_json_escape(void **state)
+{
+	(void)state;
+	struct lf_buf b = LF_BUF_INIT;
+	lf_json_str(&b, "a\"b\\c\n\t\x01 \xc3\xa9 \xff end", 17);
+	assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001 \xc3\xa9 \\ufffd end\"");
+	lf_buf_free(&b);
+}
+
+static void test_vexpr(void **state)
+{
+	(void)state;
+	double v;
+	bool vec;
+	struct lf_error err;
+	const char *q = "vector(1)+vector(1)";
+	assert_int_equal(lf_vexpr_eval(q, strlen(q), &v, &vec, &err), 0);
+	assert_true(vec);
+	assert_true(v == 2);
+	q = "2 * (3 + 4) - 2 ^ 3 / 4";
+	assert_int_equal(lf_vexpr_eval(q, strlen(q), &v, &vec, &err), 0);
+	assert_false(vec);
+	assert_true(v == 12);
+	q = "-vector(5) % 3";
+	assert_int_equal(lf_vexpr_eval(q, strlen(q), &v, &vec, &err), 0);
+	assert_true(vec && v == -2);
+	q = "vector(1) +";
+	assert_int_equal(lf_vexpr_eval(q, strlen(q), &v, &vec, &err), -1);
+	assert_non_null(strstr(err.msg, "parse error at line 1, col"));
+}
+
+/* A tenant end to end without HTTP: push, query, flush to a chunk, reopen. */
+static void test_tenant_push_flush_reopen(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lf-tenant-test-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct lf_store_config c;
+	assert_int_equal(lf_store_config_defaults(&c), 0);
+	struct lf_metrics *reg = lf_metrics_new();
+	static const char *const t1[] = {"tenant", NULL};
+	static const char *const t2[] = {"reason", "tenant", NULL};
+	struct lf_store_metrics m;
+	struct lf_metric_family **fams[] = {
+	        &m.lines_received, &m.bytes_received, &m.chunks_flushed,    &m.chunk_bytes,
+	        &m.chunks_deleted, &m.wal_replayed,   &m.wal_skipped_bytes, &m.corrupt_blocks};
+	char name[32];
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+		snprintf(name, sizeof(name), "m%zu", i);
+		*fams[i] = lf_metrics_family(reg, LF_METRIC_COUNTER, name, "h", t1, NULL, 0);
+	}
+	m.discarded_samples = lf_metrics_family(reg, LF_METRIC_COUNTER, "d1", "h", t2, NULL, 0);
+	m.discarded_bytes = lf_metrics_family(reg, LF_METRIC_COUNTER, "d2", "h", t2, NULL, 0);
+
+	struct lf_tenant *t;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(dir, "ten", &c, &m, &t, &err), 0);
+	int64_t now = lf_now_ns();
+	char json[512];
+	snprintf(json, sizeof(json),
+	         "{\"streams\":[{\"stream\":{\"job\":\"a\"},\"values\":[[\"%lld\",\"one\"],"
+	         "[\"%lld\",\"two needle\"]]}]}",
+	         (long long)now, (long long)now + 1);
+	struct lf_ingest_batch b;
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(
+	        lf_ingest_decode(json, strlen(json), "application/json", NULL, 1 << 20, &b, &err),
+	        0);
+	struct lf_ingest_ctx ic = {&c, now, NULL, NULL};
+	assert_int_equal(lf_ingest_validate(&ic, &b, NULL), 0);
+	assert_int_equal(lf_tenant_push(t, &b, NULL, &err), 204);
+	lf_ingest_batch_free(&b);
+
+	struct lf_selector *sel;
+	const char *q = "{job=\"a\"} |= \"needle\"";
+	assert_int_equal(lf_selector_parse(q, strlen(q), 0, &sel, &err), 0);
+	struct lf_log_query lq = {sel, now - 1000, now + 1000, 100, false};
+	struct lf_query_stats st;
+	struct lf_buf out = LF_BUF_INIT;
+	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	char want[256];
+	snprintf(want, sizeof(want),
+	         "[{\"stream\":{\"job\":\"a\"},\"values\":[[\"%lld\",\"two needle\"]]}]",
+	         (long long)now + 1);
+	assert_string_equal(out.data, want);
+	assert_int_equal(st.head_lines, 2);
+
+	assert_int_equal(lf_tenant_flush(t, true), 1);
+	lf_buf_reset(&out);
+	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	assert_string_equal(out.data, want);
+	assert_int_equal(st.chunks_ref, 1);
+	assert_int_equal(st.head_lines, 0);
+	lf_tenant_close(t);
+
+	/* reopen: the chunk is indexed, the WAL replay does not duplicate it */
+	assert_int_equal(lf_tenant_open(dir, "ten", &c, &m, &t, &err), 0);
+	lf_buf_reset(&out);
+	lq.sel = NULL;
+	lf_selector_free(sel);
+	q = "{job=\"a\"}";
+	assert_int_equal(lf_selector_parse(q, strlen(q), 0, &sel, &err), 0);
+	lq.sel = sel;
+	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	assert_int_equal(st.returned, 2);
+	assert_int_equal(st.head_lines, 0);
+	lf_buf_reset(&out);
+	assert_int_equal(lf_query_label_values(t, "job", NULL, now - 1000, now + 1000, &out), 0);
+	assert_string_equal(out.data, "[\"a\"]");
+	lf_tenant_close(t);
+	lf_selector_free(sel);
+	lf_buf_free(&out);
+	lf_metrics_free(reg);
+	lf_store_config_free(&c);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_crc32c),
+	        cmocka_unit_test(test_tenant_ids),
+	        cmocka_unit_test(test_config),
+	        cmocka_unit_test(test_api_time),
+	        cmocka_unit_test(test_json_escape),
+	        cmocka_unit_test(test_vexpr),
+	        cmocka_unit_test(test_tenant_push_flush_reopen),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
