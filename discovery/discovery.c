@@ -983,7 +983,8 @@ int lf_discovery_sync(struct lf_discovery *d, struct lf_targets *t, struct lf_er
 		t->v[i].labels = &t->groups[t->v[i].group].labels;
 		t->v[i].labels_hash = t->groups[t->v[i].group].labels_hash;
 	}
-	qsort(t->v, t->n, sizeof(*t->v), target_cmp);
+	if (t->n) /* qsort(NULL, 0, ...) is undefined (UBSan) */
+		qsort(t->v, t->n, sizeof(*t->v), target_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		if (w > 0 && t->v[w - 1].job == t->v[i].job &&

@@ -36,8 +36,16 @@ static void pop_done(struct lf_inflight *r)
 		r->n--;
 		r->base_seq++;
 	}
-	if (r->n == 0)
+	if (r->n == 0) {
 		r->head = 0;
+		/* A burst (1000 busy files) grows every file's ring; give the
+		 * memory back once it drained so RSS follows the load. */
+		if (r->cap > 256) {
+			free(r->v);
+			r->v = NULL;
+			r->cap = 0;
+		}
+	}
 }
 
 static int grow(struct lf_inflight *r)
