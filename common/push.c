@@ -96,7 +96,9 @@ int lf_push_encode(struct lf_push_encoder *enc, const struct lf_push_stream *str
 		logproto__stream_adapter__init(s);
 		s->labels = (char *)streams[i].labels; /* protobuf-c does not write through it */
 		s->n_entries = streams[i].n_entries;
-		s->entries = &enc->entry_ptrs[ei];
+		/* No entries: NULL, not &NULL[0] on a fresh encoder (pointer
+		 * arithmetic on NULL is UB; found by fuzz_push). */
+		s->entries = streams[i].n_entries ? &enc->entry_ptrs[ei] : NULL;
 		for (size_t j = 0; j < streams[i].n_entries; j++, ei++) {
 			const struct lf_push_entry *in = &streams[i].entries[j];
 			Logproto__EntryAdapter *e = &enc->entries[ei];
@@ -193,5 +195,12 @@ int64_t lf_push_ts_ns(const Logproto__Timestamp *ts)
 {
 	if (!ts)
 		return 0;
-	return ts->seconds * 1000000000 + ts->nanos;
+	/* Seconds come off the wire unchecked: saturate instead of overflowing
+	 * (signed overflow is UB; found by fuzz_push). A saturated value is far
+	 * outside any accepted time range, so validation still rejects it. */
+	int64_t ns;
+	if (__builtin_mul_overflow(ts->seconds, (int64_t)1000000000, &ns) ||
+	    __builtin_add_overflow(ns, (int64_t)ts->nanos, &ns))
+		return ts->seconds < 0 ? INT64_MIN : INT64_MAX;
+	return ns;
 }

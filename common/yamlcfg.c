@@ -462,6 +462,17 @@ static int need_scalar(const struct lf_ynode *n, const char *path, struct lf_err
 	return 0;
 }
 
+/* A scalar read as a typed value: its C string must be all of it, or
+ * "8080\0junk" would read as 8080 (found by fuzz_yaml). */
+static int need_text(const struct lf_ynode *n, const char *path, struct lf_error *err)
+{
+	if (need_scalar(n, path, err) < 0)
+		return -1;
+	if (strlen(n->str) != n->str_len)
+		return lf_y_err(err, n, path, "value contains a NUL byte");
+	return 0;
+}
+
 int lf_y_str(const struct lf_ynode *n, const char *path, char **out, struct lf_error *err)
 {
 	const char *s = "";
@@ -487,7 +498,7 @@ int lf_y_str(const struct lf_ynode *n, const char *path, char **out, struct lf_e
 
 int lf_y_bool(const struct lf_ynode *n, const char *path, bool *out, struct lf_error *err)
 {
-	if (need_scalar(n, path, err) < 0)
+	if (need_text(n, path, err) < 0)
 		return -1;
 	static const char *const t[] = {"true", "yes", "on", "y"};
 	static const char *const f[] = {"false", "no", "off", "n"};
@@ -506,7 +517,7 @@ int lf_y_bool(const struct lf_ynode *n, const char *path, bool *out, struct lf_e
 
 int lf_y_int(const struct lf_ynode *n, const char *path, int64_t *out, struct lf_error *err)
 {
-	if (need_scalar(n, path, err) < 0)
+	if (need_text(n, path, err) < 0)
 		return -1;
 	errno = 0;
 	char *end;
@@ -519,7 +530,7 @@ int lf_y_int(const struct lf_ynode *n, const char *path, int64_t *out, struct lf
 
 int lf_y_double(const struct lf_ynode *n, const char *path, double *out, struct lf_error *err)
 {
-	if (need_scalar(n, path, err) < 0)
+	if (need_text(n, path, err) < 0)
 		return -1;
 	errno = 0;
 	char *end;
@@ -533,7 +544,7 @@ int lf_y_double(const struct lf_ynode *n, const char *path, double *out, struct 
 int lf_y_duration(const struct lf_ynode *n, const char *path, int64_t *out_ns,
 		  struct lf_error *err)
 {
-	if (need_scalar(n, path, err) < 0)
+	if (need_text(n, path, err) < 0)
 		return -1;
 	struct lf_error e;
 	if (lf_parse_duration(n->str, out_ns, &e) < 0)
@@ -545,7 +556,7 @@ int lf_y_duration(const struct lf_ynode *n, const char *path, int64_t *out_ns,
 int lf_y_size(const struct lf_ynode *n, const char *path, int64_t *out_bytes,
 	      struct lf_error *err)
 {
-	if (need_scalar(n, path, err) < 0)
+	if (need_text(n, path, err) < 0)
 		return -1;
 	struct lf_error e;
 	if (lf_parse_size(n->str, out_bytes, &e) < 0)

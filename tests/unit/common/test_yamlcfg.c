@@ -152,6 +152,52 @@ static void test_env_expansion(void **state)
 	lf_ydoc_free(d);
 }
 
+/* Regression (fuzz_yaml): expanding an empty text returned memory without
+ * its terminating NUL. */
+static void test_expand_env_empty_text(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	size_t len = 99;
+	struct lf_error err;
+	assert_int_equal(lf_expand_env("", 0, &out, &len, &err), 0);
+	assert_non_null(out);
+	assert_int_equal(len, 0);
+	assert_string_equal(out, "");
+	free(out);
+}
+
+/* Regression (fuzz_yaml): typed readers used the scalar's C string, so a
+ * value with an escaped NUL ("8080\0junk") read as 8080. They now refuse
+ * it, naming the key; lf_y_str still returns the whole text (str_len). */
+static void test_typed_readers_refuse_nul(void **state)
+{
+	(void)state;
+	struct lf_ydoc *d = load("port: \"8080\\0junk\"\nenabled: \"true\\0\"\nwait: \"1s\\0x\"\n"
+				 "size: \"1KB\\0\"\nratio: \"1.5\\0\"\n");
+	struct lf_ynode *r = lf_ydoc_root(d);
+	struct lf_error err;
+	int64_t iv = 7;
+	assert_int_equal(lf_ymap_int(r, "server", "port", &iv, &err), -1);
+	assert_non_null(strstr(err.msg, "server.port: value contains a NUL byte"));
+	assert_int_equal(iv, 7);
+	bool b = false;
+	assert_int_equal(lf_ymap_bool(r, "", "enabled", &b, &err), -1);
+	assert_non_null(strstr(err.msg, "enabled: value contains a NUL byte"));
+	assert_int_equal(lf_ymap_duration(r, "", "wait", &iv, &err), -1);
+	assert_non_null(strstr(err.msg, "wait: value contains a NUL byte"));
+	assert_int_equal(lf_ymap_size(r, "", "size", &iv, &err), -1);
+	assert_non_null(strstr(err.msg, "size: value contains a NUL byte"));
+	double dv = 0;
+	assert_int_equal(lf_ymap_double(r, "", "ratio", &dv, &err), -1);
+	assert_non_null(strstr(err.msg, "ratio: value contains a NUL byte"));
+	assert_int_equal(iv, 7);
+	struct lf_ynode *port = lf_ymap_get(r, "port");
+	assert_int_equal(port->str_len, 9);
+	assert_memory_equal(port->str, "8080\0junk", 9);
+	lf_ydoc_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +207,8 @@ int main(void)
 		cmocka_unit_test(test_invalid_yaml_and_duplicates),
 		cmocka_unit_test(test_anchors_merge_and_bomb),
 		cmocka_unit_test(test_env_expansion),
+		cmocka_unit_test(test_expand_env_empty_text),
+		cmocka_unit_test(test_typed_readers_refuse_nul),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
