@@ -108,20 +108,23 @@ int main(int argc, char **argv)
 
 	struct lf_store_config cfg;
 	struct lf_error err;
+	/* Set before the first `goto fail` so the error path frees only what exists. */
+	struct lf_metrics *reg = NULL;
+	struct lf_store *store = NULL;
 	if (lf_store_config_defaults(&cfg) < 0) {
 		fprintf(stderr, "out of memory\n");
 		return 1;
 	}
 	if (config_file && lf_store_config_load(&cfg, config_file, expand_env, &err) < 0) {
 		lf_error("loading config: %s", err.msg);
-		return 1;
+		goto fail;
 	}
 	if (port) {
 		char *e;
 		long p = strtol(port, &e, 10);
 		if (*e || p < 0 || p > 65535) {
 			lf_error("invalid -server.http-listen-port %s", port);
-			return 1;
+			goto fail;
 		}
 		cfg.http_listen_port = p;
 	}
@@ -142,7 +145,7 @@ int main(int argc, char **argv)
 	enum lf_log_level lvl;
 	if (lf_log_parse_level(cfg.log_level, &lvl) < 0) {
 		lf_error("invalid log level \"%s\"", cfg.log_level);
-		return 1;
+		goto fail;
 	}
 	lf_log_set_level(lvl);
 	if (print_config) {
@@ -169,17 +172,16 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct lf_metrics *reg = lf_metrics_new();
-	struct lf_store *store = NULL;
+	reg = lf_metrics_new();
 	if (!reg || lf_store_open(&cfg, reg, &store, &err) < 0) {
 		lf_error("opening the store in %s: %s", cfg.path_prefix,
 		         reg ? err.msg : "no memory");
-		return 1;
+		goto fail;
 	}
 	if (lf_store_start_flusher(store, &err) < 0) {
 		lf_error("%s", err.msg);
 		lf_store_close(store);
-		return 1;
+		goto fail;
 	}
 	struct lf_api api = {store, &cfg, reg};
 	struct lf_httpd_config hc = {cfg.http_listen_address, (int)cfg.http_listen_port,
@@ -189,7 +191,7 @@ int main(int argc, char **argv)
 		lf_error("starting the HTTP server on %s:%lld: %s", cfg.http_listen_address,
 		         (long long)cfg.http_listen_port, err.msg);
 		lf_store_close(store);
-		return 1;
+		goto fail;
 	}
 	lf_info("logferry-store %s listening on %s:%d, data in %s, auth_enabled=%s", LF_VERSION,
 	        cfg.http_listen_address, lf_httpd_port(httpd), cfg.path_prefix,
@@ -205,4 +207,8 @@ int main(int argc, char **argv)
 	lf_store_config_free(&cfg);
 	lf_info("shutdown complete");
 	return 0;
+fail:
+	lf_metrics_free(reg);
+	lf_store_config_free(&cfg);
+	return 1;
 }
