@@ -504,7 +504,7 @@ static bool tz_name_safe(const char *name)
 
 static struct lf_tz *tz_load_path(const char *name, const char *path)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen(path, "rbe");
 	if (!f)
 		return NULL;
 	unsigned char *data = NULL;
@@ -1164,16 +1164,22 @@ static int parse_unix(const struct lf_gotime_layout *l, const char *v, size_t n,
 	}
 	if (i == ilen)
 		goto bad;
+	/* Accumulate unsigned against the exact bound so both INT64_MIN and
+	 * INT64_MAX parse (fuzz_gotime: our own UnixNs output did not). */
+	uint64_t acc = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 	for (; i < ilen; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			goto bad;
-		if (sec > (INT64_MAX - 9) / 10)
+		unsigned d = (unsigned)(v[i] - '0');
+		if (acc > (lim - d) / 10)
 			return lf_err(err, "parsing time %s as \"%s\": value out of range", qv,
 			              l->text);
-		sec = sec * 10 + (v[i] - '0');
+		acc = acc * 10 + d;
 	}
 	if (neg)
-		sec = -sec;
+		sec = acc > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)acc;
+	else
+		sec = (int64_t)acc;
 	int64_t frac = 0;
 	if (dot) {
 		size_t fl = n - ilen - 1;
@@ -1547,10 +1553,18 @@ int lf_gotime_parse(const struct lf_gotime_layout *l, const char *value, size_t 
 	} else {
 		usec = wall_to_unix(deflt, wall);
 	}
-	/* int64 ns covers years 1678..2262 */
-	if (usec > INT64_MAX / LF_NS_PER_SEC - 1 || usec < INT64_MIN / LF_NS_PER_SEC + 1)
+	/* int64 ns covers 1677-09-21..2262-04-11. Checked arithmetic so every
+	 * instant in that range parses, up to both ends (fuzz_gotime: our own
+	 * output for INT64_MIN did not parse back). */
+	int64_t frac = nsec, ns;
+	if (usec < 0 && frac > 0) { /* keep the product in range near INT64_MIN */
+		usec++;
+		frac -= LF_NS_PER_SEC;
+	}
+	if (__builtin_mul_overflow(usec, LF_NS_PER_SEC, &ns) ||
+	    __builtin_add_overflow(ns, frac, &ns))
 		return perr_msg(err, value, vlen, ": time out of range for nanoseconds");
-	*out_ns = usec * LF_NS_PER_SEC + nsec;
+	*out_ns = ns;
 	return 0;
 }
 
@@ -1567,7 +1581,10 @@ int lf_gotime_format(const struct lf_gotime_layout *l, int64_t ns, const struct 
                      struct lf_buf *out)
 {
 	int64_t sec = floor_div(ns, LF_NS_PER_SEC);
-	int64_t nsec = ns - sec * LF_NS_PER_SEC;
+	/* Not ns - sec * 1e9: that product overflows near INT64_MIN (fuzz_gotime). */
+	int64_t nsec = ns % LF_NS_PER_SEC;
+	if (nsec < 0)
+		nsec += LF_NS_PER_SEC;
 	switch (l->kind) {
 	case LK_UNIX:
 		return lf_buf_printf(out, "%lld", (long long)sec);

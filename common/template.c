@@ -2413,7 +2413,13 @@ struct parser {
 	bool have;
 	struct lf_error *err;
 	size_t action_start;
+	int depth; /* nesting of parentheses and if/with blocks */
 };
+
+/* Templates also come from LogQL queries: nesting deep enough to exhaust the
+ * stack ((((...)))) must be a parse error, not a crash. No real template
+ * comes near this. */
+#define MAX_PARSE_DEPTH 100
 
 static int perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -2808,7 +2814,19 @@ static int parse_operand(struct parser *p, struct arg *a, bool first)
 
 /* Parses commands until RDELIM (or RPAREN when in_paren); the current
  * token is the first of the pipeline. Leaves the terminator consumed. */
+static int parse_pipe_inner(struct parser *p, bool in_paren, struct pipe **out);
+
 static int parse_pipe(struct parser *p, bool in_paren, struct pipe **out)
+{
+	if (p->depth >= MAX_PARSE_DEPTH)
+		return perr(p, "template nested deeper than %d levels", MAX_PARSE_DEPTH);
+	p->depth++;
+	int r = parse_pipe_inner(p, in_paren, out);
+	p->depth--;
+	return r;
+}
+
+static int parse_pipe_inner(struct parser *p, bool in_paren, struct pipe **out)
 {
 	struct pipe *pp = calloc(1, sizeof *pp);
 	if (!pp)
@@ -2919,7 +2937,19 @@ static int parse_list(struct parser *p, struct nlist *l, enum term *how);
 
 /* after "{{if" / "{{with" / "{{else if": the current token is the first of
  * the pipeline */
+static int parse_branch_inner(struct parser *p, enum nkind k, struct node **out);
+
 static int parse_branch(struct parser *p, enum nkind k, struct node **out)
+{
+	if (p->depth >= MAX_PARSE_DEPTH)
+		return perr(p, "template nested deeper than %d levels", MAX_PARSE_DEPTH);
+	p->depth++;
+	int r = parse_branch_inner(p, k, out);
+	p->depth--;
+	return r;
+}
+
+static int parse_branch_inner(struct parser *p, enum nkind k, struct node **out)
 {
 	struct node *nd = calloc(1, sizeof *nd);
 	if (!nd)

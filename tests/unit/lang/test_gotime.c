@@ -9,11 +9,13 @@
  * it in a zone whose abbreviation is MST (America/Denver in winter) with a
  * layout must give the layout back — the test of the formatter.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,23 @@
 #define REF (INT64_C(1136239445) * S)
 /* "now" for the year-less layouts: 2026-11-21T19:48:00Z */
 #define NOW (INT64_C(1795290480) * S)
+
+/* fopen is interposed to see how zone files are opened: the agent may not
+ * leak descriptors into a child, so every open is close-on-exec ("e"). */
+static int g_zone_opens, g_zone_opens_no_cloexec;
+
+FILE *fopen(const char *path, const char *mode)
+{
+	static FILE *(*real)(const char *, const char *);
+	if (!real)
+		real = (FILE * (*)(const char *, const char *)) dlsym(RTLD_NEXT, "fopen");
+	if (strstr(path, "zoneinfo") || strstr(path, "localtime")) {
+		__atomic_add_fetch(&g_zone_opens, 1, __ATOMIC_SEQ_CST);
+		if (!strchr(mode, 'e'))
+			__atomic_add_fetch(&g_zone_opens_no_cloexec, 1, __ATOMIC_SEQ_CST);
+	}
+	return real(path, mode);
+}
 
 static const struct lf_tz *tz(const char *name)
 {
@@ -321,6 +340,18 @@ static void test_zones(void **state)
 	assert_int_equal(lf_tz_offset(a, 1782921600, NULL), -4 * 3600); /* TZ=New York */
 }
 
+static void test_zone_file_cloexec(void **state)
+{
+	(void)state;
+	int before = __atomic_load_n(&g_zone_opens, __ATOMIC_SEQ_CST);
+	const struct lf_tz *a;
+	struct lf_error err;
+	/* A zone no other test loads (zones are cached). */
+	assert_int_equal(lf_tz_load("Australia/Adelaide", &a, &err), 0);
+	assert_true(__atomic_load_n(&g_zone_opens, __ATOMIC_SEQ_CST) > before);
+	assert_int_equal(__atomic_load_n(&g_zone_opens_no_cloexec, __ATOMIC_SEQ_CST), 0);
+}
+
 static void test_dryrun(void **state)
 {
 	(void)state;
@@ -377,6 +408,17 @@ static void test_zone_threads(void **state)
 	assert_int_equal(lf_tz_offset(got[0][1], 1782921600, NULL), 9 * 3600);
 }
 
+/* Regression (fuzz_gotime): the fraction was computed as ns - sec*1e9,
+ * which overflows near INT64_MIN (UBSan). */
+static void test_format_int64_min(void **state)
+{
+	(void)state;
+	struct lf_buf out = LF_BUF_INIT;
+	assert_int_equal(lf_gotime_format_str("RFC3339Nano", INT64_MIN, NULL, &out), 0);
+	assert_string_equal(out.data, "1677-09-21T00:12:43.145224192Z");
+	lf_buf_free(&out);
+}
+
 int main(void)
 {
 	/* the machine zone for these tests (read once by lf_tz_local) */
@@ -385,8 +427,10 @@ int main(void)
 	        cmocka_unit_test(test_parse_table),  cmocka_unit_test(test_yearless_new_year),
 	        cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_format_reference),
 	        cmocka_unit_test(test_format_misc),  cmocka_unit_test(test_round_trip),
-	        cmocka_unit_test(test_zones),        cmocka_unit_test(test_dryrun),
-	        cmocka_unit_test(test_layout_info),  cmocka_unit_test(test_zone_threads),
+	        cmocka_unit_test(test_zones),        cmocka_unit_test(test_zone_file_cloexec),
+	        cmocka_unit_test(test_dryrun),       cmocka_unit_test(test_layout_info),
+	        cmocka_unit_test(test_zone_threads),
+		cmocka_unit_test(test_format_int64_min),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -381,6 +381,36 @@ static void test_no_alloc_when_warm(void **state)
 	lf_template_free(t);
 }
 
+/* Regression (fuzz_template): deep nesting overflowed the stack. LogQL
+ * line_format templates come from queries, so it must be a parse error. */
+static void test_deep_nesting_is_an_error(void **state)
+{
+	(void)state;
+	struct lf_buf src = LF_BUF_INIT;
+	struct lf_template *t = NULL;
+	struct lf_error err;
+	lf_buf_appends(&src, "{{ ");
+	for (int i = 0; i < 100000; i++)
+		lf_buf_putc(&src, '(');
+	lf_buf_appends(&src, "1");
+	for (int i = 0; i < 100000; i++)
+		lf_buf_putc(&src, ')');
+	lf_buf_appends(&src, " }}");
+	assert_int_equal(lf_template_new("deep", src.data, 0, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "nested deeper than"));
+	lf_buf_reset(&src);
+	for (int i = 0; i < 50000; i++)
+		lf_buf_appends(&src, "{{ if .a }}");
+	assert_int_equal(lf_template_new("ifs", src.data, 0, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "nested deeper than"));
+	/* ordinary nesting still parses */
+	assert_int_equal(lf_template_new("ok", "{{ if .a }}{{ if .b }}{{ ((1)) }}{{ end }}{{ end }}",
+					 0, &t, &err),
+			 0);
+	lf_template_free(t);
+	lf_buf_free(&src);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1); /* times below print in the local zone */
@@ -390,6 +420,7 @@ int main(void)
 	        cmocka_unit_test(test_if_else),         cmocka_unit_test(test_parse_errors),
 	        cmocka_unit_test(test_exec_errors),     cmocka_unit_test(test_info),
 	        cmocka_unit_test(test_case_helpers),    cmocka_unit_test(test_no_alloc_when_warm),
+	        cmocka_unit_test(test_deep_nesting_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
