@@ -20,8 +20,55 @@ void lf_labels_clear(struct lf_labels *ls)
 	ls->n = 0;
 }
 
-/* Copies s into *dst (capacity *cap), growing only when needed. */
-static int slot_store(char **dst, size_t *cap, const char *s, size_t len)
+/* Length of s[0..n) as a C string: up to the first NUL. glibc's memchr
+ * checks 32 bytes per step; very short strings are cheaper inline. */
+static inline size_t cstr_len(const char *s, size_t n)
+{
+	if (n <= 8) {
+		for (size_t i = 0; i < n; i++)
+			if (s[i] == '\0')
+				return i;
+		return n;
+	}
+	const char *z = memchr(s, '\0', n);
+	return z ? (size_t)(z - s) : n;
+}
+
+/* a[0..n) == b[0..n). Label names and values are mostly short: up to 16
+ * bytes are compared with two overlapping word loads, no call. */
+static inline bool mem_eq(const char *a, const char *b, size_t n)
+{
+	if (n >= 8) {
+		if (n > 16) {
+			if (n > 32)
+				return memcmp(a, b, n) == 0;
+			/* 17..32: two 16-byte halves, overlapping */
+			return mem_eq(a, b, 16) && mem_eq(a + n - 16, b + n - 16, 16);
+		}
+		uint64_t x1, y1, x2, y2;
+		memcpy(&x1, a, 8);
+		memcpy(&y1, b, 8);
+		memcpy(&x2, a + n - 8, 8);
+		memcpy(&y2, b + n - 8, 8);
+		return ((x1 ^ y1) | (x2 ^ y2)) == 0;
+	}
+	if (n >= 4) {
+		uint32_t x1, y1, x2, y2;
+		memcpy(&x1, a, 4);
+		memcpy(&y1, b, 4);
+		memcpy(&x2, a + n - 4, 4);
+		memcpy(&y2, b + n - 4, 4);
+		return ((x1 ^ y1) | (x2 ^ y2)) == 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* Copies s (len bytes, no NUL among them) into *dst (capacity *cap),
+ * growing only when needed, and records the length in *dlen. */
+static int slot_store(char **dst, size_t *cap, size_t *dlen, const char *s, size_t len)
 {
 	if (len + 1 > *cap) {
 		size_t c = *cap ? *cap : 16;
@@ -35,24 +82,40 @@ static int slot_store(char **dst, size_t *cap, const char *s, size_t len)
 	}
 	memcpy(*dst, s, len);
 	(*dst)[len] = '\0';
+	*dlen = len;
 	return 0;
 }
 
-static int name_cmp(const char *a, const char *b, size_t blen)
+/* Byte order of two strings given with their lengths (no NULs inside):
+ * the order strcmp gives. */
+static inline int str_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-	int c = strncmp(a, b, blen);
-	if (c)
-		return c;
-	return a[blen] == '\0' ? 0 : 1;
+	/* names mostly differ early or are short: the first 8 bytes inline */
+	size_t m = alen < blen ? alen : blen, i = 0;
+	for (; i < m && i < 8; i++)
+		if (a[i] != b[i])
+			return (unsigned char)a[i] - (unsigned char)b[i];
+	if (i < m) {
+		int c = memcmp(a + i, b + i, m - i);
+		if (c)
+			return c;
+	}
+	return (alen > blen) - (alen < blen);
 }
 
-/* Binary search; returns index of name or insertion point with *found=0. */
+static inline bool str_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && mem_eq(a, b, alen);
+}
+
+/* Binary search; returns index of name or insertion point with *found=0.
+ * len must already be the C-string length (see cstr_len). */
 static size_t find(const struct lf_labels *ls, const char *name, size_t len, int *found)
 {
 	size_t lo = 0, hi = ls->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = name_cmp(ls->v[mid].name, name, len);
+		int c = str_cmp(ls->v[mid].name, ls->v[mid].name_len, name, len);
 		if (c == 0) {
 			*found = 1;
 			return mid;
@@ -80,13 +143,15 @@ static int ensure_slot(struct lf_labels *ls)
 	return 0;
 }
 
-int lf_labels_setn(struct lf_labels *ls, const char *name, size_t name_len, const char *value,
-		   size_t value_len)
+/* lf_labels_setn for lengths that are already C-string lengths. */
+static int set_clean(struct lf_labels *ls, const char *name, size_t name_len, const char *value,
+                     size_t value_len)
 {
 	int found;
 	size_t i = find(ls, name, name_len, &found);
 	if (found)
-		return slot_store(&ls->v[i].value, &ls->v[i].value_cap, value, value_len);
+		return slot_store(&ls->v[i].value, &ls->v[i].value_cap, &ls->v[i].value_len, value,
+		                  value_len);
 	if (ensure_slot(ls) < 0)
 		return -1;
 	/* Rotate the spare slot at index n into position i, keeping buffers. */
@@ -94,8 +159,9 @@ int lf_labels_setn(struct lf_labels *ls, const char *name, size_t name_len, cons
 	memmove(&ls->v[i + 1], &ls->v[i], (ls->n - i) * sizeof spare);
 	ls->v[i] = spare;
 	ls->n++;
-	if (slot_store(&ls->v[i].name, &ls->v[i].name_cap, name, name_len) < 0 ||
-	    slot_store(&ls->v[i].value, &ls->v[i].value_cap, value, value_len) < 0) {
+	struct lf_label *d = &ls->v[i];
+	if (slot_store(&d->name, &d->name_cap, &d->name_len, name, name_len) < 0 ||
+	    slot_store(&d->value, &d->value_cap, &d->value_len, value, value_len) < 0) {
 		/* Undo: move the slot back to the spare area. */
 		spare = ls->v[i];
 		memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof spare);
@@ -106,21 +172,35 @@ int lf_labels_setn(struct lf_labels *ls, const char *name, size_t name_len, cons
 	return 0;
 }
 
+int lf_labels_setn(struct lf_labels *ls, const char *name, size_t name_len, const char *value,
+                   size_t value_len)
+{
+	return set_clean(ls, name, cstr_len(name, name_len), value, cstr_len(value, value_len));
+}
+
 int lf_labels_set(struct lf_labels *ls, const char *name, const char *value)
 {
-	return lf_labels_setn(ls, name, strlen(name), value, strlen(value));
+	return set_clean(ls, name, strlen(name), value, strlen(value));
+}
+
+const struct lf_label *lf_labels_find(const struct lf_labels *ls, const char *name, size_t name_len)
+{
+	int found;
+	size_t i = find(ls, name, cstr_len(name, name_len), &found);
+	return found ? &ls->v[i] : NULL;
 }
 
 const char *lf_labels_getn(const struct lf_labels *ls, const char *name, size_t name_len)
 {
-	int found;
-	size_t i = find(ls, name, name_len, &found);
-	return found ? ls->v[i].value : NULL;
+	const struct lf_label *l = lf_labels_find(ls, name, name_len);
+	return l ? l->value : NULL;
 }
 
 const char *lf_labels_get(const struct lf_labels *ls, const char *name)
 {
-	return lf_labels_getn(ls, name, strlen(name));
+	int found;
+	size_t i = find(ls, name, strlen(name), &found);
+	return found ? ls->v[i].value : NULL;
 }
 
 int lf_labels_del(struct lf_labels *ls, const char *name)
@@ -141,25 +221,45 @@ int lf_labels_copy(struct lf_labels *dst, const struct lf_labels *src)
 	if (dst == src)
 		return 0;
 	dst->n = 0;
-	for (size_t i = 0; i < src->n; i++) {
-		if (ensure_slot(dst) < 0)
+	while (dst->cap < src->n) {
+		dst->n = dst->cap; /* ensure_slot grows when n == cap */
+		int r = ensure_slot(dst);
+		dst->n = 0;
+		if (r < 0)
 			return -1;
-		struct lf_label *d = &dst->v[dst->n];
-		if (slot_store(&d->name, &d->name_cap, src->v[i].name, strlen(src->v[i].name)) < 0 ||
-		    slot_store(&d->value, &d->value_cap, src->v[i].value,
-			       strlen(src->v[i].value)) < 0)
+	}
+	/* locals: the stores below cannot make the compiler reload them */
+	struct lf_label *dv = dst->v;
+	const struct lf_label *sv = src->v;
+	size_t n = src->n;
+	for (size_t i = 0; i < n; i++) {
+		struct lf_label *d = &dv[i];
+		const struct lf_label *l = &sv[i];
+		/* The usual copy is a target's labels into a reused entry, whose
+		 * slots still hold the same names and mostly the same values:
+		 * comparing inline is cheaper than a memcpy call. */
+		if (!(d->name_cap && str_eq(d->name, d->name_len, l->name, l->name_len)) &&
+		    slot_store(&d->name, &d->name_cap, &d->name_len, l->name, l->name_len) < 0)
 			return -1;
-		dst->n++;
+		if (!(d->value_cap && str_eq(d->value, d->value_len, l->value, l->value_len)) &&
+		    slot_store(&d->value, &d->value_cap, &d->value_len, l->value, l->value_len) < 0)
+			return -1;
+		dst->n = i + 1;
 	}
 	return 0;
 }
 
 int lf_labels_merge(struct lf_labels *dst, const struct lf_labels *src, bool overwrite)
 {
+	if (dst == src)
+		return 0;
+	if (dst->n == 0)
+		return lf_labels_copy(dst, src); /* both sorted and unique */
 	for (size_t i = 0; i < src->n; i++) {
-		if (!overwrite && lf_labels_get(dst, src->v[i].name))
+		const struct lf_label *l = &src->v[i];
+		if (!overwrite && lf_labels_find(dst, l->name, l->name_len))
 			continue;
-		if (lf_labels_set(dst, src->v[i].name, src->v[i].value) < 0)
+		if (set_clean(dst, l->name, l->name_len, l->value, l->value_len) < 0)
 			return -1;
 	}
 	return 0;
@@ -169,10 +269,11 @@ int lf_labels_cmp(const struct lf_labels *a, const struct lf_labels *b)
 {
 	size_t n = a->n < b->n ? a->n : b->n;
 	for (size_t i = 0; i < n; i++) {
-		int c = strcmp(a->v[i].name, b->v[i].name);
+		const struct lf_label *x = &a->v[i], *y = &b->v[i];
+		int c = str_cmp(x->name, x->name_len, y->name, y->name_len);
 		if (c)
 			return c;
-		c = strcmp(a->v[i].value, b->v[i].value);
+		c = str_cmp(x->value, x->value_len, y->value, y->value_len);
 		if (c)
 			return c;
 	}
@@ -181,7 +282,15 @@ int lf_labels_cmp(const struct lf_labels *a, const struct lf_labels *b)
 
 bool lf_labels_equal(const struct lf_labels *a, const struct lf_labels *b)
 {
-	return lf_labels_cmp(a, b) == 0;
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct lf_label *x = &a->v[i], *y = &b->v[i];
+		if (!str_eq(x->value, x->value_len, y->value, y->value_len) ||
+		    !str_eq(x->name, x->name_len, y->name, y->name_len))
+			return false;
+	}
+	return true;
 }
 
 /* FNV-1a 64 with 0xff separators (0xff never occurs in valid UTF-8). */
@@ -189,11 +298,13 @@ uint64_t lf_labels_hash(const struct lf_labels *ls)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < ls->n; i++) {
-		for (const unsigned char *p = (const unsigned char *)ls->v[i].name; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
+		const unsigned char *p = (const unsigned char *)ls->v[i].name;
+		for (size_t k = 0; k < ls->v[i].name_len; k++)
+			h = (h ^ p[k]) * 1099511628211ULL;
 		h = (h ^ 0xff) * 1099511628211ULL;
-		for (const unsigned char *p = (const unsigned char *)ls->v[i].value; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
+		p = (const unsigned char *)ls->v[i].value;
+		for (size_t k = 0; k < ls->v[i].value_len; k++)
+			h = (h ^ p[k]) * 1099511628211ULL;
 		h = (h ^ 0xff) * 1099511628211ULL;
 	}
 	return h;
@@ -206,8 +317,9 @@ int lf_labels_render(const struct lf_labels *ls, struct lf_buf *out)
 	for (size_t i = 0; i < ls->n; i++) {
 		if (i && lf_buf_append(out, ", ", 2) < 0)
 			return -1;
-		if (lf_buf_appends(out, ls->v[i].name) < 0 || lf_buf_putc(out, '=') < 0 ||
-		    lf_buf_append_quoted(out, ls->v[i].value, strlen(ls->v[i].value)) < 0)
+		if (lf_buf_append(out, ls->v[i].name, ls->v[i].name_len) < 0 ||
+		    lf_buf_putc(out, '=') < 0 ||
+		    lf_buf_append_quoted(out, ls->v[i].value, ls->v[i].value_len) < 0)
 			return -1;
 	}
 	return lf_buf_putc(out, '}');
@@ -338,6 +450,18 @@ int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_
 					i += 2;
 				} else {
 					r = lf_buf_append(&val, "\\x", 2);
+				}
+				break;
+			case '0': case '1': case '2': case '3':
+				/* Go's \ooo (three octal digits, <= \377): "\101" is "A",
+				 * not "101" as the default branch made it. */
+				if (i + 2 <= len && s[i] >= '0' && s[i] <= '7' && s[i + 1] >= '0' &&
+				    s[i + 1] <= '7') {
+					r = lf_buf_putc(&val, (char)((e - '0') * 64 + (s[i] - '0') * 8 +
+								    (s[i + 1] - '0')));
+					i += 2;
+				} else {
+					r = lf_buf_putc(&val, e);
 				}
 				break;
 			case 'u':

@@ -18,11 +18,17 @@
 #include "buf.h"
 #include "error.h"
 
+/* name and value are NUL-terminated; name_len/value_len are their strlen,
+ * kept by every function here so that lookups, copies, comparisons and
+ * hashing need no strlen (hot path). A name or value given with an embedded
+ * NUL is stored up to that NUL, as a C-string reader would see it. */
 struct lf_label {
 	char *name;
 	char *value;
 	size_t name_cap;
 	size_t value_cap;
+	size_t name_len;
+	size_t value_len;
 };
 
 struct lf_labels {
@@ -43,6 +49,9 @@ int lf_labels_setn(struct lf_labels *ls, const char *name, size_t name_len, cons
 /* Returns the value, or NULL when absent. */
 const char *lf_labels_get(const struct lf_labels *ls, const char *name);
 const char *lf_labels_getn(const struct lf_labels *ls, const char *name, size_t name_len);
+/* Returns the label (value and value_len), or NULL when absent. */
+const struct lf_label *lf_labels_find(const struct lf_labels *ls, const char *name,
+                                      size_t name_len);
 /* Removes name. Returns 1 if it was there, 0 if not. */
 int lf_labels_del(struct lf_labels *ls, const char *name);
 /* dst := src (dst's buffers reused). 0 / -1. */

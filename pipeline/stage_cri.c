@@ -100,6 +100,15 @@ static inline size_t nonspace_run(const char *p, size_t n)
 {
 	size_t i = 0;
 	for (;;) {
+		/* 8 bytes at a time while none is <= ' ' (the classic "has a byte
+		 * less than 0x21" test; it is exact for "none", and the byte loop
+		 * below finds which one it was otherwise) */
+		for (; i + 8 <= n; i += 8) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			if ((w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL)
+				break;
+		}
 		while (i < n && (unsigned char)p[i] > ' ')
 			i++;
 		if (i < n && !is_space((unsigned char)p[i]))

@@ -791,13 +791,12 @@ static bool labels_same(const struct lf_labels *a, const struct lf_labels *b)
 {
 	if (a->n != b->n)
 		return false;
+	/* lengths first: no memory beyond the slots is touched for most
+	 * differing sets */
 	for (size_t i = a->n; i-- > 0;)
-		if (strcmp(a->v[i].value, b->v[i].value) != 0)
+		if (a->v[i].value_len != b->v[i].value_len || a->v[i].name_len != b->v[i].name_len)
 			return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i].name, b->v[i].name) != 0)
-			return false;
-	return true;
+	return lf_labels_equal(a, b);
 }
 
 /* Moves the one-slot cache into the map and makes labels the current set. */
