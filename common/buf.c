@@ -99,11 +99,21 @@ int lf_buf_append_quoted(struct lf_buf *b, const char *s, size_t n)
 		const char *esc = NULL;
 		char hex[5];
 		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
 		default:
 			if (c < 0x20 || c == 0x7f) {
 				hex[0] = '\\';
@@ -115,7 +125,8 @@ int lf_buf_append_quoted(struct lf_buf *b, const char *s, size_t n)
 			}
 		}
 		if (esc) {
-			if (lf_buf_append(b, s + start, i - start) < 0 || lf_buf_appends(b, esc) < 0)
+			if (lf_buf_append(b, s + start, i - start) < 0 ||
+			    lf_buf_appends(b, esc) < 0)
 				return -1;
 			start = i + 1;
 		}
@@ -180,11 +191,21 @@ int lf_buf_append_json_string(struct lf_buf *b, const char *s, size_t n)
 			return -1;
 		int r;
 		switch (c) {
-		case '"': r = lf_buf_appends(b, "\\\""); break;
-		case '\\': r = lf_buf_appends(b, "\\\\"); break;
-		case '\n': r = lf_buf_appends(b, "\\n"); break;
-		case '\r': r = lf_buf_appends(b, "\\r"); break;
-		case '\t': r = lf_buf_appends(b, "\\t"); break;
+		case '"':
+			r = lf_buf_appends(b, "\\\"");
+			break;
+		case '\\':
+			r = lf_buf_appends(b, "\\\\");
+			break;
+		case '\n':
+			r = lf_buf_appends(b, "\\n");
+			break;
+		case '\r':
+			r = lf_buf_appends(b, "\\r");
+			break;
+		case '\t':
+			r = lf_buf_appends(b, "\\t");
+			break;
 		default:
 			if (c < 0x20)
 				r = lf_buf_printf(b, "\\u%04x", c);

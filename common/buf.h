@@ -17,7 +17,10 @@ struct lf_buf {
 	size_t cap;
 };
 
-#define LF_BUF_INIT {NULL, 0, 0}
+#define LF_BUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* All return 0 on success, -1 when memory runs out (buffer unchanged). */
 int lf_buf_reserve(struct lf_buf *b, size_t extra);

@@ -49,7 +49,7 @@ static void req_free(struct req_ctx *r)
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	(void)cls, (void)c, (void)toe;
 	req_free(*con_cls);
@@ -60,9 +60,9 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct lf_http
 {
 	size_t len = resp->body.len;
 	char *data = lf_buf_take(&resp->body);
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, data ? data : (char *)"",
-						data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, data ? data : (char *)"",
+	                                                         data ? MHD_RESPMEM_MUST_FREE
+	                                                              : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
 		free(data);
 		for (int i = 0; i < resp->n_hdrs; i++)
@@ -70,13 +70,14 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct lf_http
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				resp->content_type ? resp->content_type
-						   : "text/plain; charset=utf-8");
+	                        resp->content_type ? resp->content_type
+	                                           : "text/plain; charset=utf-8");
 	for (int i = 0; i < resp->n_hdrs; i++) {
 		MHD_add_response_header(r, resp->hdr_names[i], resp->hdr_values[i]);
 		free(resp->hdr_values[i]);
 	}
-	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)(resp->status ? resp->status : 200), r);
+	enum MHD_Result ret =
+	        MHD_queue_response(conn, (unsigned)(resp->status ? resp->status : 200), r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -89,8 +90,8 @@ static enum MHD_Result too_large(struct MHD_Connection *conn, size_t max)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	(void)version;
 	struct lf_httpd *s = cls;
@@ -101,7 +102,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = r;
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > s->max_body)
 			r->too_large = true; /* answered once the upload is consumed */
 		return MHD_YES;
@@ -142,7 +143,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int lf_httpd_start(const struct lf_httpd_config *cfg, lf_http_handler h, void *ctx,
-		   struct lf_httpd **out, struct lf_error *err)
+                   struct lf_httpd **out, struct lf_error *err)
 {
 	struct lf_httpd *s = calloc(1, sizeof *s);
 	if (!s)
@@ -166,7 +167,7 @@ int lf_httpd_start(const struct lf_httpd_config *cfg, lf_http_handler h, void *c
 		if (gai != 0) {
 			free(s);
 			return lf_err(err, "cannot resolve listen address \"%s\": %s", addr,
-				      gai_strerror(gai));
+			              gai_strerror(gai));
 		}
 		memcpy(&ss, res->ai_addr, res->ai_addrlen);
 		if (res->ai_family == AF_INET6)
@@ -179,18 +180,19 @@ int lf_httpd_start(const struct lf_httpd_config *cfg, lf_http_handler h, void *c
 		snprintf(display, sizeof display, ":%d", cfg->port);
 	}
 	struct MHD_OptionItem opts[] = {
-		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
-		{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
-		{MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
-		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
-		{have_addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, have_addr ? &ss : NULL},
-		{MHD_OPTION_END, 0, NULL},
+	        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+	        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
+	        {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
+	        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
+	        {have_addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, have_addr ? &ss : NULL},
+	        {MHD_OPTION_END, 0, NULL},
 	};
 	s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
-				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	                        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!s->d) {
 		free(s);
-		return lf_err(err, "cannot listen on %s (address in use or not permitted?)", display);
+		return lf_err(err, "cannot listen on %s (address in use or not permitted?)",
+		              display);
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : cfg->port;
@@ -236,8 +238,7 @@ static char *url_decode(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '+') {
 			o[j++] = ' ';
-		} else if (s[i] == '%' && i + 2 < n &&
-			   hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
+		} else if (s[i] == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
 			o[j++] = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
 			i += 2;
 		} else {
@@ -253,7 +254,7 @@ static void parse_form(struct req_ctx *r)
 {
 	r->form_parsed = true;
 	const char *ct = MHD_lookup_connection_value(r->pub.conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_TYPE);
+	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 || !r->body.len)
 		return;
 	const char *p = r->body.data, *end = p + r->body.len;
@@ -303,7 +304,7 @@ struct args_iter {
 };
 
 static enum MHD_Result iter_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				const char *value)
+                                const char *value)
 {
 	(void)kind;
 	struct args_iter *it = cls;
@@ -315,7 +316,7 @@ static enum MHD_Result iter_arg(void *cls, enum MHD_ValueKind kind, const char *
 }
 
 int lf_http_args(const struct lf_http_request *pub, const char *name,
-		 void (*fn)(void *ctx, const char *value), void *ctx)
+                 void (*fn)(void *ctx, const char *value), void *ctx)
 {
 	struct args_iter it = {name, fn, ctx, 0};
 	MHD_get_connection_values(pub->conn, MHD_GET_ARGUMENT_KIND, iter_arg, &it);

@@ -33,7 +33,7 @@ struct lf_http_response {
 };
 
 typedef void (*lf_http_handler)(void *ctx, const struct lf_http_request *req,
-				struct lf_http_response *resp);
+                                struct lf_http_response *resp);
 
 struct lf_httpd;
 
@@ -45,7 +45,7 @@ struct lf_httpd_config {
 };
 
 int lf_httpd_start(const struct lf_httpd_config *cfg, lf_http_handler h, void *ctx,
-		   struct lf_httpd **out, struct lf_error *err);
+                   struct lf_httpd **out, struct lf_error *err);
 int lf_httpd_port(const struct lf_httpd *s); /* the port actually bound */
 void lf_httpd_stop(struct lf_httpd *s);      /* stops and frees */
 
@@ -57,11 +57,11 @@ const char *lf_http_header(const struct lf_http_request *r, const char *name);
 const char *lf_http_arg(const struct lf_http_request *r, const char *name);
 /* Calls fn for every value of a repeatable arg (e.g. "match[]"). Returns the count. */
 int lf_http_args(const struct lf_http_request *r, const char *name,
-		 void (*fn)(void *ctx, const char *value), void *ctx);
+                 void (*fn)(void *ctx, const char *value), void *ctx);
 
 /* Response helpers. */
 void lf_http_set_header(struct lf_http_response *resp, const char *name, const char *value);
 void lf_http_text(struct lf_http_response *resp, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -332,7 +332,7 @@ bool lf_label_name_valid(const char *name, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		char c = name[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			  (i > 0 && c >= '0' && c <= '9');
+		          (i > 0 && c >= '0' && c <= '9');
 		if (!ok)
 			return false;
 	}
@@ -374,8 +374,8 @@ int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_
 	size_t i = 0;
 	int rc = -1;
 	lf_labels_clear(out);
-#define SKIPWS()                                                                   \
-	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) \
+#define SKIPWS()                                                                                   \
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))           \
 	i++
 	SKIPWS();
 	if (i >= len || s[i] != '{') {
@@ -400,8 +400,8 @@ int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_
 			goto oom;
 		if (!lf_label_name_valid(name.data ? name.data : "", name.len)) {
 			lf_err(err, "error parsing labels '%.*s': invalid label name \"%.*s\"",
-			       (int)(len > 200 ? 200 : len), s, (int)(name.len > 200 ? 200 : name.len),
-			       name.data ? name.data : "");
+			       (int)(len > 200 ? 200 : len), s,
+			       (int)(name.len > 200 ? 200 : name.len), name.data ? name.data : "");
 			goto out;
 		}
 		SKIPWS();
@@ -413,14 +413,16 @@ int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_
 		i++;
 		SKIPWS();
 		if (i >= len || s[i] != '"') {
-			lf_err(err, "error parsing labels '%.*s': expected '\"' for the value of \"%s\"",
+			lf_err(err,
+			       "error parsing labels '%.*s': expected '\"' for the value of \"%s\"",
 			       (int)(len > 200 ? 200 : len), s, name.data);
 			goto out;
 		}
 		i++;
 		for (;;) {
 			if (i >= len) {
-				lf_err(err, "error parsing labels '%.*s': unterminated value of \"%s\"",
+				lf_err(err,
+				       "error parsing labels '%.*s': unterminated value of \"%s\"",
 				       (int)(len > 200 ? 200 : len), s, name.data);
 				goto out;
 			}
@@ -437,28 +439,47 @@ int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_
 			char e = s[i++];
 			int r = 0;
 			switch (e) {
-			case 'n': r = lf_buf_putc(&val, '\n'); break;
-			case 't': r = lf_buf_putc(&val, '\t'); break;
-			case 'r': r = lf_buf_putc(&val, '\r'); break;
-			case 'a': r = lf_buf_putc(&val, '\a'); break;
-			case 'b': r = lf_buf_putc(&val, '\b'); break;
-			case 'f': r = lf_buf_putc(&val, '\f'); break;
-			case 'v': r = lf_buf_putc(&val, '\v'); break;
+			case 'n':
+				r = lf_buf_putc(&val, '\n');
+				break;
+			case 't':
+				r = lf_buf_putc(&val, '\t');
+				break;
+			case 'r':
+				r = lf_buf_putc(&val, '\r');
+				break;
+			case 'a':
+				r = lf_buf_putc(&val, '\a');
+				break;
+			case 'b':
+				r = lf_buf_putc(&val, '\b');
+				break;
+			case 'f':
+				r = lf_buf_putc(&val, '\f');
+				break;
+			case 'v':
+				r = lf_buf_putc(&val, '\v');
+				break;
 			case 'x':
 				if (i + 2 <= len && hexval(s[i]) >= 0 && hexval(s[i + 1]) >= 0) {
-					r = lf_buf_putc(&val, (char)(hexval(s[i]) * 16 + hexval(s[i + 1])));
+					r = lf_buf_putc(
+					        &val, (char)(hexval(s[i]) * 16 + hexval(s[i + 1])));
 					i += 2;
 				} else {
 					r = lf_buf_append(&val, "\\x", 2);
 				}
 				break;
-			case '0': case '1': case '2': case '3':
+			case '0':
+			case '1':
+			case '2':
+			case '3':
 				/* Go's \ooo (three octal digits, <= \377): "\101" is "A",
 				 * not "101" as the default branch made it. */
 				if (i + 2 <= len && s[i] >= '0' && s[i] <= '7' && s[i + 1] >= '0' &&
 				    s[i + 1] <= '7') {
-					r = lf_buf_putc(&val, (char)((e - '0') * 64 + (s[i] - '0') * 8 +
-								    (s[i + 1] - '0')));
+					r = lf_buf_putc(&val,
+					                (char)((e - '0') * 64 + (s[i] - '0') * 8 +
+					                       (s[i + 1] - '0')));
 					i += 2;
 				} else {
 					r = lf_buf_putc(&val, e);
@@ -479,7 +500,8 @@ int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_
 				}
 				break;
 			}
-			default: r = lf_buf_putc(&val, e); /* \" \\ and unknown: the char */
+			default:
+				r = lf_buf_putc(&val, e); /* \" \\ and unknown: the char */
 			}
 			if (r < 0)
 				goto oom;

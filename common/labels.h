@@ -37,7 +37,10 @@ struct lf_labels {
 	size_t cap; /* slots allocated (slots >= n keep their buffers) */
 };
 
-#define LF_LABELS_INIT {NULL, 0, 0}
+#define LF_LABELS_INIT                                                                             \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void lf_labels_free(struct lf_labels *ls);
 void lf_labels_clear(struct lf_labels *ls); /* n = 0, buffers kept */
@@ -45,7 +48,7 @@ void lf_labels_clear(struct lf_labels *ls); /* n = 0, buffers kept */
 /* Sets name=value, inserting in sorted position or replacing. 0 / -1 (ENOMEM). */
 int lf_labels_set(struct lf_labels *ls, const char *name, const char *value);
 int lf_labels_setn(struct lf_labels *ls, const char *name, size_t name_len, const char *value,
-		   size_t value_len);
+                   size_t value_len);
 /* Returns the value, or NULL when absent. */
 const char *lf_labels_get(const struct lf_labels *ls, const char *name);
 const char *lf_labels_getn(const struct lf_labels *ls, const char *name, size_t name_len);

@@ -58,7 +58,7 @@ static void vlog(enum lf_log_level level, const char *suffix, const char *fmt, v
 	gmtime_r(&secs, &tm);
 	size_t n = strftime(line, sizeof line, "ts=%Y-%m-%dT%H:%M:%S", &tm);
 	n += (size_t)snprintf(line + n, sizeof line - n, ".%03dZ level=%s msg=\"",
-			      (int)((now % LF_NS_PER_SEC) / LF_NS_PER_MS), level_names[level]);
+	                      (int)((now % LF_NS_PER_SEC) / LF_NS_PER_MS), level_names[level]);
 	/* logfmt quoting of the message: escape quote, backslash, controls. */
 	for (const char *p = msg; *p && n < sizeof line - 8; p++) {
 		unsigned char c = (unsigned char)*p;
@@ -107,7 +107,7 @@ void lf_log_rl(struct lf_ratelimit *rl, enum lf_log_level level, const char *fmt
 	char suffix[64] = "";
 	if (rl->suppressed)
 		snprintf(suffix, sizeof suffix, "suppressed=%llu",
-			 (unsigned long long)rl->suppressed);
+		         (unsigned long long)rl->suppressed);
 	rl->last_ns = now;
 	rl->suppressed = 0;
 	va_list ap;

@@ -24,8 +24,8 @@ void lf_log_set_fd(int fd);
 void lf_log(enum lf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define lf_debug(...) lf_log(LF_LOG_DEBUG, __VA_ARGS__)
-#define lf_info(...) lf_log(LF_LOG_INFO, __VA_ARGS__)
-#define lf_warn(...) lf_log(LF_LOG_WARN, __VA_ARGS__)
+#define lf_info(...)  lf_log(LF_LOG_INFO, __VA_ARGS__)
+#define lf_warn(...)  lf_log(LF_LOG_WARN, __VA_ARGS__)
 #define lf_error(...) lf_log(LF_LOG_ERROR, __VA_ARGS__)
 
 /* Rate limiting for per-line problems: at most one line per `interval_ns`;
@@ -37,6 +37,6 @@ struct lf_ratelimit {
 	uint64_t suppressed;
 };
 void lf_log_rl(struct lf_ratelimit *rl, enum lf_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,9 +94,9 @@ void lf_metrics_free(struct lf_metrics *r)
 }
 
 struct lf_metric_family *lf_metrics_family(struct lf_metrics *r, enum lf_metric_type type,
-					   const char *name, const char *help,
-					   const char *const *label_names, const double *buckets,
-					   size_t n_buckets)
+                                           const char *name, const char *help,
+                                           const char *const *label_names, const double *buckets,
+                                           size_t n_buckets)
 {
 	pthread_mutex_lock(&r->mu);
 	for (size_t i = 0; i < r->n_fams; i++) {
@@ -154,7 +154,8 @@ static uint64_t hash_values(const struct lf_metric_family *f, const char *const 
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < f->n_labels; i++) {
-		for (const unsigned char *p = (const unsigned char *)(vals[i] ? vals[i] : ""); *p; p++)
+		for (const unsigned char *p = (const unsigned char *)(vals[i] ? vals[i] : ""); *p;
+		     p++)
 			h = (h ^ *p) * 1099511628211ULL;
 		h = (h ^ 0xff) * 1099511628211ULL;
 	}
@@ -162,7 +163,7 @@ static uint64_t hash_values(const struct lf_metric_family *f, const char *const 
 }
 
 static bool same_values(const struct lf_metric_family *f, const struct child *c,
-			const char *const *vals)
+                        const char *const *vals)
 {
 	for (size_t i = 0; i < f->n_labels; i++)
 		if (strcmp(c->values[i], vals[i] ? vals[i] : "") != 0)
@@ -325,7 +326,8 @@ void lf_metrics_remove_collector(struct lf_metrics *r, lf_metrics_collect_fn fn,
 	pthread_mutex_lock(&r->mu);
 	for (size_t i = 0; i < r->n_cols; i++) {
 		if (r->cols[i].fn == fn && r->cols[i].ctx == ctx) {
-			memmove(&r->cols[i], &r->cols[i + 1], (r->n_cols - i - 1) * sizeof *r->cols);
+			memmove(&r->cols[i], &r->cols[i + 1],
+			        (r->n_cols - i - 1) * sizeof *r->cols);
 			r->n_cols--;
 			break;
 		}
@@ -369,7 +371,7 @@ static int put_label_value(struct lf_buf *out, const char *s)
 }
 
 static int put_labels(struct lf_buf *out, const struct lf_metric_family *f, const struct child *c,
-		      const char *le)
+                      const char *le)
 {
 	if (!f->n_labels && !le)
 		return 0;
@@ -391,14 +393,14 @@ static int render_family(struct lf_buf *out, const struct lf_metric_family *f)
 {
 	static const char *const tnames[] = {"counter", "gauge", "histogram"};
 	if (lf_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-			  tnames[f->type]) < 0)
+	                  tnames[f->type]) < 0)
 		return -1;
 	for (size_t i = 0; i < f->table_size; i++) {
 		for (const struct child *c = f->table[i]; c; c = c->next) {
 			if (f->type != LF_METRIC_HISTOGRAM) {
-				if (lf_buf_appends(out, f->name) < 0 || put_labels(out, f, c, NULL) < 0 ||
-				    lf_buf_putc(out, ' ') < 0 || put_value(out, c->value) < 0 ||
-				    lf_buf_putc(out, '\n') < 0)
+				if (lf_buf_appends(out, f->name) < 0 ||
+				    put_labels(out, f, c, NULL) < 0 || lf_buf_putc(out, ' ') < 0 ||
+				    put_value(out, c->value) < 0 || lf_buf_putc(out, '\n') < 0)
 					return -1;
 				continue;
 			}
@@ -414,8 +416,9 @@ static int render_family(struct lf_buf *out, const struct lf_metric_family *f)
 				    lf_buf_printf(out, " %llu\n", (unsigned long long)cnt) < 0)
 					return -1;
 			}
-			if (lf_buf_printf(out, "%s_sum", f->name) < 0 || put_labels(out, f, c, NULL) < 0 ||
-			    lf_buf_putc(out, ' ') < 0 || put_value(out, c->sum) < 0 ||
+			if (lf_buf_printf(out, "%s_sum", f->name) < 0 ||
+			    put_labels(out, f, c, NULL) < 0 || lf_buf_putc(out, ' ') < 0 ||
+			    put_value(out, c->sum) < 0 ||
 			    lf_buf_printf(out, "\n%s_count", f->name) < 0 ||
 			    put_labels(out, f, c, NULL) < 0 ||
 			    lf_buf_printf(out, " %llu\n", (unsigned long long)c->count) < 0)

@@ -26,9 +26,9 @@ void lf_metrics_free(struct lf_metrics *reg);
  * bounds for histograms (ascending, +Inf implied), else NULL/0.
  * Returns NULL only when memory runs out. The family lives as long as reg. */
 struct lf_metric_family *lf_metrics_family(struct lf_metrics *reg, enum lf_metric_type type,
-					   const char *name, const char *help,
-					   const char *const *label_names, const double *buckets,
-					   size_t n_buckets);
+                                           const char *name, const char *help,
+                                           const char *const *label_names, const double *buckets,
+                                           size_t n_buckets);
 
 /* label_values: as many strings as the family has label names (NULL if none). */
 void lf_metric_add(struct lf_metric_family *f, const char *const *label_values, double v);

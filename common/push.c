@@ -69,7 +69,7 @@ static int grow_entries(struct lf_push_encoder *e, size_t need)
 }
 
 int lf_push_encode(struct lf_push_encoder *enc, const struct lf_push_stream *streams,
-		   size_t n_streams, struct lf_buf *out, struct lf_error *err)
+                   size_t n_streams, struct lf_buf *out, struct lf_error *err)
 {
 	size_t n_entries = 0, n_pairs = 0;
 	for (size_t i = 0; i < n_streams; i++) {
@@ -151,7 +151,7 @@ int lf_push_encode(struct lf_push_encoder *enc, const struct lf_push_stream *str
 }
 
 int lf_push_decode_raw(const void *proto, size_t len, Logproto__PushRequest **out,
-		       struct lf_error *err)
+                       struct lf_error *err)
 {
 	Logproto__PushRequest *req = logproto__push_request__unpack(NULL, len, proto);
 	if (!req)
@@ -161,7 +161,7 @@ int lf_push_decode_raw(const void *proto, size_t len, Logproto__PushRequest **ou
 }
 
 int lf_push_decode(const void *body, size_t len, size_t max_decoded, Logproto__PushRequest **out,
-		   struct lf_error *err)
+                   struct lf_error *err)
 {
 	size_t ulen;
 	if (len == 0)
@@ -170,8 +170,8 @@ int lf_push_decode(const void *body, size_t len, size_t max_decoded, Logproto__P
 		return lf_err(err, "invalid snappy block: bad length header");
 	if (ulen > max_decoded)
 		return lf_err(err,
-			      "decompressed push request would be %zu bytes, over the limit of %zu",
-			      ulen, max_decoded);
+		              "decompressed push request would be %zu bytes, over the limit of %zu",
+		              ulen, max_decoded);
 	char *raw = malloc(ulen ? ulen : 1);
 	if (!raw)
 		return lf_err(err, "out of memory decompressing %zu bytes", ulen);

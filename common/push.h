@@ -49,16 +49,16 @@ void lf_push_encoder_free(struct lf_push_encoder *enc);
 /* Encodes streams into out (replacing its content) as snappy(protobuf).
  */
 int lf_push_encode(struct lf_push_encoder *enc, const struct lf_push_stream *streams,
-		   size_t n_streams, struct lf_buf *out, struct lf_error *err);
+                   size_t n_streams, struct lf_buf *out, struct lf_error *err);
 
 /* Decodes a snappy-compressed protobuf push body. Fails (message says why)
  * on a bad snappy block, on an uncompressed length above max_decoded, and on
  * malformed protobuf. Free the result with lf_push_request_free(). */
 int lf_push_decode(const void *body, size_t len, size_t max_decoded, Logproto__PushRequest **out,
-		   struct lf_error *err);
+                   struct lf_error *err);
 /* Decodes uncompressed protobuf (Content-Encoding already removed). */
 int lf_push_decode_raw(const void *proto, size_t len, Logproto__PushRequest **out,
-		       struct lf_error *err);
+                       struct lf_error *err);
 void lf_push_request_free(Logproto__PushRequest *req);
 
 /* ns since epoch <-> the Timestamp message (seconds, nanos). */

@@ -30,17 +30,17 @@ struct unit {
 
 /* Longest names first so "ms" is not read as "m" + "s". */
 static const struct unit duration_units[] = {
-	{"ns", 1},
-	{"us", 1000},
-	{"\xc2\xb5s", 1000}, /* µs U+00B5 */
-	{"\xce\xbcs", 1000}, /* μs U+03BC */
-	{"ms", 1000000},
-	{"s", LF_NS_PER_SEC},
-	{"m", 60 * LF_NS_PER_SEC},
-	{"h", 3600 * LF_NS_PER_SEC},
-	{"d", 86400 * LF_NS_PER_SEC},
-	{"w", 7 * 86400 * LF_NS_PER_SEC},
-	{"y", 365 * 86400 * LF_NS_PER_SEC},
+        {"ns", 1},
+        {"us", 1000},
+        {"\xc2\xb5s", 1000}, /* µs U+00B5 */
+        {"\xce\xbcs", 1000}, /* μs U+03BC */
+        {"ms", 1000000},
+        {"s", LF_NS_PER_SEC},
+        {"m", 60 * LF_NS_PER_SEC},
+        {"h", 3600 * LF_NS_PER_SEC},
+        {"d", 86400 * LF_NS_PER_SEC},
+        {"w", 7 * 86400 * LF_NS_PER_SEC},
+        {"y", 365 * 86400 * LF_NS_PER_SEC},
 };
 
 int lf_parse_duration(const char *s, int64_t *out_ns, struct lf_error *err)
@@ -84,7 +84,8 @@ int lf_parse_duration(const char *s, int64_t *out_ns, struct lf_error *err)
 			}
 		}
 		if (!u)
-			return lf_err(err, "invalid duration \"%s\": missing or unknown unit", orig);
+			return lf_err(err, "invalid duration \"%s\": missing or unknown unit",
+			              orig);
 		s += best;
 		total += v * (double)u->ns;
 		if (total > 9.2e18)
@@ -181,24 +182,24 @@ int lf_parse_size(const char *s, int64_t *out_bytes, struct lf_error *err)
 		const char *u;
 		double mul;
 	} units[] = {
-		{"", 1},
-		{"b", 1},
-		{"k", 1e3},
-		{"kb", 1e3},
-		{"ki", 1024.0},
-		{"kib", 1024.0},
-		{"m", 1e6},
-		{"mb", 1e6},
-		{"mi", 1048576.0},
-		{"mib", 1048576.0},
-		{"g", 1e9},
-		{"gb", 1e9},
-		{"gi", 1073741824.0},
-		{"gib", 1073741824.0},
-		{"t", 1e12},
-		{"tb", 1e12},
-		{"ti", 1099511627776.0},
-		{"tib", 1099511627776.0},
+	        {"", 1},
+	        {"b", 1},
+	        {"k", 1e3},
+	        {"kb", 1e3},
+	        {"ki", 1024.0},
+	        {"kib", 1024.0},
+	        {"m", 1e6},
+	        {"mb", 1e6},
+	        {"mi", 1048576.0},
+	        {"mib", 1048576.0},
+	        {"g", 1e9},
+	        {"gb", 1e9},
+	        {"gi", 1073741824.0},
+	        {"gib", 1073741824.0},
+	        {"t", 1e12},
+	        {"tb", 1e12},
+	        {"ti", 1099511627776.0},
+	        {"tib", 1099511627776.0},
 	};
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
 		if (strcmp(unit, units[i].u) == 0) {

@@ -13,10 +13,10 @@
 #include "error.h"
 
 #define LF_NS_PER_SEC INT64_C(1000000000)
-#define LF_NS_PER_MS INT64_C(1000000)
+#define LF_NS_PER_MS  INT64_C(1000000)
 
-int64_t lf_now_ns(void);        /* CLOCK_REALTIME in ns since the epoch */
-int64_t lf_monotonic_ns(void);  /* CLOCK_MONOTONIC in ns */
+int64_t lf_now_ns(void);       /* CLOCK_REALTIME in ns since the epoch */
+int64_t lf_monotonic_ns(void); /* CLOCK_MONOTONIC in ns */
 
 /* Parses a duration into ns. Accepts Go units (ns us µs ms s m h) and
  * Prometheus units (d w y), combined ("1h30m"), and a bare "0". */

@@ -80,7 +80,7 @@ struct conv {
 static struct lf_ynode *convert(struct conv *c, int idx, int depth);
 
 static int add_pair(struct conv *c, struct lf_ynode *m, size_t *cap, struct lf_ynode *k,
-		    struct lf_ynode *v)
+                    struct lf_ynode *v)
 {
 	if (m->n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 8;
@@ -165,8 +165,8 @@ static struct lf_ynode *convert(struct conv *c, int idx, int depth)
 			if (!v)
 				return NULL;
 			if (k->kind != LF_Y_SCALAR && k->kind != LF_Y_NULL) {
-				lf_err(c->err, "%s:%d:%d: mapping keys must be scalars", c->doc->name,
-				       k->line, k->col);
+				lf_err(c->err, "%s:%d:%d: mapping keys must be scalars",
+				       c->doc->name, k->line, k->col);
 				return NULL;
 			}
 			if (k->kind == LF_Y_SCALAR && !k->quoted && strcmp(k->str, "<<") == 0) {
@@ -180,8 +180,8 @@ static struct lf_ynode *convert(struct conv *c, int idx, int depth)
 				continue;
 			}
 			if (k->str && map_has(n, k->str)) {
-				lf_err(c->err, "%s:%d:%d: duplicate key \"%s\"", c->doc->name, k->line,
-				       k->col, k->str);
+				lf_err(c->err, "%s:%d:%d: duplicate key \"%s\"", c->doc->name,
+				       k->line, k->col, k->str);
 				return NULL;
 			}
 			if (add_pair(c, n, &cap, k, v) < 0)
@@ -191,7 +191,7 @@ static struct lf_ynode *convert(struct conv *c, int idx, int depth)
 			for (size_t i = 0; i < merges[m]->n; i++)
 				if (!map_has(n, merges[m]->pairs[i].key->str) &&
 				    add_pair(c, n, &cap, merges[m]->pairs[i].key,
-					     merges[m]->pairs[i].value) < 0)
+				             merges[m]->pairs[i].value) < 0)
 					goto oom;
 		break;
 	}
@@ -260,7 +260,8 @@ int lf_expand_env(const char *text, size_t len, char **out, size_t *out_len, str
 			i = end + 1;
 			continue;
 		}
-		if (ch == '$' && i + 1 < len && (isalpha((unsigned char)text[i + 1]) || text[i + 1] == '_')) {
+		if (ch == '$' && i + 1 < len &&
+		    (isalpha((unsigned char)text[i + 1]) || text[i + 1] == '_')) {
 			size_t end = i + 1;
 			while (end < len && (isalnum((unsigned char)text[end]) || text[end] == '_'))
 				end++;
@@ -291,7 +292,7 @@ oom:
 }
 
 int lf_ydoc_load_string(const char *text, size_t len, const char *name, bool expand_env,
-			struct lf_ydoc **out, struct lf_error *err)
+                        struct lf_ydoc **out, struct lf_error *err)
 {
 	char *expanded = NULL;
 	size_t exp_len = 0;
@@ -368,8 +369,7 @@ out_doc:
 	return 0;
 }
 
-int lf_ydoc_load_file(const char *path, bool expand_env, struct lf_ydoc **out,
-		      struct lf_error *err)
+int lf_ydoc_load_file(const char *path, bool expand_env, struct lf_ydoc **out, struct lf_error *err)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -397,8 +397,7 @@ int lf_ydoc_load_file(const char *path, bool expand_env, struct lf_ydoc **out,
 
 /* ---- readers ---- */
 
-int lf_y_err(struct lf_error *err, const struct lf_ynode *n, const char *path, const char *fmt,
-	     ...)
+int lf_y_err(struct lf_error *err, const struct lf_ynode *n, const char *path, const char *fmt, ...)
 {
 	if (!err)
 		return -1;
@@ -408,11 +407,12 @@ int lf_y_err(struct lf_error *err, const struct lf_ynode *n, const char *path, c
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (n)
-		snprintf(err->msg, sizeof err->msg, "%s:%d:%d: %s: %s", n->file ? n->file : "<config>",
-			 n->line, n->col, path && *path ? path : "(top level)", msg);
+		snprintf(err->msg, sizeof err->msg, "%s:%d:%d: %s: %s",
+		         n->file ? n->file : "<config>", n->line, n->col,
+		         path && *path ? path : "(top level)", msg);
 	else
 		snprintf(err->msg, sizeof err->msg, "%s: %s", path && *path ? path : "(top level)",
-			 msg);
+		         msg);
 	return -1;
 }
 
@@ -427,7 +427,7 @@ struct lf_ynode *lf_ymap_get(const struct lf_ynode *map, const char *key)
 }
 
 int lf_ymap_check(const struct lf_ynode *map, const char *path, const char *const *allowed,
-		  struct lf_error *err)
+                  struct lf_error *err)
 {
 	if (!map || map->kind == LF_Y_NULL)
 		return 0;
@@ -443,9 +443,10 @@ int lf_ymap_check(const struct lf_ynode *map, const char *path, const char *cons
 			}
 		if (!ok) {
 			if (err)
-				snprintf(err->msg, sizeof err->msg, "%s:%d:%d: unknown key \"%s\" in %s",
-					 k->file ? k->file : "<config>", k->line, k->col,
-					 k->str ? k->str : "", path && *path ? path : "top level");
+				snprintf(err->msg, sizeof err->msg,
+				         "%s:%d:%d: unknown key \"%s\" in %s",
+				         k->file ? k->file : "<config>", k->line, k->col,
+				         k->str ? k->str : "", path && *path ? path : "top level");
 			return -1;
 		}
 	}
@@ -456,9 +457,9 @@ static int need_scalar(const struct lf_ynode *n, const char *path, struct lf_err
 {
 	if (!n || n->kind != LF_Y_SCALAR)
 		return lf_y_err(err, n, path, "expected a scalar value, got a %s",
-				!n || n->kind == LF_Y_NULL ? "null"
-				: n->kind == LF_Y_SEQ      ? "sequence"
-							   : "mapping");
+		                !n || n->kind == LF_Y_NULL ? "null"
+		                : n->kind == LF_Y_SEQ      ? "sequence"
+		                                           : "mapping");
 	return 0;
 }
 
@@ -541,20 +542,18 @@ int lf_y_double(const struct lf_ynode *n, const char *path, double *out, struct 
 	return 0;
 }
 
-int lf_y_duration(const struct lf_ynode *n, const char *path, int64_t *out_ns,
-		  struct lf_error *err)
+int lf_y_duration(const struct lf_ynode *n, const char *path, int64_t *out_ns, struct lf_error *err)
 {
 	if (need_text(n, path, err) < 0)
 		return -1;
 	struct lf_error e;
 	if (lf_parse_duration(n->str, out_ns, &e) < 0)
 		return lf_y_err(err, n, path, "%s (use a unit, e.g. 500ms, 10s, 1m30s, 720h)",
-				e.msg);
+		                e.msg);
 	return 0;
 }
 
-int lf_y_size(const struct lf_ynode *n, const char *path, int64_t *out_bytes,
-	      struct lf_error *err)
+int lf_y_size(const struct lf_ynode *n, const char *path, int64_t *out_bytes, struct lf_error *err)
 {
 	if (need_text(n, path, err) < 0)
 		return -1;
@@ -574,7 +573,7 @@ void lf_strv_free(char **v)
 }
 
 int lf_y_strlist(const struct lf_ynode *n, const char *path, char ***out, size_t *count,
-		 struct lf_error *err)
+                 struct lf_error *err)
 {
 	size_t cnt = 0;
 	if (!n || n->kind == LF_Y_NULL)
@@ -611,16 +610,16 @@ static void key_path(char *buf, size_t sz, const char *path, const char *key)
 		snprintf(buf, sz, "%s", key);
 }
 
-#define MAP_GETTER(fname, type, conv)                                                           \
-	int fname(const struct lf_ynode *map, const char *path, const char *key, type out,     \
-		  struct lf_error *err)                                                        \
-	{                                                                                      \
-		const struct lf_ynode *v = lf_ymap_get(map, key);                              \
-		if (!v || v->kind == LF_Y_NULL)                                                \
-			return 0;                                                              \
-		char kp[512];                                                                  \
-		key_path(kp, sizeof kp, path, key);                                            \
-		return conv(v, kp, out, err);                                                  \
+#define MAP_GETTER(fname, type, conv)                                                              \
+	int fname(const struct lf_ynode *map, const char *path, const char *key, type out,         \
+	          struct lf_error *err)                                                            \
+	{                                                                                          \
+		const struct lf_ynode *v = lf_ymap_get(map, key);                                  \
+		if (!v || v->kind == LF_Y_NULL)                                                    \
+			return 0;                                                                  \
+		char kp[512];                                                                      \
+		key_path(kp, sizeof kp, path, key);                                                \
+		return conv(v, kp, out, err);                                                      \
 	}
 
 MAP_GETTER(lf_ymap_bool, bool *, lf_y_bool)
@@ -630,7 +629,7 @@ MAP_GETTER(lf_ymap_duration, int64_t *, lf_y_duration)
 MAP_GETTER(lf_ymap_size, int64_t *, lf_y_size)
 
 int lf_ymap_str(const struct lf_ynode *map, const char *path, const char *key, char **out,
-		struct lf_error *err)
+                struct lf_error *err)
 {
 	const struct lf_ynode *v = lf_ymap_get(map, key);
 	if (!v)
@@ -646,7 +645,7 @@ int lf_ymap_str(const struct lf_ynode *map, const char *path, const char *key, c
 }
 
 int lf_ymap_strlist(const struct lf_ynode *map, const char *path, const char *key, char ***out,
-		    size_t *count, struct lf_error *err)
+                    size_t *count, struct lf_error *err)
 {
 	const struct lf_ynode *v = lf_ymap_get(map, key);
 	if (!v)

@@ -2,9 +2,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above */
+#include <cmocka.h>
 
 #include "buf.h"
 
@@ -87,11 +89,11 @@ static void test_reserve_on_empty_is_terminated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_append_printf_reset),
-		cmocka_unit_test(test_quoted),
-		cmocka_unit_test(test_json_string),
-		cmocka_unit_test(test_take),
-		cmocka_unit_test(test_reserve_on_empty_is_terminated),
+	        cmocka_unit_test(test_append_printf_reset),
+	        cmocka_unit_test(test_quoted),
+	        cmocka_unit_test(test_json_string),
+	        cmocka_unit_test(test_take),
+	        cmocka_unit_test(test_reserve_on_empty_is_terminated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,13 @@
+#include <curl/curl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+
+/* cmocka needs the headers above */
+#include <cmocka.h>
 
 #include "httpd.h"
 
@@ -22,7 +24,7 @@ static void handler(void *ctx, const struct lf_http_request *req, struct lf_http
 		const char *q = lf_http_arg(req, "query");
 		const char *h = lf_http_header(req, "X-Scope-OrgID");
 		lf_buf_printf(&resp->body, "%s %s q=%s org=%s len=%zu ", req->method, req->path,
-			      q ? q : "-", h ? h : "-", req->body_len);
+		              q ? q : "-", h ? h : "-", req->body_len);
 		lf_http_args(req, "match[]", collect_match, &resp->body);
 		lf_http_set_header(resp, "X-Test", "yes");
 		return;
@@ -49,7 +51,7 @@ static size_t on_data(char *p, size_t sz, size_t n, void *ud)
 }
 
 static void fetch(const char *url, const char *post, size_t post_len, const char *ctype,
-		  struct fetched *f)
+                  struct fetched *f)
 {
 	memset(f, 0, sizeof *f);
 	CURL *c = curl_easy_init();
@@ -82,7 +84,9 @@ static void test_requests(void **state)
 	assert_true(port > 0);
 	char url[256];
 	struct fetched f;
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/echo?query=%%7Bapp%%3D%%22x%%22%%7D&match[]=a&match[]=b", port);
+	snprintf(url, sizeof url,
+	         "http://127.0.0.1:%d/echo?query=%%7Bapp%%3D%%22x%%22%%7D&match[]=a&match[]=b",
+	         port);
 	fetch(url, NULL, 0, NULL, &f);
 	assert_int_equal(f.status, 200);
 	assert_string_equal(f.body, "GET /echo q={app=\"x\"} org=tenant-1 len=0 [a][b]");
@@ -125,8 +129,8 @@ int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_bind_error),
+	        cmocka_unit_test(test_requests),
+	        cmocka_unit_test(test_bind_error),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

@@ -2,9 +2,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above */
+#include <cmocka.h>
 
 #include "labels.h"
 
@@ -231,8 +233,7 @@ static void test_embedded_nul(void **state)
 	(void)state;
 	struct lf_labels a = LF_LABELS_INIT, b = LF_LABELS_INIT;
 	assert_int_equal(lf_labels_setn(&a, "ab\0x", 4, "v\0w", 3), 0);
-	assert_int_equal(lf_labels_setn(&a, "long_value", 10, "0123456789abcdefghij\0tail", 25),
-	                 0);
+	assert_int_equal(lf_labels_setn(&a, "long_value", 10, "0123456789abcdefghij\0tail", 25), 0);
 	assert_lens(&a);
 	assert_int_equal(a.v[0].name_len, 2);
 	assert_int_equal(a.v[0].value_len, 1);
@@ -318,18 +319,18 @@ static void test_merge_empty_and_self(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sorted_set_get_del),
-		cmocka_unit_test(test_render_parse_roundtrip),
-		cmocka_unit_test(test_parse_unsorted_and_spacing),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_copy_merge_cmp),
-		cmocka_unit_test(test_name_valid),
-		cmocka_unit_test(test_parse_octal_escape),
-		cmocka_unit_test(test_lengths_kept_in_sync),
-		cmocka_unit_test(test_copy_into_reused_slots),
-		cmocka_unit_test(test_embedded_nul),
-		cmocka_unit_test(test_find_and_order),
-		cmocka_unit_test(test_merge_empty_and_self),
+	        cmocka_unit_test(test_sorted_set_get_del),
+	        cmocka_unit_test(test_render_parse_roundtrip),
+	        cmocka_unit_test(test_parse_unsorted_and_spacing),
+	        cmocka_unit_test(test_parse_errors),
+	        cmocka_unit_test(test_copy_merge_cmp),
+	        cmocka_unit_test(test_name_valid),
+	        cmocka_unit_test(test_parse_octal_escape),
+	        cmocka_unit_test(test_lengths_kept_in_sync),
+	        cmocka_unit_test(test_copy_into_reused_slots),
+	        cmocka_unit_test(test_embedded_nul),
+	        cmocka_unit_test(test_find_and_order),
+	        cmocka_unit_test(test_merge_empty_and_self),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,12 @@
 #include <setjmp.h>
+#include <snappy-c.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <snappy-c.h>
 #include <string.h>
+
+/* cmocka needs the headers above */
+#include <cmocka.h>
 
 #include "push.h"
 
@@ -14,13 +16,13 @@ static void test_roundtrip(void **state)
 	const char line_with_nul[] = "a\0b\xff";
 	struct lf_push_kv sm[] = {{"trace_id", "abc"}};
 	struct lf_push_entry e1[] = {
-		{INT64_C(1795290190123456789), "hello", 5, NULL, 0},
-		{INT64_C(1795290190123456790), line_with_nul, sizeof line_with_nul - 1, sm, 1},
+	        {INT64_C(1795290190123456789), "hello", 5, NULL, 0},
+	        {INT64_C(1795290190123456790), line_with_nul, sizeof line_with_nul - 1, sm, 1},
 	};
 	struct lf_push_entry e2[] = {{-1, "before epoch", 12, NULL, 0}};
 	struct lf_push_stream streams[] = {
-		{"{app=\"a\"}", e1, 2},
-		{"{app=\"b\", ns=\"x\"}", e2, 1},
+	        {"{app=\"a\"}", e1, 2},
+	        {"{app=\"b\", ns=\"x\"}", e2, 1},
 	};
 	struct lf_push_encoder *enc = lf_push_encoder_new();
 	struct lf_buf out = LF_BUF_INIT;
@@ -130,10 +132,10 @@ static void test_encode_stream_without_entries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_bad_inputs),
-		cmocka_unit_test(test_ts_ns_saturates),
-		cmocka_unit_test(test_encode_stream_without_entries),
+	        cmocka_unit_test(test_roundtrip),
+	        cmocka_unit_test(test_bad_inputs),
+	        cmocka_unit_test(test_ts_ns_saturates),
+	        cmocka_unit_test(test_encode_stream_without_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <string.h>
+
+/* cmocka needs the headers above */
+#include <cmocka.h>
 
 #include "timeutil.h"
 
@@ -14,18 +16,18 @@ static void test_durations(void **state)
 		const char *in;
 		int64_t ns;
 	} ok[] = {
-		{"0", 0},
-		{"500ms", 500 * LF_NS_PER_MS},
-		{"1m30s", 90 * LF_NS_PER_SEC},
-		{"720h", INT64_C(720) * 3600 * LF_NS_PER_SEC},
-		{"1.5h", INT64_C(5400) * LF_NS_PER_SEC},
-		{"10us", 10000},
-		{"10\xc2\xb5s", 10000},
-		{"3ns", 3},
-		{"1d", INT64_C(86400) * LF_NS_PER_SEC},
-		{"1w", INT64_C(604800) * LF_NS_PER_SEC},
-		{"2y", INT64_C(2) * 365 * 86400 * LF_NS_PER_SEC},
-		{"-5s", -5 * LF_NS_PER_SEC},
+	        {"0", 0},
+	        {"500ms", 500 * LF_NS_PER_MS},
+	        {"1m30s", 90 * LF_NS_PER_SEC},
+	        {"720h", INT64_C(720) * 3600 * LF_NS_PER_SEC},
+	        {"1.5h", INT64_C(5400) * LF_NS_PER_SEC},
+	        {"10us", 10000},
+	        {"10\xc2\xb5s", 10000},
+	        {"3ns", 3},
+	        {"1d", INT64_C(86400) * LF_NS_PER_SEC},
+	        {"1w", INT64_C(604800) * LF_NS_PER_SEC},
+	        {"2y", INT64_C(2) * 365 * 86400 * LF_NS_PER_SEC},
+	        {"-5s", -5 * LF_NS_PER_SEC},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		int64_t v = -1;
@@ -65,9 +67,10 @@ static void test_sizes(void **state)
 		const char *in;
 		int64_t v;
 	} ok[] = {
-		{"1048576", 1048576}, {"256KB", 256000},  {"256kb", 256000},
-		{"256KiB", 262144},   {"1MiB", 1048576},  {"1MB", 1000000},
-		{"8k", 8000},         {"2 GiB", INT64_C(2147483648)},
+	        {"1048576", 1048576}, {"256KB", 256000},
+	        {"256kb", 256000},    {"256KiB", 262144},
+	        {"1MiB", 1048576},    {"1MB", 1000000},
+	        {"8k", 8000},         {"2 GiB", INT64_C(2147483648)},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		int64_t v = -1;
@@ -100,7 +103,7 @@ static void test_rfc3339(void **state)
 	lf_format_rfc3339nano(INT64_C(1500000000), out);
 	assert_string_equal(out, "1970-01-01T00:00:01.5Z");
 	const char *bad[] = {"2026-11-21", "2026-13-01T00:00:00Z", "2026-11-21T19:43:10",
-			     "2026-11-21T19:43:10.Z", "2026-11-21T19:43:10Zjunk"};
+	                     "2026-11-21T19:43:10.Z", "2026-11-21T19:43:10Zjunk"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(lf_parse_rfc3339(bad[i], strlen(bad[i]), &ns), -1);
 }
@@ -110,8 +113,7 @@ static void test_rfc3339(void **state)
 static void test_rfc3339_int64_range_ends(void **state)
 {
 	(void)state;
-	const int64_t ends[] = {INT64_MAX, INT64_MIN, INT64_MIN + 1, INT64_MAX - 999999999,
-				-1, 0};
+	const int64_t ends[] = {INT64_MAX, INT64_MIN, INT64_MIN + 1, INT64_MAX - 999999999, -1, 0};
 	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
 		char out[40];
 		size_t n = lf_format_rfc3339nano(ends[i], out);
@@ -146,7 +148,9 @@ static void test_duration_number_is_go_grammar(void **state)
 	const struct {
 		const char *in;
 		int64_t ns;
-	} ok[] = {{"1.s", LF_NS_PER_SEC}, {".5s", 500 * LF_NS_PER_MS}, {"1.5h", 5400 * LF_NS_PER_SEC}};
+	} ok[] = {{"1.s", LF_NS_PER_SEC},
+	          {".5s", 500 * LF_NS_PER_MS},
+	          {"1.5h", 5400 * LF_NS_PER_SEC}};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		int64_t ns = 0;
 		struct lf_error err;
@@ -162,10 +166,10 @@ static void test_rfc3339_calendar_ranges(void **state)
 {
 	(void)state;
 	int64_t ns;
-	const char *bad[] = {"2023-02-29T00:00:00Z",       "2026-04-31T00:00:00Z",
-			     "2026-06-31T00:00:00Z",       "2100-02-29T00:00:00Z",
-			     "2026-11-21T23:59:60Z",       "2026-11-21T19:43:10,5-25:30",
-			     "2026-11-21T19:43:10+02:61", "2026-11-00T00:00:00Z"};
+	const char *bad[] = {"2023-02-29T00:00:00Z",      "2026-04-31T00:00:00Z",
+	                     "2026-06-31T00:00:00Z",      "2100-02-29T00:00:00Z",
+	                     "2026-11-21T23:59:60Z",      "2026-11-21T19:43:10,5-25:30",
+	                     "2026-11-21T19:43:10+02:61", "2026-11-00T00:00:00Z"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ns = 7;
 		assert_int_equal(lf_parse_rfc3339(bad[i], strlen(bad[i]), &ns), -1);
@@ -175,10 +179,10 @@ static void test_rfc3339_calendar_ranges(void **state)
 		const char *in;
 		int64_t ns;
 	} ok[] = {
-		{"2024-02-29T00:00:00Z", INT64_C(1709164800) * LF_NS_PER_SEC},
-		{"2000-02-29T00:00:00Z", INT64_C(951782400) * LF_NS_PER_SEC},
-		{"2026-01-31T23:59:59Z", INT64_C(1769903999) * LF_NS_PER_SEC},
-		{"2026-01-31T23:59:59+24:00", INT64_C(1769817599) * LF_NS_PER_SEC},
+	        {"2024-02-29T00:00:00Z", INT64_C(1709164800) * LF_NS_PER_SEC},
+	        {"2000-02-29T00:00:00Z", INT64_C(951782400) * LF_NS_PER_SEC},
+	        {"2026-01-31T23:59:59Z", INT64_C(1769903999) * LF_NS_PER_SEC},
+	        {"2026-01-31T23:59:59+24:00", INT64_C(1769817599) * LF_NS_PER_SEC},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		assert_int_equal(lf_parse_rfc3339(ok[i].in, strlen(ok[i].in), &ns), 0);
@@ -189,13 +193,13 @@ static void test_rfc3339_calendar_ranges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_format_duration),
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_rfc3339),
-		cmocka_unit_test(test_rfc3339_int64_range_ends),
-		cmocka_unit_test(test_duration_number_is_go_grammar),
-		cmocka_unit_test(test_rfc3339_calendar_ranges),
+	        cmocka_unit_test(test_durations),
+	        cmocka_unit_test(test_format_duration),
+	        cmocka_unit_test(test_sizes),
+	        cmocka_unit_test(test_rfc3339),
+	        cmocka_unit_test(test_rfc3339_int64_range_ends),
+	        cmocka_unit_test(test_duration_number_is_go_grammar),
+	        cmocka_unit_test(test_rfc3339_calendar_ranges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,9 +2,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above */
+#include <cmocka.h>
 
 #include "yamlcfg.h"
 
@@ -21,7 +23,7 @@ static void test_tree_and_positions(void **state)
 {
 	(void)state;
 	struct lf_ydoc *d = load("server:\n  http_listen_port: 9080\nclients:\n  - url: http://x\n"
-				 "    batchwait: 2s\n");
+	                         "    batchwait: 2s\n");
 	struct lf_ynode *root = lf_ydoc_root(d);
 	assert_int_equal(root->kind, LF_Y_MAP);
 	struct lf_ynode *server = lf_ymap_get(root, "server");
@@ -38,7 +40,7 @@ static void test_tree_and_positions(void **state)
 	assert_int_equal(clients->n, 1);
 	int64_t bw = 0;
 	assert_int_equal(lf_ymap_duration(clients->items[0], "clients[0]", "batchwait", &bw, &err),
-			 0);
+	                 0);
 	assert_int_equal(bw, INT64_C(2000000000));
 	/* absent key leaves the default */
 	int64_t dflt = 7;
@@ -55,7 +57,8 @@ static void test_errors_name_key_and_position(void **state)
 	int64_t bw;
 	struct lf_error err;
 	assert_int_equal(lf_ymap_duration(c0, "clients[0]", "batchwait", &bw, &err), -1);
-	assert_non_null(strstr(err.msg, "cfg.yaml:3:16: clients[0].batchwait: invalid duration \"1x\""));
+	assert_non_null(
+	        strstr(err.msg, "cfg.yaml:3:16: clients[0].batchwait: invalid duration \"1x\""));
 	static const char *const allowed[] = {"url", NULL};
 	assert_int_equal(lf_ymap_check(c0, "clients[0]", allowed, &err), -1);
 	assert_non_null(strstr(err.msg, "cfg.yaml:3:5: unknown key \"batchwait\" in clients[0]"));
@@ -66,7 +69,7 @@ static void test_types(void **state)
 {
 	(void)state;
 	struct lf_ydoc *d = load("a: yes\nb: 'true'\nc: 1.5\nd: [x, y]\ne: single\nf: ~\ng: 256KB\n"
-				 "h: {k: v}\n");
+	                         "h: {k: v}\n");
 	struct lf_ynode *r = lf_ydoc_root(d);
 	struct lf_error err;
 	bool b = false;
@@ -128,8 +131,8 @@ static void test_anchors_merge_and_bomb(void **state)
 	lf_ydoc_free(d);
 	/* aliases are shared, not copied: an alias bomb loads instantly */
 	d = load("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
-		 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
-		 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e]\n");
+	         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+	         "e: &e [*d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e]\n");
 	assert_int_equal(lf_ymap_get(lf_ydoc_root(d), "f")->n, 8);
 	lf_ydoc_free(d);
 }
@@ -140,7 +143,7 @@ static void test_env_expansion(void **state)
 	setenv("LF_TEST_URL", "http://loki:3100", 1);
 	unsetenv("LF_TEST_UNSET");
 	const char *text = "url: ${LF_TEST_URL}/push\nd: ${LF_TEST_UNSET:-dflt}\n"
-			   "e: ${LF_TEST_UNSET}\nf: keep $1 and \\\\d\n";
+	                   "e: ${LF_TEST_UNSET}\nf: keep $1 and \\\\d\n";
 	struct lf_ydoc *d = NULL;
 	struct lf_error err;
 	assert_int_equal(lf_ydoc_load_string(text, strlen(text), "env.yaml", true, &d, &err), 0);
@@ -174,7 +177,7 @@ static void test_typed_readers_refuse_nul(void **state)
 {
 	(void)state;
 	struct lf_ydoc *d = load("port: \"8080\\0junk\"\nenabled: \"true\\0\"\nwait: \"1s\\0x\"\n"
-				 "size: \"1KB\\0\"\nratio: \"1.5\\0\"\n");
+	                         "size: \"1KB\\0\"\nratio: \"1.5\\0\"\n");
 	struct lf_ynode *r = lf_ydoc_root(d);
 	struct lf_error err;
 	int64_t iv = 7;
@@ -201,14 +204,14 @@ static void test_typed_readers_refuse_nul(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tree_and_positions),
-		cmocka_unit_test(test_errors_name_key_and_position),
-		cmocka_unit_test(test_types),
-		cmocka_unit_test(test_invalid_yaml_and_duplicates),
-		cmocka_unit_test(test_anchors_merge_and_bomb),
-		cmocka_unit_test(test_env_expansion),
-		cmocka_unit_test(test_expand_env_empty_text),
-		cmocka_unit_test(test_typed_readers_refuse_nul),
+	        cmocka_unit_test(test_tree_and_positions),
+	        cmocka_unit_test(test_errors_name_key_and_position),
+	        cmocka_unit_test(test_types),
+	        cmocka_unit_test(test_invalid_yaml_and_duplicates),
+	        cmocka_unit_test(test_anchors_merge_and_bomb),
+	        cmocka_unit_test(test_env_expansion),
+	        cmocka_unit_test(test_expand_env_empty_text),
+	        cmocka_unit_test(test_typed_readers_refuse_nul),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
