@@ -169,6 +169,9 @@ static int path_table_grow(struct lf_tailer *t)
 	struct tpath **nt = calloc(ncap, sizeof(*nt));
 	if (!nt)
 		return -1;
+	/* lf_tailer_list() walks the table (and the hnext links rewritten
+	 * below) on the HTTP thread under mu. */
+	pthread_mutex_lock(&t->mu);
 	for (size_t i = 0; i < t->pcap; i++) {
 		struct tpath *p = t->ptab[i];
 		while (p) {
@@ -182,6 +185,7 @@ static int path_table_grow(struct lf_tailer *t)
 	free(t->ptab);
 	t->ptab = nt;
 	t->pcap = ncap;
+	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
 
@@ -488,13 +492,17 @@ static void file_set_primary(struct lf_tailer *t, struct lf_tail_file *f, struct
 			t->o.target_ref(t->o.cb_ctx, p->target);
 		if (t->o.target_unref && f->target)
 			t->o.target_unref(t->o.cb_ctx, f->target);
+		pthread_mutex_lock(&t->mu); /* read by lf_tailer_list() */
 		f->target = p->target;
+		pthread_mutex_unlock(&t->mu);
 	}
 }
 
 static void file_start_poll(struct lf_tailer *t, struct lf_tail_file *f)
 {
+	pthread_mutex_lock(&t->mu); /* read by lf_tailer_list() */
 	f->polled = true;
+	pthread_mutex_unlock(&t->mu);
 	lf_poll_start(&f->poll, t->now, t->o.poll_min_ns);
 }
 
@@ -572,7 +580,9 @@ static struct lf_tail_file *file_open(struct lf_tailer *t, struct tpath *p, int 
 	f->target = NULL;
 	file_set_primary(t, f, p);
 	f->n_paths = 1;
+	pthread_mutex_lock(&t->mu); /* read by lf_tailer_list() */
 	p->file = f;
+	pthread_mutex_unlock(&t->mu);
 	publish(f);
 	pthread_mutex_lock(&t->mu);
 	f->prev = t->files_tail;
@@ -636,14 +646,14 @@ static void file_close(struct lf_tailer *t, struct lf_tail_file *f)
 static void file_orphan(struct lf_tailer *t, struct lf_tail_file *f, bool unwanted)
 {
 	struct stat st;
+	const char *why = unwanted                                     ? "draining"
+	                  : fstat(f->fd, &st) == 0 && st.st_nlink == 0 ? "deleted"
+	                                                               : "rotated";
+	pthread_mutex_lock(&t->mu); /* read by lf_tailer_list() and collect() */
 	f->orphan = true;
+	f->orphan_why = why;
+	pthread_mutex_unlock(&t->mu);
 	f->unwanted = unwanted;
-	if (unwanted)
-		f->orphan_why = "draining";
-	else if (fstat(f->fd, &st) == 0 && st.st_nlink == 0)
-		f->orphan_why = "deleted";
-	else
-		f->orphan_why = "rotated";
 	f->want_read = true;
 	/* rotate_wait counts from now: the writer may still append to the old
 	 * file for a moment after the rename. */
@@ -658,7 +668,9 @@ static void path_detach(struct lf_tailer *t, struct tpath *p, bool unwanted)
 	struct lf_tail_file *f = p->file;
 	if (!f)
 		return;
+	pthread_mutex_lock(&t->mu); /* read by lf_tailer_list() */
 	p->file = NULL;
+	pthread_mutex_unlock(&t->mu);
 	f->n_paths--;
 	if (f->primary == p) {
 		struct tpath *other = NULL;
@@ -674,14 +686,16 @@ static void path_detach(struct lf_tailer *t, struct tpath *p, bool unwanted)
 
 static void path_attach(struct lf_tailer *t, struct tpath *p, struct lf_tail_file *f)
 {
+	pthread_mutex_lock(&t->mu); /* read by lf_tailer_list() and collect() */
 	p->file = f;
-	p->first_open_done = true;
-	f->n_paths++;
 	if (f->orphan) {
 		f->orphan = false;
 		f->unwanted = false;
 		f->orphan_why = NULL;
 	}
+	pthread_mutex_unlock(&t->mu);
+	p->first_open_done = true;
+	f->n_paths++;
 	if (!f->primary)
 		file_set_primary(t, f, p);
 	f->want_read = true;
@@ -723,7 +737,9 @@ static void path_check(struct lf_tailer *t, struct tpath *p)
 		path_clear_error(t, p);
 		return;
 	}
-	int fd = open(p->path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: if the path became a FIFO since the stat, open must not
+	 * wait for a writer on the event loop (no effect on regular files). */
+	int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		path_set_error(t, p, errno, "open");
 		return;
@@ -732,6 +748,11 @@ static void path_check(struct lf_tailer *t, struct tpath *p)
 		int e = errno;
 		close(fd);
 		path_set_error(t, p, e, "fstat");
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		path_set_error(t, p, EINVAL, "tail (not a regular file)");
 		return;
 	}
 	/* The path may have changed between stat and open: the fd is the truth. */
@@ -1307,8 +1328,10 @@ static void collect(void *ctx, struct lf_buf *out)
 	        {"logferry_read_bytes_total", "gauge", "Current read offset of a tailed file."},
 	        {"logferry_read_lines_total", "counter", "Lines read from a tailed file."},
 	        {"logferry_file_bytes_total", "gauge", "Size of a tailed file."},
+	        {"logferry_stream_lag_bytes", "gauge",
+	         "Bytes of a tailed file not read yet (size minus read offset)."},
 	};
-	for (size_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < 4; k++) {
 		lf_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fam[k].name, fam[k].help,
 		              fam[k].name, fam[k].type);
 		for (struct lf_tail_file *f = t->files; f; f = f->next) {
@@ -1316,9 +1339,11 @@ static void collect(void *ctx, struct lf_buf *out)
 			 * series per path, the current file's. */
 			if (f->orphan)
 				continue;
-			uint64_t v = k == 0   ? atomic_load(&f->pub_offset)
+			uint64_t off = atomic_load(&f->pub_offset), size = atomic_load(&f->pub_size);
+			uint64_t v = k == 0   ? off
 			             : k == 1 ? atomic_load(&f->pub_lines)
-			                      : atomic_load(&f->pub_size);
+			             : k == 2 ? size
+			                      : (size > off ? size - off : 0);
 			lf_buf_printf(out, "%s{path=", fam[k].name);
 			lf_buf_append_quoted(out, f->path, strlen(f->path));
 			lf_buf_printf(out, "} %" PRIu64 "\n", v);
@@ -1451,14 +1476,20 @@ int lf_tailer_sync(struct lf_tailer *t, const struct lf_tail_target *targets, si
 			pthread_mutex_unlock(&t->mu);
 		}
 		p->seen = true;
-		p->wanted = true;
+		if (!p->wanted) {
+			pthread_mutex_lock(&t->mu); /* read by lf_tailer_list() */
+			p->wanted = true;
+			pthread_mutex_unlock(&t->mu);
+		}
 		{
 			p->dirty = true;
 			t->paths_dirty = true;
 		}
 		p->sync_idx = i;
 		if (p->target != targets[i].target) {
+			pthread_mutex_lock(&t->mu); /* read by lf_tailer_list() */
 			p->target = targets[i].target;
+			pthread_mutex_unlock(&t->mu);
 			if (p->file && p->file->primary == p)
 				file_set_primary(t, p->file, p);
 		}
@@ -1467,7 +1498,9 @@ int lf_tailer_sync(struct lf_tailer *t, const struct lf_tail_target *targets, si
 	{
 		if (p->seen)
 			continue;
+		pthread_mutex_lock(&t->mu); /* read by lf_tailer_list() */
 		p->wanted = false;
+		pthread_mutex_unlock(&t->mu);
 		path_detach(t, p, true);
 		path_unwatch_dirs(t, p);
 		pthread_mutex_lock(&t->mu);

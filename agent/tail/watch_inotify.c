@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,12 @@ int lf_watch_open(struct lf_watch **out, struct lf_error *err)
 	/* Re-opened after a close: the library instance is still the same. */
 	if (w->fd < 0)
 		w->fd = g_fd;
+	/* The library creates its instance without IN_CLOEXEC. */
+	if (w->fd >= 0) {
+		int fl = fcntl(w->fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			fcntl(w->fd, F_SETFD, fl | FD_CLOEXEC);
+	}
 	g_fd = w->fd;
 	g_open = true;
 	*out = w;

@@ -5,6 +5,7 @@
  * holds or a generous deadline passes. "Nothing more arrives" is checked
  * with a sentinel line written last.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,6 +38,26 @@
 static char g_dir[256];
 
 /* ------------------------------------------------------------ helpers */
+
+/* stat() is interposed (it is stat64 with _FILE_OFFSET_BITS=64) so that a
+ * test can make a path look like a regular file to the tailer's stat while
+ * it is something else when opened: the stat/open race. */
+static char g_fake_reg_path[600];
+
+int stat64(const char *restrict path, struct stat64 *restrict st)
+{
+	static int (*real)(const char *restrict, struct stat64 *restrict);
+	/* threads may race here: the same value is stored */
+	if (!__atomic_load_n(&real, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&real,
+		                 (int (*)(const char *restrict, struct stat64 *restrict))dlsym(
+		                         RTLD_NEXT, "stat64"),
+		                 __ATOMIC_RELEASE);
+	int rc = __atomic_load_n(&real, __ATOMIC_ACQUIRE)(path, st);
+	if (rc == 0 && g_fake_reg_path[0] && strcmp(path, g_fake_reg_path) == 0)
+		st->st_mode = (st->st_mode & ~(mode_t)S_IFMT) | S_IFREG;
+	return rc;
+}
 
 struct rec {
 	char *data;
@@ -879,6 +900,9 @@ static void test_metrics_and_list(void **state)
 	assert_non_null(strstr(out.data, line));
 	snprintf(line, sizeof(line), "logferry_file_bytes_total{path=\"%s\"} 6\n", path);
 	assert_non_null(strstr(out.data, line));
+	/* everything read: no lag */
+	snprintf(line, sizeof(line), "logferry_stream_lag_bytes{path=\"%s\"} 0\n", path);
+	assert_non_null(strstr(out.data, line));
 	assert_non_null(strstr(out.data, "logferry_files_active_total 1\n"));
 	struct find_ctx fi = find_info(t, path);
 	assert_string_equal(fi.state, "reading");
@@ -1129,6 +1153,127 @@ static void test_unreadable_then_chmod(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* lf_tailer_list() runs on the HTTP thread under the tailer's mutex while
+ * lf_tailer_sync() adds paths on the event loop: growing the path table
+ * (rehash + free of the old array) must not race with the listing (it did:
+ * heap-use-after-free under ASan). Paths are missing files, so the listing
+ * walks the path table. */
+struct lister {
+	struct lf_tailer *t;
+	atomic_bool stop;
+	atomic_ulong rounds;
+	size_t seen;
+};
+static void count_cb(void *ctx, const struct lf_tail_file_info *i)
+{
+	struct lister *l = ctx;
+	if (i->path[0] == '/')
+		l->seen++;
+}
+static void *lister_main(void *arg)
+{
+	struct lister *l = arg;
+	while (!atomic_load(&l->stop)) {
+		lf_tailer_list(l->t, count_cb, l);
+		atomic_fetch_add(&l->rounds, 1);
+	}
+	return NULL;
+}
+
+static void test_list_during_sync_growth(void **state)
+{
+	(void)state;
+	enum { N = 1024, ROUNDS = 16 };
+	static char paths[N][600];
+	static struct lf_tail_target tg[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/missing-%04d.log", g_dir, i);
+		tg[i] = (struct lf_tail_target){paths[i], NULL};
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		struct coll c = {0};
+		struct lf_tailer_opts o = {.force_poll = true};
+		struct lf_tailer *t = new_tailer(&c, &o);
+		struct lister l = {.t = t};
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, lister_main, &l), 0);
+		/* Wait until the lister runs, then grow the table step by step
+		 * (64 -> 128 -> ... -> 4096 buckets) while it lists. */
+		while (atomic_load(&l.rounds) == 0)
+			sched_yield();
+		struct lf_error err;
+		for (size_t n = 16; n <= N; n += 16) {
+			assert_int_equal(lf_tailer_sync(t, tg, n, &err), 0);
+			sched_yield();
+		}
+		/* Files appear (opened: path -> file), then leave the set
+		 * (drained and closed) while the lister runs. */
+		if (r == 0)
+			for (int i = 0; i < 32; i++)
+				append(paths[i], "x\n");
+		assert_int_equal(lf_tailer_sync(t, tg, N, &err), 0);
+		assert_int_equal(lf_tailer_active_files(t), 32);
+		assert_int_equal(lf_tailer_sync(t, tg + 16, N - 16, &err), 0);
+		assert_true(run_until_files(t, 16));
+		atomic_store(&l.stop, true);
+		pthread_join(th, NULL);
+		/* The last listings saw every wanted (missing) path. */
+		struct lister final = {.t = t};
+		lf_tailer_list(t, count_cb, &final);
+		assert_int_equal(final.seen, N - 16);
+		lf_tailer_free(t);
+		coll_free(&c);
+	}
+}
+
+/* The agent must not leak descriptors into a child: the inotify instance
+ * (created by libinotifytools without IN_CLOEXEC) is close-on-exec too. */
+static void test_inotify_fd_cloexec(void **state)
+{
+	(void)state;
+	struct coll c = {0};
+	struct lf_tailer_opts o = {0};
+	struct lf_tailer *t = new_tailer(&c, &o);
+	int fd = lf_tailer_fd(t);
+	if (fd < 0) {
+		lf_tailer_free(t);
+		skip(); /* no inotify here: nothing to check */
+	}
+	int fl = fcntl(fd, F_GETFD);
+	assert_true(fl >= 0);
+	assert_true(fl & FD_CLOEXEC);
+	lf_tailer_free(t);
+	coll_free(&c);
+}
+
+/* A path that is a regular file when stat'ed but a FIFO when opened (it was
+ * replaced in between) must not block the event loop in open() waiting for
+ * a writer: it is refused as not a regular file. */
+static void test_fifo_race_does_not_block(void **state)
+{
+	(void)state;
+	char path[512];
+	path_of(path, sizeof(path), "fifo.log");
+	assert_int_equal(mkfifo(path, 0644), 0);
+	snprintf(g_fake_reg_path, sizeof(g_fake_reg_path), "%s", path);
+	struct coll c = {0};
+	struct lf_tailer_opts o = {0};
+	struct lf_tailer *t = new_tailer(&c, &o);
+	alarm(120);           /* a hang fails the test (SIGALRM) instead of the suite */
+	sync1(t, path, NULL); /* used to hang here, in open() */
+	alarm(0);
+	g_fake_reg_path[0] = 0;
+	lf_tailer_run_once(t, lf_monotonic_ns());
+	assert_int_equal(lf_tailer_active_files(t), 0);
+	struct find_ctx fi = find_info(t, path);
+	assert_int_equal(fi.found, 1);
+	assert_string_equal(fi.state, "unreadable");
+	assert_non_null(strstr(fi.info.error, "not a regular file"));
+	lf_tailer_free(t);
+	coll_free(&c);
+	unlink(path);
+}
+
 int main(void)
 {
 	lf_log_set_level(LF_LOG_WARN);
@@ -1154,6 +1299,9 @@ int main(void)
 	        cmocka_unit_test(test_thousand_files),
 	        cmocka_unit_test(test_metrics_and_list),
 	        cmocka_unit_test(test_unreadable_then_chmod),
+	        cmocka_unit_test(test_list_during_sync_growth),
+	        cmocka_unit_test(test_inotify_fd_cloexec),
+	        cmocka_unit_test(test_fifo_race_does_not_block),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
