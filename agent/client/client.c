@@ -136,6 +136,7 @@ struct lf_client {
 	struct lf_push_encoder *enc;
 	struct lf_cbatch_scratch sc;
 	uint64_t unacked;
+	struct lf_ratelimit rl_bad_tenant;
 
 	/* metrics */
 	struct lf_metrics *reg;
@@ -612,6 +613,16 @@ static void drop_record(struct lf_client *c, const char *tenant, const char *rea
 	}
 }
 
+/* A tenant ID usable as an X-Scope-OrgID header value: no control bytes
+ * but tab (Go's rule for header field values). */
+static bool tenant_ok(const char *id, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)id[i] < 0x20 && id[i] != '\t') || id[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static void ingest(struct lf_client *c)
 {
 	const char *p = c->drained.data, *end = p + c->drained.len;
@@ -640,6 +651,17 @@ static void ingest(struct lf_client *c)
 		it.sm = q;
 		p += h.size;
 
+		if (!tenant_ok(tenant, h.tenant_len)) {
+			/* The tenant can come from a log line: a control byte
+			 * (CR/LF) would inject request headers. Go's client
+			 * refuses such a header value; drop the entry. */
+			lf_log_rl(&c->rl_bad_tenant, LF_LOG_ERROR,
+			          "client %s: dropping entries with an invalid tenant ID "
+			          "(control character)",
+			          c->name);
+			drop_record(c, tenant, "ingester_error", &it);
+			continue;
+		}
 		struct tenant *t = tenant_get(c, tenant, h.tenant_len);
 		if (t)
 			t->last_used_mono = h.enq_mono_ns;
@@ -1385,6 +1407,7 @@ int lf_client_new(const struct lf_client_config *cfg, struct lf_metrics *metrics
 	pthread_mutex_init(&c->ack_mu, NULL);
 	atomic_init(&c->queue_bytes, 0);
 	c->joined = true; /* nothing to join until the thread starts */
+	c->rl_bad_tenant.interval_ns = 10 * LF_NS_PER_SEC;
 	if (copy_config(c, cfg, err) < 0)
 		goto fail;
 	c->wake_bytes = cfg->batchsize < WAKE_BYTES ? cfg->batchsize : WAKE_BYTES;

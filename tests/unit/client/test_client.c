@@ -672,6 +672,54 @@ static void test_400_dropped_counted_logged(void **state)
 	srv_stop(&s);
 }
 
+/* The tenant can come from a log line (tenant stage with `source`): a value
+ * with a line break must not inject request headers. Such entries are
+ * dropped (Go's HTTP client refuses the header value; Loki would refuse the
+ * tenant ID), other tenants are unaffected. */
+static void test_tenant_header_injection(void **state)
+{
+	(void)state;
+	struct srv s = {0};
+	srv_start(&s);
+	struct lf_metrics *reg = lf_metrics_new();
+	struct lf_client_config cfg;
+	char url[128];
+	base_cfg(&cfg, url, sizeof(url), s.port);
+	struct lf_client *c = new_client(&cfg, reg);
+	const char *bad[] = {"a\r\nX-Custom: injected", "b\nX-Custom: injected", "c\x01"};
+	for (int i = 0; i < 3; i++) {
+		struct lf_entry e;
+		memset(&e, 0, sizeof(e));
+		struct lf_error err;
+		lf_labels_set(&e.labels, "app", "x");
+		lf_labels_set(&e.labels, "__tenant_id__", bad[i]);
+		lf_buf_appends(&e.line, "evil");
+		e.origin = &origin_a;
+		e.seq_first = (uint64_t)i;
+		e.seq_last = (uint64_t)i + 1;
+		assert_true(lf_client_enqueue(c, &e, &err) >= 0);
+		lf_buf_free(&e.line);
+		lf_labels_free(&e.labels);
+	}
+	enqueue(c, "{app=\"x\", __tenant_id__=\"good\"}", "fine", 4, 4, NULL, NULL);
+	struct acks a = {0};
+	wait_acks(c, &a, 4);
+	for (int i = 0; i < srv_count(&s); i++) {
+		assert_string_equal(s.reqs[i].custom, ""); /* nothing injected */
+		assert_string_equal(s.reqs[i].tenant, "good");
+	}
+	assert_int_equal(srv_count(&s), 1);
+	assert_int_equal(a.dropped, 3);
+	assert_int_equal(a.delivered, 1);
+	char host[64];
+	snprintf(host, sizeof(host), "127.0.0.1:%d", s.port);
+	const char *dl[] = {host, "c\x01", "ingester_error"};
+	assert_true(metric(reg, "logferry_dropped_entries_total", dl) == 1);
+	lf_client_free(c);
+	lf_metrics_free(reg);
+	srv_stop(&s);
+}
+
 static void test_429_drop_rate_limited(void **state)
 {
 	(void)state;
@@ -1232,6 +1280,7 @@ int main(void)
 	        cmocka_unit_test(test_429_retried_then_success),
 	        cmocka_unit_test(test_5xx_retried_then_success),
 	        cmocka_unit_test(test_400_dropped_counted_logged),
+	        cmocka_unit_test(test_tenant_header_injection),
 	        cmocka_unit_test(test_429_drop_rate_limited),
 	        cmocka_unit_test(test_retries_exhausted),
 	        cmocka_unit_test(test_connection_refused_retried),
