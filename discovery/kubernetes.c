@@ -220,6 +220,9 @@ struct lf_k8s_podlist *lf_k8s_podlist_ref(struct lf_k8s_podlist *pl)
 
 static void kv_free(struct lf_k8s_kv *v, size_t n)
 {
+	/* NULL with n > 0: lf_k8s_pod_dup failed to allocate the array. */
+	if (!v)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].key);
 		free(v[i].value);
@@ -713,7 +716,7 @@ static int load_token(struct lf_k8s_source *s, char *problem, size_t psz)
 	    st.st_size == s->token_st.st_size && st.st_mtim.tv_sec == s->token_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == s->token_st.st_mtim.tv_nsec)
 		return 0;
-	FILE *f = fopen(c->bearer_token_file, "r");
+	FILE *f = fopen(c->bearer_token_file, "re");
 	if (!f) {
 		snprintf(problem, psz, "bearer_token_file %s: %s", c->bearer_token_file,
 		         strerror(errno));
@@ -1206,7 +1209,11 @@ static void *api_main(void *arg)
 			pthread_mutex_lock(&s->mu);
 			record_locked(s, pl, problem, kind);
 			if (!pl) {
-				wait_until_locked(s, lf_monotonic_ns() + s->backoff_ns);
+				/* A stop during the list aborted it (on_progress): its
+				 * broadcast came before this wait, do not sleep out
+				 * the backoff. */
+				if (!s->stop)
+					wait_until_locked(s, lf_monotonic_ns() + s->backoff_ns);
 				pthread_mutex_unlock(&s->mu);
 				continue;
 			}
@@ -1239,7 +1246,8 @@ static void *api_main(void *arg)
 			continue; /* 410 Gone: relist at once */
 		pthread_mutex_lock(&s->mu);
 		record_locked(s, NULL, problem, kind);
-		wait_until_locked(s, lf_monotonic_ns() + s->backoff_ns);
+		if (!s->stop)
+			wait_until_locked(s, lf_monotonic_ns() + s->backoff_ns);
 		pthread_mutex_unlock(&s->mu);
 	}
 	return NULL;
@@ -1295,8 +1303,9 @@ int lf_k8s_source_new(const struct lf_k8s_sd_config *cfg, int64_t period_ns, int
 		}
 	}
 	if (setup_curl(s) < 0) {
+		lf_err(err, "%s source %s: cannot set up libcurl", s->what, cfg->base_url);
 		lf_k8s_source_free(s);
-		return lf_err(err, "%s source %s: cannot set up libcurl", s->what, cfg->base_url);
+		return -1;
 	}
 	*out = s;
 	return 0;

@@ -1,6 +1,7 @@
 /* test_kubernetes.c — PodList parsing, __meta_kubernetes_* labels per
  * container, kubernetes_sd_configs validation, kubelet source errors. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "buf.h"
 #include "kubernetes.h"
@@ -217,6 +219,53 @@ static void test_sanitize(void **state)
 
 /* ---- config ---- */
 
+/* fopen is interposed to see how the token file is opened: the agent may
+ * not leak descriptors into a child, so every open is close-on-exec. */
+static int g_token_opens, g_token_opens_no_cloexec;
+
+FILE *fopen(const char *path, const char *mode)
+{
+	static FILE *(*real)(const char *, const char *);
+	/* threads may race here: the same value is stored */
+	if (!__atomic_load_n(&real, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&real,
+		                 (FILE * (*)(const char *, const char *)) dlsym(RTLD_NEXT, "fopen"),
+		                 __ATOMIC_RELEASE);
+	if (strstr(path, "lf_k8s_token")) {
+		__atomic_add_fetch(&g_token_opens, 1, __ATOMIC_SEQ_CST);
+		if (!strchr(mode, 'e'))
+			__atomic_add_fetch(&g_token_opens_no_cloexec, 1, __ATOMIC_SEQ_CST);
+	}
+	return __atomic_load_n(&real, __ATOMIC_ACQUIRE)(path, mode);
+}
+
+/* calloc calls of the code linked into this test (-Wl,--wrap=calloc):
+ * g_fail_calloc_at = n > 0 makes the n-th call from now fail. */
+static int g_fail_calloc_at;
+void *__real_calloc(size_t n, size_t m);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_calloc(size_t n, size_t m)
+{
+	if (g_fail_calloc_at > 0 && --g_fail_calloc_at == 0)
+		return NULL;
+	return __real_calloc(n, m);
+}
+
+/* curl_easy_init is interposed too, to make lf_k8s_source_new's setup fail. */
+static int g_fail_curl_init;
+
+CURL *curl_easy_init(void)
+{
+	static CURL *(*real)(void);
+	/* threads may race here: the same value is stored */
+	if (!__atomic_load_n(&real, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&real, (CURL * (*)(void)) dlsym(RTLD_NEXT, "curl_easy_init"),
+		                 __ATOMIC_RELEASE);
+	if (__atomic_load_n(&g_fail_curl_init, __ATOMIC_SEQ_CST))
+		return NULL;
+	return __atomic_load_n(&real, __ATOMIC_ACQUIRE)();
+}
+
 static int parse_cfg(const char *yaml, struct lf_k8s_sd_config *c, struct lf_error *err)
 {
 	struct lf_ydoc *doc;
@@ -375,8 +424,13 @@ static void test_source_down(void **state)
  * PodList and counts requests. */
 struct tiny_kubelet {
 	int fd, port;
-	volatile int stop;
+	int stop;
 	int requests;
+	/* > 0: answer the first fail_first requests with HTTP 500 and hold
+	 * every later one open without an answer (until tiny_stop). */
+	int fail_first;
+	int held[8];
+	int n_held;
 	pthread_t th;
 };
 
@@ -384,7 +438,7 @@ static void *tiny_main(void *arg)
 {
 	struct tiny_kubelet *k = arg;
 	static const char body[] = "{\"kind\":\"PodList\",\"items\":[]}";
-	while (!k->stop) {
+	while (!__atomic_load_n(&k->stop, __ATOMIC_SEQ_CST)) {
 		struct pollfd p = {.fd = k->fd, .events = POLLIN};
 		if (poll(&p, 1, 50) <= 0)
 			continue;
@@ -402,15 +456,28 @@ static void *tiny_main(void *arg)
 			if (strstr(req, "\r\n\r\n"))
 				break;
 		}
+		/* Counted before the answer: the client may see the answer (and
+		 * the test read the count) before this thread runs again. */
+		int nreq = __atomic_add_fetch(&k->requests, 1, __ATOMIC_SEQ_CST);
+		if (k->fail_first > 0 && nreq > k->fail_first) {
+			if (k->n_held < (int)(sizeof(k->held) / sizeof(k->held[0])))
+				k->held[k->n_held++] = c;
+			else
+				close(c);
+			continue;
+		}
 		char resp[256];
-		int n = snprintf(resp, sizeof(resp),
-		                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-		                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		                 sizeof(body) - 1, body);
+		int n = k->fail_first > 0
+		                ? snprintf(resp, sizeof(resp),
+		                           "HTTP/1.1 500 Internal Server Error\r\n"
+		                           "Content-Length: 4\r\nConnection: close\r\n\r\nboom")
+		                : snprintf(resp, sizeof(resp),
+		                           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		                           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		                           sizeof(body) - 1, body);
 		if (write(c, resp, (size_t)n) < 0)
 			break;
 		close(c);
-		__atomic_add_fetch(&k->requests, 1, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
 }
@@ -430,8 +497,10 @@ static void tiny_start(struct tiny_kubelet *k)
 
 static void tiny_stop(struct tiny_kubelet *k)
 {
-	k->stop = 1;
+	__atomic_store_n(&k->stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(k->th, NULL);
+	for (int i = 0; i < k->n_held; i++)
+		close(k->held[i]);
 	close(k->fd);
 }
 
@@ -486,14 +555,146 @@ static void test_source_poke_rate(void **state)
 	tiny_stop(&tk);
 }
 
+/* Stopping an API server source while its list request is in flight: the
+ * request is aborted and lf_k8s_source_free returns at once; the source
+ * used to sleep out its error backoff first (here 8 s after three failed
+ * lists: 1 s, 2 s, 4 s), because the stop's wake-up came before that
+ * wait. */
+static void test_source_stop_during_list(void **state)
+{
+	(void)state;
+	struct tiny_kubelet tk;
+	tiny_start(&tk);
+	tk.fail_first = 3;
+	char yaml[256];
+	snprintf(yaml, sizeof(yaml),
+	         "role: pod\nsource: api_server\napi_server: http://127.0.0.1:%d\n"
+	         "bearer_token: t\n",
+	         tk.port);
+	struct lf_k8s_sd_config c;
+	struct lf_error err;
+	assert_int_equal(parse_cfg(yaml, &c, &err), 0);
+	struct lf_k8s_source *s;
+	assert_int_equal(lf_k8s_source_new(&c, 3600 * LF_NS_PER_SEC, -1, NULL, &s, &err), 0);
+	assert_int_equal(lf_k8s_source_start(s, &err), 0);
+	/* Three failed lists (backoff 1 s, 2 s, 4 s), then the fourth list is
+	 * held open by the server. */
+	int64_t deadline = lf_monotonic_ns() + 60 * LF_NS_PER_SEC;
+	while (__atomic_load_n(&tk.requests, __ATOMIC_SEQ_CST) < 4 && lf_monotonic_ns() < deadline)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&tk.requests, __ATOMIC_SEQ_CST), 4);
+	struct lf_k8s_source_state st;
+	lf_k8s_source_state(s, &st);
+	assert_int_equal(st.errors, 3);
+	int64_t t0 = lf_monotonic_ns();
+	lf_k8s_source_free(s);
+	int64_t took = lf_monotonic_ns() - t0;
+	printf("# lf_k8s_source_free took %.2f s\n", (double)took / 1e9);
+	/* The abort itself waits for curl's progress callback (about 1 s at
+	 * worst); the backoff that must not be slept out is 8 s. */
+	assert_true(took < 5 * LF_NS_PER_SEC);
+	lf_k8s_sd_config_free(&c);
+	tiny_stop(&tk);
+}
+
+/* The bearer_token_file is read (close-on-exec) before the first request. */
+static void test_source_token_file_cloexec(void **state)
+{
+	(void)state;
+	char tok[] = "/tmp/lf_k8s_token_XXXXXX";
+	int tfd = mkstemp(tok);
+	assert_true(tfd >= 0);
+	assert_int_equal(write(tfd, "secret\n", 7), 7);
+	close(tfd);
+	struct tiny_kubelet tk;
+	tiny_start(&tk);
+	char yaml[512];
+	snprintf(yaml, sizeof(yaml),
+	         "role: pod\nkubelet_url: http://127.0.0.1:%d\nbearer_token_file: %s\n", tk.port,
+	         tok);
+	struct lf_k8s_sd_config c;
+	struct lf_error err;
+	assert_int_equal(parse_cfg(yaml, &c, &err), 0);
+	struct lf_k8s_source *s;
+	assert_int_equal(lf_k8s_source_new(&c, 3600 * LF_NS_PER_SEC, -1, NULL, &s, &err), 0);
+	assert_int_equal(lf_k8s_source_start(s, &err), 0);
+	lf_k8s_source_wait_first(s, lf_monotonic_ns() + 30 * LF_NS_PER_SEC);
+	struct lf_k8s_source_state st;
+	lf_k8s_source_state(s, &st);
+	assert_true(st.up);
+	lf_k8s_source_free(s);
+	assert_true(__atomic_load_n(&g_token_opens, __ATOMIC_SEQ_CST) > 0);
+	assert_int_equal(__atomic_load_n(&g_token_opens_no_cloexec, __ATOMIC_SEQ_CST), 0);
+	lf_k8s_sd_config_free(&c);
+	tiny_stop(&tk);
+	unlink(tok);
+}
+
+/* A source whose libcurl setup fails: lf_k8s_source_new fails cleanly and
+ * names the source (the message used to be built from the freed source:
+ * heap-use-after-free under ASan). */
+static void test_source_new_setup_fails(void **state)
+{
+	(void)state;
+	struct lf_k8s_sd_config c;
+	struct lf_error err;
+	assert_int_equal(parse_cfg("role: pod\nkubelet_url: https://127.0.0.1:1\n"
+	                           "bearer_token: t\n",
+	                           &c, &err),
+	                 0);
+	struct lf_k8s_source *s = NULL;
+	__atomic_store_n(&g_fail_curl_init, 1, __ATOMIC_SEQ_CST);
+	int rc = lf_k8s_source_new(&c, LF_NS_PER_SEC, -1, NULL, &s, &err);
+	__atomic_store_n(&g_fail_curl_init, 0, __ATOMIC_SEQ_CST);
+	assert_int_equal(rc, -1);
+	assert_string_equal(err.msg, "kubelet source https://127.0.0.1:1: cannot set up libcurl");
+	lf_k8s_sd_config_free(&c);
+}
+
+/* lf_k8s_pod_dup out of memory for a label or annotation array: fails with
+ * the copy cleared (it used to free a NULL array with a count > 0: crash). */
+static void test_pod_dup_oom(void **state)
+{
+	(void)state;
+	struct lf_k8s_podlist *pl = load_fixture();
+	const struct lf_k8s_pod *web = find_pod(pl, "web-7d9f8b6c5d-x2k4q");
+	assert_true(web->n_labels > 0 && web->n_annotations > 0);
+	/* 1st calloc: the labels array; 2nd: the annotations array. */
+	for (int k = 1; k <= 2; k++) {
+		struct lf_k8s_pod d;
+		g_fail_calloc_at = k;
+		int rc = lf_k8s_pod_dup(web, &d);
+		g_fail_calloc_at = 0;
+		assert_int_equal(rc, -1);
+		assert_null(d.name);
+		assert_null(d.labels);
+		assert_int_equal(d.n_labels, 0);
+		assert_null(d.annotations);
+		assert_int_equal(d.n_annotations, 0);
+	}
+	struct lf_k8s_pod d;
+	assert_int_equal(lf_k8s_pod_dup(web, &d), 0);
+	assert_true(lf_k8s_pod_equal(web, &d));
+	lf_k8s_pod_clear(&d);
+	lf_k8s_podlist_unref(pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_parse_podlist),    cmocka_unit_test(test_parse_errors),
-	        cmocka_unit_test(test_meta_labels),      cmocka_unit_test(test_file_meta_labels),
-	        cmocka_unit_test(test_sanitize),         cmocka_unit_test(test_config),
-	        cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_source_down),
+	        cmocka_unit_test(test_parse_podlist),
+	        cmocka_unit_test(test_parse_errors),
+	        cmocka_unit_test(test_meta_labels),
+	        cmocka_unit_test(test_file_meta_labels),
+	        cmocka_unit_test(test_sanitize),
+	        cmocka_unit_test(test_config),
+	        cmocka_unit_test(test_config_errors),
+	        cmocka_unit_test(test_source_down),
 	        cmocka_unit_test(test_source_poke_rate),
+	        cmocka_unit_test(test_source_stop_during_list),
+	        cmocka_unit_test(test_source_token_file_cloexec),
+	        cmocka_unit_test(test_source_new_setup_fails),
+	        cmocka_unit_test(test_pod_dup_oom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
