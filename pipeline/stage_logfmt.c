@@ -147,7 +147,9 @@ static bool unquote(const char *s, size_t n, struct lf_buf *out)
 				    s[i + 2] == 'u') {
 					int a2 = hexv(s[i + 3]), b2 = hexv(s[i + 4]),
 					    c3 = hexv(s[i + 5]), d2 = hexv(s[i + 6]);
-					unsigned lo = (unsigned)(a2 << 12 | b2 << 8 | c3 << 4 | d2);
+					/* A digit may be -1 (checked below): shift unsigned. */
+					unsigned lo = (unsigned)a2 << 12 | (unsigned)b2 << 8 |
+					              (unsigned)c3 << 4 | (unsigned)d2;
 					if (a2 >= 0 && b2 >= 0 && c3 >= 0 && d2 >= 0 &&
 					    lo >= 0xdc00 && lo < 0xe000) {
 						cp = 0x10000 + ((cp - 0xd800) << 10) +

@@ -35,14 +35,17 @@ static int g_zone_opens, g_zone_opens_no_cloexec;
 FILE *fopen(const char *path, const char *mode)
 {
 	static FILE *(*real)(const char *, const char *);
-	if (!real)
-		real = (FILE * (*)(const char *, const char *)) dlsym(RTLD_NEXT, "fopen");
+	/* threads may race here: the same value is stored */
+	if (!__atomic_load_n(&real, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&real,
+		                 (FILE * (*)(const char *, const char *)) dlsym(RTLD_NEXT, "fopen"),
+		                 __ATOMIC_RELEASE);
 	if (strstr(path, "zoneinfo") || strstr(path, "localtime")) {
 		__atomic_add_fetch(&g_zone_opens, 1, __ATOMIC_SEQ_CST);
 		if (!strchr(mode, 'e'))
 			__atomic_add_fetch(&g_zone_opens_no_cloexec, 1, __ATOMIC_SEQ_CST);
 	}
-	return real(path, mode);
+	return __atomic_load_n(&real, __ATOMIC_ACQUIRE)(path, mode);
 }
 
 static const struct lf_tz *tz(const char *name)
@@ -429,8 +432,7 @@ int main(void)
 	        cmocka_unit_test(test_format_misc),  cmocka_unit_test(test_round_trip),
 	        cmocka_unit_test(test_zones),        cmocka_unit_test(test_zone_file_cloexec),
 	        cmocka_unit_test(test_dryrun),       cmocka_unit_test(test_layout_info),
-	        cmocka_unit_test(test_zone_threads),
-		cmocka_unit_test(test_format_int64_min),
+	        cmocka_unit_test(test_zone_threads), cmocka_unit_test(test_format_int64_min),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -340,6 +340,16 @@ static void test_logfmt_syntax(void **st)
 	h_push(&h, "{}", "a=1\nd=4");
 	assert_string_equal(h_ex(&h, 3, "a"), "1");
 	assert_string_equal(h_ex(&h, 3, "d"), "4");
+	/* A high surrogate followed by a bad \u escape is a syntax error (it
+	 * used to shift the -1 of a non-hex digit left: UB, UBSan aborts). */
+	h_push(&h, "{}", "d=4 a=\"\\ud800\\uzz41\" b=2");
+	assert_string_equal(h_ex(&h, 4, "d"), "4");
+	assert_null(h_ex(&h, 4, "a"));
+	assert_null(h_ex(&h, 4, "b"));
+	/* ... and one followed by a valid non-surrogate escape is U+FFFD. */
+	h_push(&h, "{}", "a=\"\\ud800\\u0041\"");
+	assert_string_equal(h_ex(&h, 5, "a"), "\xef\xbf\xbd"
+	                                      "A");
 	h_free(&h);
 }
 
