@@ -159,9 +159,16 @@ static enum lf_pipe_result limit_process(void *state, struct lf_entry *e,
 		lf_stage_count_drop(s->sh, "ratelimit_drop_stage");
 		return LF_PIPE_DROPPED;
 	}
-	/* Wait for the next token (Limiter.Wait). */
+	/* Wait for the next token (Limiter.Wait). This blocks the agent's
+	 * event loop, i.e. throttles every file, not just this stream: the
+	 * single-threaded design's form of Promtail's blocking. The wait is
+	 * capped at 60 s so an absurd rate (1e-12) cannot overflow the
+	 * conversion or hang the agent for ever. */
 	double need = 1 - s->global.tokens;
-	int64_t wait_ns = (int64_t)(need / s->rate * 1e9) + 1;
+	double wait = need / s->rate * 1e9;
+	if (!(wait < 60e9))
+		wait = 60e9;
+	int64_t wait_ns = (int64_t)wait + 1;
 	struct timespec ts = {wait_ns / 1000000000, wait_ns % 1000000000};
 	nanosleep(&ts, NULL);
 	refill(s, &s->global, lf_monotonic_ns());
