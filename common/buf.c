@@ -1,5 +1,6 @@
 /* buf.c — see buf.h. */
 #include "buf.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -136,36 +137,6 @@ int lf_buf_append_quoted(struct lf_buf *b, const char *s, size_t n)
 	return lf_buf_putc(b, '"');
 }
 
-/* Length of a valid UTF-8 sequence starting at s (1..4), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned min;
-	unsigned cp;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0) {
-		len = 2, cp = c & 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3, cp = c & 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* JSON output must be valid UTF-8: invalid bytes become U+FFFD, as Go's
  * encoding/json does (so Loki-compatible responses stay parseable). */
 int lf_buf_append_json_string(struct lf_buf *b, const char *s, size_t n)
@@ -181,7 +152,8 @@ int lf_buf_append_json_string(struct lf_buf *b, const char *s, size_t n)
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t l = utf8_seq_len(u + i, n - i);
+			uint32_t seq_cp;
+			size_t l = lf_utf8_decode(u + i, n - i, &seq_cp);
 			if (l) {
 				i += l;
 				continue;

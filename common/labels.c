@@ -1,5 +1,6 @@
 /* labels.c — see labels.h. */
 #include "labels.h"
+#include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -339,35 +340,6 @@ bool lf_label_name_valid(const char *name, size_t len)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int put_utf8(struct lf_buf *b, unsigned cp)
-{
-	char u[4];
-	size_t n;
-	if (cp < 0x80) {
-		u[0] = (char)cp, n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-	}
-	return lf_buf_append(b, u, n);
-}
-
 int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_error *err)
 {
 	struct lf_buf name = LF_BUF_INIT, val = LF_BUF_INIT;
@@ -461,9 +433,10 @@ int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_
 				r = lf_buf_putc(&val, '\v');
 				break;
 			case 'x':
-				if (i + 2 <= len && hexval(s[i]) >= 0 && hexval(s[i + 1]) >= 0) {
-					r = lf_buf_putc(
-					        &val, (char)(hexval(s[i]) * 16 + hexval(s[i + 1])));
+				if (i + 2 <= len && lf_hexval(s[i]) >= 0 &&
+				    lf_hexval(s[i + 1]) >= 0) {
+					r = lf_buf_putc(&val, (char)(lf_hexval(s[i]) * 16 +
+					                             lf_hexval(s[i + 1])));
 					i += 2;
 				} else {
 					r = lf_buf_append(&val, "\\x", 2);
@@ -490,10 +463,10 @@ int lf_labels_parse(const char *s, size_t len, struct lf_labels *out, struct lf_
 				size_t nd = e == 'u' ? 4 : 8;
 				unsigned cp = 0;
 				size_t k = 0;
-				for (; k < nd && i + k < len && hexval(s[i + k]) >= 0; k++)
-					cp = cp * 16 + (unsigned)hexval(s[i + k]);
+				for (; k < nd && i + k < len && lf_hexval(s[i + k]) >= 0; k++)
+					cp = cp * 16 + (unsigned)lf_hexval(s[i + k]);
 				if (k == nd && cp <= 0x10ffff) {
-					r = put_utf8(&val, cp);
+					r = lf_utf8_append(&val, cp);
 					i += nd;
 				} else {
 					r = lf_buf_putc(&val, e);

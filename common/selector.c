@@ -1,6 +1,7 @@
 /* selector.c — LogQL lexer, stream selectors and line filters (see
  * selector.h). */
 #include "selector.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -133,45 +134,6 @@ static void adv(struct lf_lq_lexer *lx)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int put_utf8(struct lf_buf *b, uint32_t cp)
-{
-	char t[4];
-	size_t n;
-	if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		cp = 0xFFFD;
-	if (cp < 0x80) {
-		t[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		t[0] = (char)(0xC0 | (cp >> 6));
-		t[1] = (char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		t[0] = (char)(0xE0 | (cp >> 12));
-		t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		t[2] = (char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		t[0] = (char)(0xF0 | (cp >> 18));
-		t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		t[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		t[3] = (char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	return lf_buf_append(b, t, n);
-}
-
 int lf_lq_unquote(const char *s, size_t n, char quote, struct lf_buf *out, struct lf_error *err)
 {
 	lf_buf_reset(out);
@@ -235,13 +197,13 @@ int lf_lq_unquote(const char *s, size_t n, char quote, struct lf_buf *out, struc
 				return lf_err(err, "invalid char escape");
 			uint32_t v = 0;
 			for (size_t k = 0; k < nd; k++) {
-				int h = hexval(s[i + k]);
+				int h = lf_hexval(s[i + k]);
 				if (h < 0)
 					return lf_err(err, "invalid char escape");
 				v = v * 16 + (uint32_t)h;
 			}
 			i += nd;
-			int rc = e == 'x' ? lf_buf_putc(out, (char)v) : put_utf8(out, v);
+			int rc = e == 'x' ? lf_buf_putc(out, (char)v) : lf_utf8_append(out, v);
 			if (rc < 0)
 				return lf_err(err, "out of memory");
 			continue;
@@ -334,7 +296,7 @@ static int scan(struct lf_lq_lexer *lx, struct lf_lq_token *tok, struct lf_buf *
 		if (c == '0' && (d == 'x' || d == 'X')) {
 			adv(lx);
 			adv(lx);
-			while (lx->pos < lx->len && hexval(s[lx->pos]) >= 0)
+			while (lx->pos < lx->len && lf_hexval(s[lx->pos]) >= 0)
 				adv(lx);
 		} else {
 			while (lx->pos < lx->len && s[lx->pos] >= '0' && s[lx->pos] <= '9')

@@ -1,5 +1,6 @@
 /* template.c — Go text/template subset (see template.h). */
 #include "template.h"
+#include "utf8.h"
 
 #include "gotime.h"
 #include "regex.h"
@@ -28,64 +29,6 @@ static void utf8_init(void)
 {
 	/* C.UTF-8 is built into glibc >= 2.35: no locale package needed */
 	utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-}
-
-/* Decodes one valid UTF-8 sequence; returns its length or 0 if invalid. */
-static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	size_t w;
-	uint32_t min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xC2 && c <= 0xDF) {
-		w = 2, min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		w = 3, min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		w = 4, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < w)
-		return 0;
-	uint32_t v = c & (0x7F >> w);
-	for (size_t k = 1; k < w; k++) {
-		if ((s[k] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[k] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return w;
-}
-
-static int utf8_put(struct lf_buf *b, uint32_t cp)
-{
-	char t[4];
-	size_t n;
-	if (cp < 0x80) {
-		t[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		t[0] = (char)(0xC0 | (cp >> 6));
-		t[1] = (char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		t[0] = (char)(0xE0 | (cp >> 12));
-		t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		t[2] = (char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		t[0] = (char)(0xF0 | (cp >> 18));
-		t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		t[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		t[3] = (char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	return lf_buf_append(b, t, n);
 }
 
 static int str_case(const char *s, size_t n, struct lf_buf *out, bool upper)
@@ -120,7 +63,7 @@ static int str_case(const char *s, size_t n, struct lf_buf *out, bool upper)
 		}
 		pthread_once(&utf8_once, utf8_init);
 		uint32_t cp;
-		size_t w = utf8_dec(p + i, n - i, &cp);
+		size_t w = lf_utf8_decode(p + i, n - i, &cp);
 		if (w == 0) {
 			if (lf_buf_putc(out, (char)p[i]) < 0)
 				return -1;
@@ -131,7 +74,7 @@ static int str_case(const char *s, size_t n, struct lf_buf *out, bool upper)
 		if (utf8_loc)
 			m = (uint32_t)(upper ? towupper_l((wint_t)cp, utf8_loc)
 			                     : towlower_l((wint_t)cp, utf8_loc));
-		if (utf8_put(out, m) < 0)
+		if (lf_utf8_append(out, m) < 0)
 			return -1;
 		i += w;
 	}
@@ -157,17 +100,6 @@ static char *dupn(const char *s, size_t n)
 		p[n] = '\0';
 	}
 	return p;
-}
-
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool is_ident_start(char c)
@@ -447,7 +379,7 @@ static bool truth(const struct val *v)
 
 static size_t dec_rune(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	size_t w = utf8_dec(s, n, cp);
+	size_t w = lf_utf8_decode(s, n, cp);
 	if (w == 0) {
 		*cp = 0xFFFD;
 		return 1;
@@ -1533,8 +1465,8 @@ static int fn_urldecode(struct lf_template *t, const struct cmd *c, struct val *
 	for (size_t i = 0; i < a[0].n; i++) {
 		int rc;
 		if (s[i] == '%') {
-			int h = i + 2 < a[0].n ? hexv(s[i + 1]) : -1;
-			int l = i + 2 < a[0].n ? hexv(s[i + 2]) : -1;
+			int h = i + 2 < a[0].n ? lf_hexval(s[i + 1]) : -1;
+			int l = i + 2 < a[0].n ? lf_hexval(s[i + 2]) : -1;
 			if (h < 0 || l < 0) {
 				size_t k = a[0].n - i < 3 ? a[0].n - i : 3;
 				return exec_err(
@@ -2750,7 +2682,7 @@ static int parse_operand(struct parser *p, struct arg *a, bool first)
 			return perr(p, "malformed character constant: %.*s", (int)t->len, txt);
 		}
 		uint32_t cp;
-		size_t w = utf8_dec((const unsigned char *)b.data, b.len, &cp);
+		size_t w = lf_utf8_decode((const unsigned char *)b.data, b.len, &cp);
 		if (w == 0)
 			cp = (unsigned char)b.data[0];
 		lf_buf_free(&b);

@@ -29,6 +29,7 @@
 #include "../common/error.h"
 #include "../common/labels.h"
 #include "../common/metrics.h"
+#include "../common/utf8.h"
 #include "../common/yamlcfg.h"
 #include "pipeline.h"
 
@@ -174,7 +175,6 @@ int lf_fmt_json_float(struct lf_buf *out, double v);
 /* Appends s as a Go json.Marshal string (HTML-escaped: <, >, & as \u003c
  * etc., U+2028/2029 escaped, invalid UTF-8 as \ufffd). */
 int lf_json_append_string(struct lf_buf *out, const char *s, size_t n);
-bool lf_utf8_valid(const char *s, size_t n);
 
 /* Go time.ParseDuration-like parse of a string to float seconds or a
  * float (metrics getFloat). 0 ok / -1. */

@@ -58,41 +58,6 @@ static int jpath_push(struct jpath *p, struct step st)
 	return 0;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static void put_utf8(struct lf_buf *b, unsigned cp)
-{
-	char o[4];
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		lf_buf_append(b, o, 1);
-	} else if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		lf_buf_append(b, o, 2);
-	} else if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		lf_buf_append(b, o, 3);
-	} else {
-		o[0] = (char)(0xf0 | (cp >> 18));
-		o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[3] = (char)(0x80 | (cp & 0x3f));
-		lf_buf_append(b, o, 4);
-	}
-}
-
 /* Unescapes the body of a JSON string (validated before) into out, Go
  * style: bad surrogates and invalid UTF-8 become U+FFFD. */
 static void json_unescape(const char *s, size_t n, struct lf_buf *out)
@@ -120,15 +85,17 @@ static void json_unescape(const char *s, size_t n, struct lf_buf *out)
 				lf_buf_putc(out, '\t');
 				break;
 			case 'u': {
-				unsigned cp = (unsigned)(hexv(s[i]) << 12 | hexv(s[i + 1]) << 8 |
-				                         hexv(s[i + 2]) << 4 | hexv(s[i + 3]));
+				unsigned cp =
+				        (unsigned)(lf_hexval(s[i]) << 12 |
+				                   lf_hexval(s[i + 1]) << 8 |
+				                   lf_hexval(s[i + 2]) << 4 | lf_hexval(s[i + 3]));
 				i += 4;
 				if (cp >= 0xd800 && cp < 0xdc00) {
 					if (i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u') {
-						unsigned lo = (unsigned)(hexv(s[i + 2]) << 12 |
-						                         hexv(s[i + 3]) << 8 |
-						                         hexv(s[i + 4]) << 4 |
-						                         hexv(s[i + 5]));
+						unsigned lo = (unsigned)(lf_hexval(s[i + 2]) << 12 |
+						                         lf_hexval(s[i + 3]) << 8 |
+						                         lf_hexval(s[i + 4]) << 4 |
+						                         lf_hexval(s[i + 5]));
 						if (lo >= 0xdc00 && lo < 0xe000) {
 							cp = 0x10000 + ((cp - 0xd800) << 10) +
 							     (lo - 0xdc00);
@@ -142,7 +109,7 @@ static void json_unescape(const char *s, size_t n, struct lf_buf *out)
 				} else if (cp >= 0xdc00 && cp < 0xe000) {
 					cp = 0xfffd;
 				}
-				put_utf8(out, cp);
+				lf_utf8_append(out, cp);
 				break;
 			}
 			default: /* " \ / */
@@ -167,7 +134,7 @@ static void json_unescape(const char *s, size_t n, struct lf_buf *out)
 			lf_buf_append(out, s + i, len);
 			i += len;
 		} else {
-			put_utf8(out, 0xfffd);
+			lf_utf8_append(out, 0xfffd);
 			i++;
 		}
 	}
@@ -343,7 +310,7 @@ static int scan_string(struct jparser *jp, const char **body, uint32_t *len, boo
 			if (p + 6 > end)
 				return -1;
 			for (int k = 2; k < 6; k++)
-				if (hexv((char)p[k]) < 0)
+				if (lf_hexval((char)p[k]) < 0)
 					return -1;
 			p += 6;
 			continue;

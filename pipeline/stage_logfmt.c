@@ -76,35 +76,6 @@ static int logfmt_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, v
 	return 0;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static void put_utf8(struct lf_buf *b, unsigned cp)
-{
-	char o[4];
-	size_t n;
-	if (cp < 0x80) {
-		o[0] = (char)cp, n = 1;
-	} else if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6)), o[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-	} else if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12)), o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-	} else {
-		o[0] = (char)(0xf0 | (cp >> 18)), o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		o[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), o[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-	}
-	lf_buf_append(b, o, n);
-}
-
 /* JSON-style unquote of a quoted body (without the quotes). */
 static bool unquote(const char *s, size_t n, struct lf_buf *out)
 {
@@ -137,16 +108,16 @@ static bool unquote(const char *s, size_t n, struct lf_buf *out)
 			case 'u': {
 				if (i + 4 >= n)
 					return false;
-				int a = hexv(s[i + 1]), b = hexv(s[i + 2]), c2 = hexv(s[i + 3]),
-				    d = hexv(s[i + 4]);
+				int a = lf_hexval(s[i + 1]), b = lf_hexval(s[i + 2]),
+				    c2 = lf_hexval(s[i + 3]), d = lf_hexval(s[i + 4]);
 				if (a < 0 || b < 0 || c2 < 0 || d < 0)
 					return false;
 				unsigned cp = (unsigned)(a << 12 | b << 8 | c2 << 4 | d);
 				i += 4;
 				if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < n && s[i + 1] == '\\' &&
 				    s[i + 2] == 'u') {
-					int a2 = hexv(s[i + 3]), b2 = hexv(s[i + 4]),
-					    c3 = hexv(s[i + 5]), d2 = hexv(s[i + 6]);
+					int a2 = lf_hexval(s[i + 3]), b2 = lf_hexval(s[i + 4]),
+					    c3 = lf_hexval(s[i + 5]), d2 = lf_hexval(s[i + 6]);
 					/* A digit may be -1 (checked below): shift unsigned. */
 					unsigned lo = (unsigned)a2 << 12 | (unsigned)b2 << 8 |
 					              (unsigned)c3 << 4 | (unsigned)d2;
@@ -161,7 +132,7 @@ static bool unquote(const char *s, size_t n, struct lf_buf *out)
 				} else if (cp >= 0xd800 && cp < 0xe000) {
 					cp = 0xfffd;
 				}
-				put_utf8(out, cp);
+				lf_utf8_append(out, cp);
 				break;
 			}
 			default:

@@ -507,56 +507,6 @@ int lf_parse_go_float(const char *s, double *out)
 
 /* ---- UTF-8 and JSON strings ---- */
 
-/* Decodes one UTF-8 sequence; returns its length or 0 when invalid. */
-static size_t utf8_dec(const unsigned char *s, size_t n, unsigned *cp)
-{
-	unsigned c = s[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	size_t len;
-	unsigned min;
-	if ((c & 0xe0) == 0xc0) {
-		len = 2, c &= 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3, c &= 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4, c &= 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-bool lf_utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		unsigned cp;
-		size_t l = utf8_dec(p + i, n - i, &cp);
-		if (!l)
-			return false;
-		i += l;
-	}
-	return true;
-}
-
 int lf_json_append_string(struct lf_buf *out, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -568,7 +518,7 @@ int lf_json_append_string(struct lf_buf *out, const char *s, size_t n)
 		unsigned char c = p[i];
 		if (c >= 0x80) {
 			unsigned cp;
-			size_t l = utf8_dec(p + i, n - i, &cp);
+			size_t l = lf_utf8_decode(p + i, n - i, &cp);
 			if (l && cp != 0x2028 && cp != 0x2029) {
 				i += l;
 				continue;

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "error.h"
 #include "labels.h"
+#include "utf8.h"
 
 struct lf_ingest_entry {
 	int64_t ts;
@@ -82,7 +83,5 @@ size_t lf_ingest_validate(const struct lf_ingest_ctx *ctx, struct lf_ingest_batc
 
 /* A fast 64-bit hash (stream keys, duplicate detection); in-memory only. */
 uint64_t lf_key_hash(const char *s, size_t n);
-/* True when s[0..n) is valid UTF-8. */
-bool lf_utf8_valid(const char *s, size_t n);
 
 #endif
