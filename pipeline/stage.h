@@ -255,17 +255,27 @@ struct lf_regex;
 int lf_stage_compile_regex(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, const char *key,
                            unsigned flags, struct lf_regex **out, struct lf_error *err);
 
-/* Looks name up in a small label set by a linear scan on the first byte
- * then the rest: for the ~10 entries of a per-line map this beats the
- * binary search with strncmp of lf_labels_getn. NULL when absent. */
-static inline const char *lf_small_get(const struct lf_labels *ls, const char *name, size_t len)
+/* Looks name (len bytes, no NUL among them; name[0] must be readable even
+ * when len is 0, e.g. a C string) up in a small label set by a linear scan
+ * that compares the stored name lengths first, then the bytes: for the ~10
+ * entries of a per-line map this beats the binary search of
+ * lf_labels_find. NULL when absent. */
+static inline const struct lf_label *lf_small_find(const struct lf_labels *ls, const char *name,
+                                                   size_t len)
 {
 	for (size_t i = 0; i < ls->n; i++) {
-		const char *k = ls->v[i].name;
-		if (k[0] == name[0] && strncmp(k, name, len) == 0 && k[len] == '\0')
-			return ls->v[i].value;
+		const struct lf_label *l = &ls->v[i];
+		if (l->name_len == len && l->name[0] == name[0] && memcmp(l->name, name, len) == 0)
+			return l;
 	}
 	return NULL;
+}
+
+/* The value of name in a small label set, or NULL (see lf_small_find). */
+static inline const char *lf_small_get(const struct lf_labels *ls, const char *name, size_t len)
+{
+	const struct lf_label *l = lf_small_find(ls, name, len);
+	return l ? l->value : NULL;
 }
 
 /* The extracted value of key, or NULL. */

@@ -15,6 +15,7 @@
 
 struct ts_stage {
 	char *source;
+	size_t source_len;                 /* strlen(source), looked up on every line */
 	struct lf_gotime_layout **layouts; /* format, then fallbacks */
 	size_t nlayouts;
 	const struct lf_tz *loc; /* NULL = UTC */
@@ -84,6 +85,7 @@ static int ts_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, void 
 		         "timestamp source value is required if timestamp is specified");
 		goto fail;
 	}
+	s->source_len = strlen(s->source);
 	if (!format || !*format) {
 		lf_y_err(err, cfg, ctx->path, "timestamp format is required");
 		goto fail;
@@ -131,9 +133,10 @@ static enum lf_pipe_result ts_process(void *state, struct lf_entry *e, const str
 {
 	(void)rest;
 	struct ts_stage *s = state;
-	const char *v = lf_extracted_get(e, s->source);
-	if (v) {
-		size_t n = strlen(v);
+	const struct lf_label *l = lf_small_find(&e->extracted, s->source, s->source_len);
+	if (l) {
+		const char *v = l->value;
+		size_t n = l->value_len; /* labels keep it equal to strlen */
 		int64_t now = s->needs_now ? lf_now_ns() : 0;
 		for (size_t i = 0; i < s->nlayouts; i++) {
 			int64_t ts;
