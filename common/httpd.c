@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,13 +14,45 @@
 
 #include "log.h"
 
+/* Request body buffers kept for the next requests: a 1 MiB push body
+ * allocated and freed per request made glibc trim and re-fault its heap
+ * every time. At most BODY_POOL buffers of at most BODY_KEEP_MAX bytes. */
+#define BODY_POOL     8
+#define BODY_KEEP_MAX ((size_t)4 << 20)
+
 struct lf_httpd {
 	struct MHD_Daemon *d;
 	lf_http_handler handler;
 	void *ctx;
 	size_t max_body;
 	int port;
+	pthread_mutex_t pool_mu;
+	struct lf_buf pool[BODY_POOL];
+	size_t n_pool;
 };
+
+static void body_take(struct lf_httpd *s, struct lf_buf *b)
+{
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->n_pool)
+		*b = s->pool[--s->n_pool];
+	pthread_mutex_unlock(&s->pool_mu);
+}
+
+static void body_give(struct lf_httpd *s, struct lf_buf *b)
+{
+	if (b->cap && b->cap <= BODY_KEEP_MAX) {
+		lf_buf_reset(b);
+		pthread_mutex_lock(&s->pool_mu);
+		if (s->n_pool < BODY_POOL) {
+			s->pool[s->n_pool++] = *b;
+			b->data = NULL;
+			b->len = b->cap = 0;
+		}
+		pthread_mutex_unlock(&s->pool_mu);
+	}
+	lf_buf_free(b);
+}
 
 struct form_pair {
 	char *name, *value;
@@ -28,18 +61,20 @@ struct form_pair {
 /* Per-request state; pub must stay first (lf_http_arg casts back). */
 struct req_ctx {
 	struct lf_http_request pub;
+	struct lf_httpd *srv; /* whose body pool the buffer returns to */
 	struct lf_buf body;
+	size_t content_length; /* announced, already checked against max_body; 0 if none */
 	bool too_large;
 	bool form_parsed;
 	struct form_pair *form;
 	size_t n_form;
 };
 
-static void req_free(struct req_ctx *r)
+static void req_free(struct lf_httpd *s, struct req_ctx *r)
 {
 	if (!r)
 		return;
-	lf_buf_free(&r->body);
+	body_give(s, &r->body);
 	for (size_t i = 0; i < r->n_form; i++) {
 		free(r->form[i].name);
 		free(r->form[i].value);
@@ -52,7 +87,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	(void)cls, (void)c, (void)toe;
-	req_free(*con_cls);
+	struct req_ctx *r = *con_cls;
+	if (r)
+		req_free(r->srv, r);
 	*con_cls = NULL;
 }
 
@@ -101,14 +138,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!r)
 			return MHD_NO;
 		*con_cls = r;
+		r->srv = s;
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > s->max_body)
-			r->too_large = true; /* answered once the upload is consumed */
+		if (cl) {
+			unsigned long long n = strtoull(cl, NULL, 10);
+			if (n > s->max_body)
+				r->too_large = true; /* answered once the upload is consumed */
+			else
+				r->content_length = (size_t)n;
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
 		if (!r->too_large) {
+			/* Reserve the announced size once: growing by doubling
+			 * copied a 1 MiB push body about twice over. A failed
+			 * reservation just falls back to growing. */
+			if (r->body.cap == 0) {
+				body_take(s, &r->body);
+				if (r->content_length > r->body.cap)
+					(void)lf_buf_reserve(&r->body, r->content_length);
+			}
 			if (r->body.len + *upload_data_size > s->max_body)
 				r->too_large = true;
 			else if (lf_buf_append(&r->body, upload_data, *upload_data_size) < 0)
@@ -150,6 +201,7 @@ int lf_httpd_start(const struct lf_httpd_config *cfg, lf_http_handler h, void *c
 		return lf_err(err, "out of memory");
 	s->handler = h;
 	s->ctx = ctx;
+	pthread_mutex_init(&s->pool_mu, NULL);
 	s->max_body = cfg->max_body ? cfg->max_body : 4u << 20;
 	unsigned threads = cfg->threads ? cfg->threads : 4;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
@@ -165,6 +217,7 @@ int lf_httpd_start(const struct lf_httpd_config *cfg, lf_http_handler h, void *c
 		snprintf(port, sizeof port, "%d", cfg->port);
 		int gai = getaddrinfo(addr, port, &hints, &res);
 		if (gai != 0) {
+			pthread_mutex_destroy(&s->pool_mu);
 			free(s);
 			return lf_err(err, "cannot resolve listen address \"%s\": %s", addr,
 			              gai_strerror(gai));
@@ -190,6 +243,7 @@ int lf_httpd_start(const struct lf_httpd_config *cfg, lf_http_handler h, void *c
 	s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
 	                        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!s->d) {
+		pthread_mutex_destroy(&s->pool_mu);
 		free(s);
 		return lf_err(err, "cannot listen on %s (address in use or not permitted?)",
 		              display);
@@ -210,6 +264,9 @@ void lf_httpd_stop(struct lf_httpd *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->d);
+	for (size_t i = 0; i < s->n_pool; i++)
+		lf_buf_free(&s->pool[i]);
+	pthread_mutex_destroy(&s->pool_mu);
 	free(s);
 }
 

@@ -51,11 +51,62 @@ void lf_ingest_batch_free(struct lf_ingest_batch *b)
 	free(b->sm);
 	if (b->pb)
 		lf_push_request_free(b->pb);
+	lf_push_decoder_free(b->pd);
 	if (b->json)
 		json_decref(b->json);
 	lf_buf_free(&b->inflated);
 	lf_buf_free(&b->scratch);
 	memset(b, 0, sizeof(*b));
+}
+
+static void buf_reset_capped(struct lf_buf *buf, size_t keep_max)
+{
+	if (buf->cap > keep_max)
+		lf_buf_free(buf);
+	else
+		lf_buf_reset(buf);
+}
+
+void lf_ingest_batch_reset(struct lf_ingest_batch *b, size_t keep_max)
+{
+	b->n_streams = b->n_entries = b->n_sm = 0;
+	b->bytes = 0;
+	if (b->pb)
+		lf_push_request_free(b->pb);
+	b->pb = NULL;
+	if (b->json)
+		json_decref(b->json);
+	b->json = NULL;
+	if (lf_push_decoder_retained(b->pd) > keep_max) {
+		lf_push_decoder_free(b->pd);
+		b->pd = NULL;
+	}
+	buf_reset_capped(&b->inflated, keep_max);
+	buf_reset_capped(&b->scratch, keep_max);
+	if (b->cap_streams * sizeof(*b->streams) > keep_max / 16) {
+		/* each stream also keeps label and key buffers: drop them all */
+		for (size_t i = 0; i < b->cap_streams; i++) {
+			lf_labels_free(&b->streams[i].labels);
+			lf_buf_free(&b->streams[i].key);
+		}
+		free(b->streams);
+		b->streams = NULL;
+		b->cap_streams = 0;
+	}
+	for (size_t i = 0; i < b->cap_streams; i++) {
+		buf_reset_capped(&b->streams[i].key, keep_max);
+		lf_labels_clear(&b->streams[i].labels);
+	}
+	if (b->cap_entries * sizeof(*b->entries) > keep_max) {
+		free(b->entries);
+		b->entries = NULL;
+		b->cap_entries = 0;
+	}
+	if (b->cap_sm * sizeof(*b->sm) > keep_max) {
+		free(b->sm);
+		b->sm = NULL;
+		b->cap_sm = 0;
+	}
 }
 
 static struct lf_ingest_stream *add_stream(struct lf_ingest_batch *b)
@@ -157,6 +208,49 @@ static int inflate_capped(const char *in, size_t len, bool raw_deflate, size_t c
 	return 0;
 }
 
+/* Wire strings are cut at their first NUL byte, as the protobuf-c path
+ * that came before read them as C strings: the same bytes are accepted. */
+static size_t c_strlen(const char *s, size_t n)
+{
+	const char *z = memchr(s, '\0', n);
+	return z ? (size_t)(z - s) : n;
+}
+
+static int on_pb_stream(void *ctx, const char *labels, size_t labels_len, size_t n_entries,
+                        struct lf_error *err)
+{
+	struct lf_ingest_batch *b = ctx;
+	struct lf_ingest_stream *s = add_stream(b);
+	if (!s || reserve_entries(b, n_entries) < 0 ||
+	    lf_buf_append(&s->key, labels, c_strlen(labels, labels_len)) < 0)
+		return lf_err(err, "out of memory");
+	return 0;
+}
+
+static int on_pb_entry(void *ctx, int64_t ts_ns, const char *line, size_t line_len,
+                       const struct lf_push_sm_view *sm, size_t n_sm, struct lf_error *err)
+{
+	struct lf_ingest_batch *b = ctx;
+	struct lf_ingest_stream *s = &b->streams[b->n_streams - 1];
+	if (reserve_entries(b, 1) < 0 || (n_sm && reserve_sm(b, n_sm) < 0))
+		return lf_err(err, "out of memory");
+	struct lf_ingest_entry *e = &b->entries[b->n_entries++];
+	e->ts = ts_ns;
+	e->line = line;
+	e->line_len = line_len;
+	e->sm_first = b->n_sm;
+	e->n_sm = n_sm;
+	for (size_t k = 0; k < n_sm; k++) {
+		struct lf_skv *kv = &b->sm[b->n_sm++];
+		kv->name = sm[k].name;
+		kv->nlen = c_strlen(sm[k].name, sm[k].name_len);
+		kv->value = sm[k].value;
+		kv->vlen = c_strlen(sm[k].value, sm[k].value_len);
+	}
+	s->n++;
+	return 0;
+}
+
 static int decode_proto(const char *body, size_t len, size_t max_decoded, struct lf_ingest_batch *b,
                         struct lf_error *err)
 {
@@ -171,37 +265,11 @@ static int decode_proto(const char *body, size_t len, size_t max_decoded, struct
 		              "limit %zu",
 		              ulen, max_decoded),
 		       413;
-	Logproto__PushRequest *req = NULL;
-	if (lf_push_decode(body, len, max_decoded, &req, err) < 0)
-		return 400;
-	b->pb = req;
-	for (size_t i = 0; i < req->n_streams; i++) {
-		Logproto__StreamAdapter *sa = req->streams[i];
-		struct lf_ingest_stream *s = add_stream(b);
-		if (!s || reserve_entries(b, sa->n_entries) < 0)
-			return lf_err(err, "out of memory"), 413;
-		s->raw_labels = sa->labels ? sa->labels : "";
-		for (size_t j = 0; j < sa->n_entries; j++) {
-			Logproto__EntryAdapter *ea = sa->entries[j];
-			struct lf_ingest_entry *e = &b->entries[b->n_entries++];
-			e->ts = lf_push_ts_ns(ea->timestamp);
-			e->line = ea->line.data ? (const char *)ea->line.data : "";
-			e->line_len = ea->line.data ? ea->line.len : 0;
-			e->sm_first = b->n_sm;
-			e->n_sm = ea->n_structuredmetadata;
-			if (reserve_sm(b, e->n_sm) < 0)
-				return lf_err(err, "out of memory"), 413;
-			for (size_t k = 0; k < e->n_sm; k++) {
-				Logproto__LabelPairAdapter *p = ea->structuredmetadata[k];
-				struct lf_skv *kv = &b->sm[b->n_sm++];
-				kv->name = p->name ? p->name : "";
-				kv->nlen = strlen(kv->name);
-				kv->value = p->value ? p->value : "";
-				kv->vlen = strlen(kv->value);
-			}
-			s->n++;
-		}
-	}
+	if (!b->pd && !(b->pd = lf_push_decoder_new()))
+		return lf_err(err, "out of memory"), 413;
+	static const struct lf_push_visitor visitor = {on_pb_stream, on_pb_entry};
+	if (lf_push_walk(b->pd, body, len, max_decoded, &visitor, b, err) < 0)
+		return strncmp(err->msg, "out of memory", 13) ? 400 : 413;
 	return 0;
 }
 
@@ -620,7 +688,9 @@ size_t lf_ingest_validate(const struct lf_ingest_ctx *ctx, struct lf_ingest_batc
 						          "stream '%.*s' has invalid structured "
 						          "metadata "
 						          "name or value: '%.*s'",
-						          kshow, s->key.data, MSG_LABELS_MAX,
+						          kshow, s->key.data,
+						          kv->nlen > MSG_LABELS_MAX ? MSG_LABELS_MAX
+						                                    : (int)kv->nlen,
 						          kv->name);
 					}
 				}

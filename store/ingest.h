@@ -8,8 +8,10 @@
  * and still answers 400).
  *
  * A batch borrows line and metadata bytes from the decoded request it owns
- * (protobuf message, JSON tree, inflated body), so nothing is copied per
- * line until the WAL record is built.
+ * (the decompressed protobuf walked in place by lf_push_walk, JSON tree,
+ * inflated body), so nothing is copied or allocated per line until the WAL
+ * record is built. A protobuf stream's label text is copied into its key
+ * (NUL-terminated for the label parser); raw_labels is then NULL.
  */
 #ifndef LF_STORE_INGEST_H
 #define LF_STORE_INGEST_H
@@ -51,7 +53,8 @@ struct lf_ingest_batch {
 	size_t n_sm, cap_sm;
 	uint64_t bytes; /* accepted line + metadata bytes */
 	/* owned decoded forms the pointers above borrow from */
-	void *pb;   /* Logproto__PushRequest * */
+	void *pb;   /* Logproto__PushRequest * (unused by the protobuf path now) */
+	void *pd;   /* struct lf_push_decoder *: the decompressed protobuf */
 	void *json; /* json_t * */
 	struct lf_buf inflated;
 	struct lf_buf scratch;
@@ -68,6 +71,12 @@ struct lf_ingest_ctx {
 };
 
 void lf_ingest_batch_free(struct lf_ingest_batch *b);
+/* Empties b for the next request but keeps its memory (stream label
+ * buffers, entry arrays, decompression and WAL record buffers), so a
+ * receiver reusing one batch per thread does not map and fault in fresh
+ * megabyte buffers per request. A buffer above keep_max bytes (left by an
+ * unusually large request) is released instead. */
+void lf_ingest_batch_reset(struct lf_ingest_batch *b, size_t keep_max);
 
 /* Decodes body into b. content_type / content_encoding may be NULL.
  * Returns 0, or an HTTP status (400, 413, 415) with the message in err. */
