@@ -147,6 +147,13 @@ int lf_extracted_init(struct lf_entry *e);
 /* Counters. */
 void lf_stage_count_drop(struct lf_pipe_shared *sh, const char *reason);
 void lf_stage_count_error(struct lf_pipe_shared *sh, const char *stage, const char *reason);
+/* The input of a parsing stage (regex, logfmt, json): with `source`, that
+ * extracted value copied into `scratch` (setting extracted values may move
+ * it); without, the line itself. Returns false when the source is missing,
+ * after counting it as a missing_source error of `stage`: the stage then
+ * leaves the entry as it is, as Promtail does. */
+bool lf_stage_input(struct lf_pipe_shared *sh, const char *stage, const char *source,
+                    const struct lf_entry *e, struct lf_buf *scratch, const char **in, size_t *n);
 
 /* Copies every field of src except line, origin and seq_first into dst
  * (used when a held entry absorbs a newer part). 0 / -1. */

@@ -813,28 +813,17 @@ static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
 	size_t n;
 	if (!s->any_live && !s->drop_malformed)
 		return LF_PIPE_EMITTED; /* nothing it sets is ever read */
-	if (s->source) {
-		const char *v = lf_extracted_get(e, s->source);
-		if (!v) {
-			lf_stage_count_error(s->sh, "json", "missing_source");
-			return LF_PIPE_EMITTED;
-		}
-		/* the parse tree points into the input; extracted changes below */
+	/* The parse tree points into the input: a source value is copied
+	 * (extracted changes below); the line is not touched by them. */
+	if (!lf_stage_input(s->sh, "json", s->source, e, &s->src, &in, &n))
+		return LF_PIPE_EMITTED;
+	if (in[n] != '\0') {
+		/* lf_buf keeps its data NUL-terminated; copy in case a stage
+		 * wrote the line buffer without it (json_parse needs the NUL) */
 		lf_buf_reset(&s->src);
-		lf_buf_appends(&s->src, v);
-		in = s->src.data;
-		n = s->src.len;
-	} else {
-		in = e->line.data ? e->line.data : "";
-		n = e->line.len; /* setting extracted values never touches the line */
-		if (in[n] != '\0') {
-			/* lf_buf keeps its data NUL-terminated; copy in case a stage
-			 * wrote the buffer without it (json_parse needs the NUL) */
-			lf_buf_reset(&s->src);
-			lf_buf_append(&s->src, in, n);
-			in = s->src.data ? s->src.data : "";
-			n = s->src.len; /* shorter only on ENOMEM */
-		}
+		lf_buf_append(&s->src, in, n);
+		in = s->src.data ? s->src.data : "";
+		n = s->src.len; /* shorter only on ENOMEM */
 	}
 	if (json_parse(&s->jp, in, n) < 0 ||
 	    (s->jp.v[0].type != J_OBJ && s->jp.v[0].type != J_NULL)) {

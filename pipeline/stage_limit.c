@@ -87,7 +87,7 @@ static int limit_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, vo
 		s->by_label_drops = lf_metrics_family(
 		        ctx->sh->metrics, LF_METRIC_COUNTER,
 		        "logentry_dropped_lines_by_label_total",
-		        "A count of all log lines dropped as a result of a pipeline stage", names,
+		        "Lines dropped by a pipeline stage, by reason", names,
 		        NULL, 0);
 	}
 	*state = s;

@@ -240,20 +240,8 @@ static enum lf_pipe_result logfmt_process(void *state, struct lf_entry *e,
 	size_t n;
 	if (!s->any_live)
 		return LF_PIPE_EMITTED; /* nothing it sets is ever read */
-	if (s->source) {
-		const char *v = lf_extracted_get(e, s->source);
-		if (!v) {
-			lf_stage_count_error(s->sh, "logfmt", "missing_source");
-			return LF_PIPE_EMITTED;
-		}
-		lf_buf_reset(&s->src);
-		lf_buf_appends(&s->src, v);
-		in = s->src.data;
-		n = s->src.len;
-	} else {
-		in = e->line.data ? e->line.data : "";
-		n = e->line.len;
-	}
+	if (!lf_stage_input(s->sh, "logfmt", s->source, e, &s->src, &in, &n))
+		return LF_PIPE_EMITTED;
 	/* go-logfmt reads records line by line. */
 	size_t start = 0;
 	while (start <= n) {

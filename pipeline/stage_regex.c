@@ -89,21 +89,8 @@ static enum lf_pipe_result regex_process(void *state, struct lf_entry *e,
 	size_t n;
 	if (!s->any_live)
 		return LF_PIPE_EMITTED; /* nothing it sets is ever read */
-	if (s->source) {
-		const char *v = lf_extracted_get(e, s->source);
-		if (!v) {
-			lf_stage_count_error(s->sh, "regex", "missing_source");
-			return LF_PIPE_EMITTED;
-		}
-		/* Setting extracted values may move the source's buffer. */
-		lf_buf_reset(&s->tmp);
-		lf_buf_appends(&s->tmp, v);
-		subj = s->tmp.data;
-		n = s->tmp.len;
-	} else {
-		subj = e->line.data ? e->line.data : "";
-		n = e->line.len;
-	}
+	if (!lf_stage_input(s->sh, "regex", s->source, e, &s->tmp, &subj, &n))
+		return LF_PIPE_EMITTED;
 	if (lf_regex_exec(s->re, subj, n, 0, &s->m, NULL) != 1)
 		return LF_PIPE_EMITTED;
 	int ng = lf_regex_ngroups(s->re);

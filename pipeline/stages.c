@@ -223,7 +223,7 @@ int lf_pipeline_new(const struct lf_ynode *stages, const struct lf_pipeline_env 
 	if (p->sh.metrics) {
 		p->sh.drops = lf_metrics_family(
 		        p->sh.metrics, LF_METRIC_COUNTER, "logentry_dropped_lines_total",
-		        "A count of all log lines dropped as a result of a pipeline stage",
+		        "Lines dropped by a pipeline stage, by reason",
 		        drop_labels, NULL, 0);
 		p->sh.errors = lf_metrics_family(p->sh.metrics, LF_METRIC_COUNTER,
 		                                 "logferry_pipeline_errors_total",
@@ -334,6 +334,26 @@ void lf_stage_count_error(struct lf_pipe_shared *sh, const char *stage, const ch
 		const char *v[] = {sh->job_name, stage, reason};
 		lf_metric_inc(sh->errors, v);
 	}
+}
+
+bool lf_stage_input(struct lf_pipe_shared *sh, const char *stage, const char *source,
+                    const struct lf_entry *e, struct lf_buf *scratch, const char **in, size_t *n)
+{
+	if (!source) {
+		*in = e->line.data ? e->line.data : "";
+		*n = e->line.len;
+		return true;
+	}
+	const char *v = lf_extracted_get(e, source);
+	if (!v) {
+		lf_stage_count_error(sh, stage, "missing_source");
+		return false;
+	}
+	lf_buf_reset(scratch);
+	lf_buf_appends(scratch, v);
+	*in = scratch->data ? scratch->data : "";
+	*n = scratch->len;
+	return true;
 }
 
 int lf_entry_copy_meta(struct lf_entry *dst, const struct lf_entry *src)

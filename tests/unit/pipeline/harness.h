@@ -153,7 +153,7 @@ static __attribute__((unused)) double h_drops(struct h *h, const char *reason)
 {
 	struct lf_metric_family *f = lf_metrics_family(
 	        h->reg, LF_METRIC_COUNTER, "logentry_dropped_lines_total",
-	        "A count of all log lines dropped as a result of a pipeline stage",
+	        "Lines dropped by a pipeline stage, by reason",
 	        (const char *const[]){"reason", NULL}, NULL, 0);
 	return lf_metric_value(f, (const char *const[]){reason});
 }

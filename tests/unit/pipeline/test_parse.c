@@ -321,6 +321,37 @@ static void test_logfmt_doc(void **st)
 
 /* go-logfmt decoder behaviour: escapes, bare keys, and a syntax error that
  * stops the scan but keeps what was found before it. */
+/* A parsing stage whose `source` is not in the extracted map leaves the
+ * entry as it is and counts a missing_source error (shared lf_stage_input). */
+static void test_missing_source(void **st)
+{
+	(void)st;
+	static const char *const kinds[] = {"regex", "logfmt", "json"};
+	static const char *const yaml[] = {
+	        "- regex: {expression: '(?P<a>.*)', source: nope}\n",
+	        "- logfmt: {mapping: {a: }, source: nope}\n",
+	        "- json: {expressions: {a: }, source: nope}\n",
+	};
+	for (size_t k = 0; k < 3; k++) {
+		struct h h;
+		h_new(&h, yaml[k]);
+		assert_int_equal(h_push(&h, "{job=\"x\"}", "a=1"), LF_PIPE_EMITTED);
+		assert_int_equal(h.n, 1);
+		assert_string_equal(h_line(&h, 0), "a=1");
+		assert_null(h_ex(&h, 0, "a"));
+		char want[200];
+		snprintf(want, sizeof want,
+		         "logferry_pipeline_errors_total{job=\"testjob\",stage=\"%s\","
+		         "reason=\"missing_source\"} 1\n",
+		         kinds[k]);
+		char *m = h_render_metrics(&h);
+		if (!strstr(m, want))
+			fail_msg("%s: no \"%s\" in metrics", kinds[k], want);
+		free(m);
+		h_free(&h);
+	}
+}
+
 static void test_logfmt_syntax(void **st)
 {
 	(void)st;
@@ -368,6 +399,7 @@ int main(void)
 	        cmocka_unit_test(test_json_malformed),
 	        cmocka_unit_test(test_logfmt_doc),
 	        cmocka_unit_test(test_logfmt_syntax),
+	        cmocka_unit_test(test_missing_source),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
