@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memfind.h"
 #include "timeutil.h"
 
 /* ------------------------------------------------------------------ */
@@ -744,7 +745,7 @@ static bool alt_match(enum lf_filter_op op, const struct lf_filter_alt *a, const
                       size_t len)
 {
 	if (op == LF_FILTER_CONTAINS || op == LF_FILTER_NOT_CONTAINS)
-		return a->len == 0 || memmem(line, len, a->value, a->len) != NULL;
+		return lf_memfind(line, len, a->value, a->len) != NULL;
 	return lf_regex_test(a->re, line, len);
 }
 

@@ -7,7 +7,7 @@ PKGS=(
   # build
   meson ninja-build pkg-config gcc protobuf-c-compiler
   # libraries (DESIGN.md §6)
-  libinotifytools0-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev libsnappy-dev
+  libinotifytools0-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev libsnappy-dev liblz4-dev
   libprotobuf-c-dev libmicrohttpd-dev libjansson-dev zlib1g-dev libssl-dev libsqlite3-dev
   # tests: unit tests, e2e drivers, certificates, npm clients
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <lz4.h>
 #include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "crc32c.h"
 
@@ -18,17 +20,106 @@ static const char MAGIC[8] = {'L', 'F', 'C', 'H', 'U', 'N', 'K', 0};
 static const char END_MAGIC[8] = {'L', 'F', 'C', 'H', 'K', 'E', 'N', 'D'};
 #define IDX_ENTRY 40
 #define FOOTER    24
+/* No block the store writes comes near this: a block holds chunk_block_size
+ * bytes plus at most one entry, and entries are bounded by the push size. */
+#define MAX_RAW_BLOCK (1u << 30)
+#define HDR_V1        16 /* magic, version, labels_len */
+#define HDR_V2        20 /* magic, version, codec, labels_len */
 
-static int flush_block(struct lf_buf *raw, struct lf_buf *out, struct lf_buf *index,
-                       uint32_t n_entries, int64_t min_ts, int64_t max_ts, struct lf_error *err)
+int lf_chunk_codec_parse(const char *name, enum lf_chunk_codec *out, struct lf_error *err)
 {
-	size_t max = snappy_max_compressed_length(raw->len);
-	if (lf_buf_reserve(out, max) < 0 || lf_buf_reserve(index, IDX_ENTRY) < 0)
-		return lf_err(err, "chunk: out of memory");
-	size_t clen = max;
+	if (!strcmp(name, "none"))
+		*out = LF_CHUNK_NONE;
+	else if (!strcmp(name, "snappy"))
+		*out = LF_CHUNK_SNAPPY;
+	else if (!strcmp(name, "lz4") || !strcmp(name, "lz4-64k") || !strcmp(name, "lz4-256k") ||
+	         !strcmp(name, "lz4-1M") || !strcmp(name, "lz4-4M"))
+		*out = LF_CHUNK_LZ4;
+	else if (!strcmp(name, "gzip") || !strcmp(name, "flate"))
+		*out = LF_CHUNK_GZIP;
+	else
+		return lf_err(err,
+		              "chunk encoding \"%s\" is not supported (supported: none, snappy, "
+		              "lz4, lz4-64k, lz4-256k, lz4-1M, lz4-4M, gzip, flate)",
+		              name);
+	return 0;
+}
+
+const char *lf_chunk_codec_name(enum lf_chunk_codec c)
+{
+	switch (c) {
+	case LF_CHUNK_NONE:
+		return "none";
+	case LF_CHUNK_SNAPPY:
+		return "snappy";
+	case LF_CHUNK_LZ4:
+		return "lz4";
+	case LF_CHUNK_GZIP:
+		return "gzip";
+	}
+	return "unknown";
+}
+
+/* Upper bound of codec(raw) for n raw bytes; 0 if n is too large. */
+static size_t max_compressed(enum lf_chunk_codec codec, size_t n)
+{
+	switch (codec) {
+	case LF_CHUNK_SNAPPY:
+		return snappy_max_compressed_length(n);
+	case LF_CHUNK_LZ4:
+		return n > LZ4_MAX_INPUT_SIZE ? 0 : (size_t)LZ4_compressBound((int)n);
+	case LF_CHUNK_GZIP:
+		return compressBound((uLong)n);
+	case LF_CHUNK_NONE:
+		break;
+	}
+	return n;
+}
+
+/* Compresses raw into dst (room for max_compressed bytes); sets *clen. */
+static int compress_block(enum lf_chunk_codec codec, const char *raw, size_t n, char *dst,
+                          size_t cap, size_t *clen, struct lf_error *err)
+{
+	switch (codec) {
+	case LF_CHUNK_SNAPPY:
+		*clen = cap;
+		if (snappy_compress(raw, n, dst, clen) != SNAPPY_OK)
+			return lf_err(err, "chunk: snappy compression failed");
+		return 0;
+	case LF_CHUNK_LZ4: {
+		int k = LZ4_compress_default(raw, dst, (int)n, (int)cap);
+		if (k <= 0)
+			return lf_err(err, "chunk: lz4 compression failed");
+		*clen = (size_t)k;
+		return 0;
+	}
+	case LF_CHUNK_GZIP: {
+		uLongf k = (uLongf)cap;
+		if (compress2((Bytef *)dst, &k, (const Bytef *)raw, (uLong)n,
+		              Z_DEFAULT_COMPRESSION) != Z_OK)
+			return lf_err(err, "chunk: zlib compression failed");
+		*clen = (size_t)k;
+		return 0;
+	}
+	case LF_CHUNK_NONE:
+		break;
+	}
+	memcpy(dst, raw, n);
+	*clen = n;
+	return 0;
+}
+
+static int flush_block(struct lf_buf *raw, enum lf_chunk_codec codec, struct lf_buf *out,
+                       struct lf_buf *index, uint32_t n_entries, int64_t min_ts, int64_t max_ts,
+                       struct lf_error *err)
+{
+	size_t max = max_compressed(codec, raw->len);
+	if (!max || lf_buf_reserve(out, max) < 0 || lf_buf_reserve(index, IDX_ENTRY) < 0)
+		return lf_err(err, "chunk: out of memory for a %zu-byte block", raw->len);
+	size_t clen = 0;
 	uint64_t off = out->len;
-	if (snappy_compress(raw->data, raw->len, out->data + out->len, &clen) != SNAPPY_OK)
-		return lf_err(err, "chunk: snappy compression failed");
+	if (compress_block(codec, raw->data, raw->len, out->data + out->len, max, &clen, err) < 0)
+		return -1;
 	unsigned char *e = (unsigned char *)index->data + index->len;
 	lf_put_le64(e, off);
 	lf_put_le32(e + 8, (uint32_t)clen);
@@ -44,19 +135,20 @@ static int flush_block(struct lf_buf *raw, struct lf_buf *out, struct lf_buf *in
 }
 
 int lf_chunk_encode(const char *labels, const struct lf_sentry *entries, size_t n,
-                    size_t block_size, struct lf_buf *out, struct lf_chunk_info *info,
-                    struct lf_error *err)
+                    size_t block_size, enum lf_chunk_codec codec, struct lf_buf *out,
+                    struct lf_chunk_info *info, struct lf_error *err)
 {
 	struct lf_buf raw = LF_BUF_INIT, index = LF_BUF_INIT;
 	int rc = -1;
 	size_t llen = strlen(labels);
 	memset(info, 0, sizeof(*info));
 	lf_buf_reset(out);
-	unsigned char hdr[16];
+	unsigned char hdr[HDR_V2];
 	memcpy(hdr, MAGIC, 8);
 	lf_put_le32(hdr + 8, LF_CHUNK_VERSION);
-	lf_put_le32(hdr + 12, (uint32_t)llen);
-	if (lf_buf_append(out, hdr, 16) < 0 || lf_buf_append(out, labels, llen) < 0)
+	lf_put_le32(hdr + 12, (uint32_t)codec);
+	lf_put_le32(hdr + 16, (uint32_t)llen);
+	if (lf_buf_append(out, hdr, HDR_V2) < 0 || lf_buf_append(out, labels, llen) < 0)
 		goto oom;
 	if (block_size < 1024)
 		block_size = 1024;
@@ -85,14 +177,14 @@ int lf_chunk_encode(const char *labels, const struct lf_sentry *entries, size_t 
 		in_block++;
 		info->raw_bytes += e->line_len + smlen;
 		if (raw.len >= block_size) {
-			if (flush_block(&raw, out, &index, in_block, bmin, prev, err) < 0)
+			if (flush_block(&raw, codec, out, &index, in_block, bmin, prev, err) < 0)
 				goto done;
 			info->blocks++;
 			in_block = 0;
 		}
 	}
 	if (in_block) {
-		if (flush_block(&raw, out, &index, in_block, bmin, prev, err) < 0)
+		if (flush_block(&raw, codec, out, &index, in_block, bmin, prev, err) < 0)
 			goto done;
 		info->blocks++;
 	}
@@ -166,13 +258,25 @@ int lf_chunk_open_mem(const void *data, size_t len, struct lf_chunk_reader *r, s
 {
 	const unsigned char *m = data;
 	memset(r, 0, sizeof(*r));
-	if (len < 16 + FOOTER || memcmp(m, MAGIC, 8) != 0)
+	if (len < HDR_V2 + FOOTER || memcmp(m, MAGIC, 8) != 0)
 		return lf_err(err, "bad chunk header");
 	uint32_t ver = lf_get_le32(m + 8);
-	if (ver != LF_CHUNK_VERSION)
+	size_t hdr;
+	uint32_t codec, llen;
+	if (ver == 1) {
+		hdr = HDR_V1;
+		codec = LF_CHUNK_SNAPPY;
+		llen = lf_get_le32(m + 12);
+	} else if (ver == 2) {
+		hdr = HDR_V2;
+		codec = lf_get_le32(m + 12);
+		llen = lf_get_le32(m + 16);
+		if (codec > LF_CHUNK_GZIP)
+			return lf_err(err, "unknown chunk codec %u", codec);
+	} else {
 		return lf_err(err, "unsupported chunk version %u", ver);
-	uint32_t llen = lf_get_le32(m + 12);
-	if (llen > len - 16 - FOOTER)
+	}
+	if (llen > len - hdr - FOOTER)
 		return lf_err(err, "bad chunk labels length %u", llen);
 	const unsigned char *f = m + len - FOOTER;
 	if (memcmp(f + 16, END_MAGIC, 8) != 0)
@@ -180,7 +284,7 @@ int lf_chunk_open_mem(const void *data, size_t len, struct lf_chunk_reader *r, s
 	uint64_t ioff = lf_get_le64(f);
 	uint32_t nb = lf_get_le32(f + 8);
 	uint32_t icrc = lf_get_le32(f + 12);
-	if (ioff < 16 + (uint64_t)llen || ioff > len - FOOTER ||
+	if (ioff < hdr + (uint64_t)llen || ioff > len - FOOTER ||
 	    (uint64_t)nb * IDX_ENTRY != len - FOOTER - ioff)
 		return lf_err(err, "bad chunk index offset %llu for %u blocks",
 		              (unsigned long long)ioff, nb);
@@ -190,13 +294,14 @@ int lf_chunk_open_mem(const void *data, size_t len, struct lf_chunk_reader *r, s
 		const unsigned char *e = m + ioff + (size_t)i * IDX_ENTRY;
 		uint64_t off = lf_get_le64(e);
 		uint32_t cl = lf_get_le32(e + 8);
-		if (off < 16 + llen || off > ioff || cl > ioff - off)
+		if (off < hdr + llen || off > ioff || cl > ioff - off)
 			return lf_err(err, "chunk block %u out of bounds", i);
 	}
 	r->map = m;
 	r->size = len;
-	r->labels = (const char *)m + 16;
+	r->labels = (const char *)m + hdr;
 	r->labels_len = llen;
+	r->codec = (enum lf_chunk_codec)codec;
 	r->n_blocks = nb;
 	r->index = m + ioff;
 	return 0;
@@ -238,6 +343,41 @@ void lf_chunk_block(const struct lf_chunk_reader *r, uint32_t i, struct lf_chunk
 	bi->max_ts = (int64_t)lf_get_le64(e + 32);
 }
 
+/* Decompresses exactly raw_len bytes; -1 if the data does not decode to
+ * that many. Every codec is bounded by raw_len (from the checksummed index),
+ * so a lying block cannot make it write past dst. */
+static int decompress_block(enum lf_chunk_codec codec, const char *c, uint32_t clen, char *dst,
+                            uint32_t raw_len)
+{
+	switch (codec) {
+	case LF_CHUNK_SNAPPY: {
+		size_t ulen = 0;
+		if (snappy_uncompressed_length(c, clen, &ulen) != SNAPPY_OK || ulen != raw_len)
+			return -1;
+		return snappy_uncompress(c, clen, dst, &ulen) == SNAPPY_OK && ulen == raw_len ? 0
+		                                                                              : -1;
+	}
+	case LF_CHUNK_LZ4:
+		if (clen > INT_MAX || raw_len > INT_MAX)
+			return -1;
+		return LZ4_decompress_safe(c, dst, (int)clen, (int)raw_len) == (int)raw_len ? 0
+		                                                                            : -1;
+	case LF_CHUNK_GZIP: {
+		uLongf ulen = raw_len;
+		return uncompress((Bytef *)dst, &ulen, (const Bytef *)c, clen) == Z_OK &&
+		                       ulen == raw_len
+		               ? 0
+		               : -1;
+	}
+	case LF_CHUNK_NONE:
+		if (clen != raw_len)
+			return -1;
+		memcpy(dst, c, clen);
+		return 0;
+	}
+	return -1;
+}
+
 int lf_chunk_read_block(struct lf_chunk_reader *r, uint32_t i, struct lf_error *err)
 {
 	struct lf_chunk_block_info bi;
@@ -246,16 +386,16 @@ int lf_chunk_read_block(struct lf_chunk_reader *r, uint32_t i, struct lf_error *
 	if (lf_crc32c(0, c, bi.comp_len) != bi.crc)
 		return lf_err(err, "block %u at offset %llu: checksum mismatch", i,
 		              (unsigned long long)bi.offset);
-	size_t ulen = 0;
-	if (snappy_uncompressed_length(c, bi.comp_len, &ulen) != SNAPPY_OK || ulen != bi.raw_len)
-		return lf_err(err, "block %u at offset %llu: bad snappy length", i,
-		              (unsigned long long)bi.offset);
+	if (bi.raw_len > MAX_RAW_BLOCK)
+		return lf_err(err, "block %u at offset %llu: implausible size %u", i,
+		              (unsigned long long)bi.offset, bi.raw_len);
 	lf_buf_reset(&r->raw);
-	if (lf_buf_reserve(&r->raw, ulen + 1) < 0)
+	if (lf_buf_reserve(&r->raw, (size_t)bi.raw_len + 1) < 0)
 		return lf_err(err, "block %u: out of memory", i);
-	if (snappy_uncompress(c, bi.comp_len, r->raw.data, &ulen) != SNAPPY_OK)
-		return lf_err(err, "block %u at offset %llu: snappy data corrupt", i,
-		              (unsigned long long)bi.offset);
+	if (decompress_block(r->codec, c, bi.comp_len, r->raw.data, bi.raw_len) < 0)
+		return lf_err(err, "block %u at offset %llu: %s data corrupt", i,
+		              (unsigned long long)bi.offset, lf_chunk_codec_name(r->codec));
+	size_t ulen = bi.raw_len;
 	r->raw.len = ulen;
 	r->raw.data[ulen] = 0;
 	return 0;

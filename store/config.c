@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk.h"
 #include "timeutil.h"
 #include "yamlcfg.h"
 
@@ -42,6 +43,7 @@ int lf_store_config_defaults(struct lf_store_config *cfg)
 	l->max_structured_metadata_entries_count = 128;
 	cfg->chunk_target_size = 1572864;
 	cfg->chunk_block_size = 262144;
+	cfg->chunk_encoding = LF_CHUNK_LZ4;
 	cfg->chunk_idle_period = 30 * 60 * LF_NS_PER_SEC;
 	cfg->max_chunk_age = 2 * 3600 * LF_NS_PER_SEC;
 	cfg->flush_check_period = 1 * LF_NS_PER_SEC;
@@ -106,9 +108,13 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 	                                     "max_structured_metadata_size",
 	                                     "max_structured_metadata_entries_count",
 	                                     NULL};
-	static const char *const ingester[] = {"chunk_target_size",  "chunk_block_size",
-	                                       "chunk_idle_period",  "max_chunk_age",
-	                                       "flush_check_period", NULL};
+	static const char *const ingester[] = {"chunk_target_size",
+	                                       "chunk_block_size",
+	                                       "chunk_encoding",
+	                                       "chunk_idle_period",
+	                                       "max_chunk_age",
+	                                       "flush_check_period",
+	                                       NULL};
 	static const char *const compactor[] = {"retention_enabled", "compaction_interval", NULL};
 	static const char *const distributor[] = {"max_recv_msg_size", NULL};
 
@@ -191,6 +197,17 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 		    lf_ymap_duration(i, p, "max_chunk_age", &cfg->max_chunk_age, err) < 0 ||
 		    lf_ymap_duration(i, p, "flush_check_period", &cfg->flush_check_period, err) < 0)
 			return -1;
+		struct lf_ynode *enc = lf_ymap_get(i, "chunk_encoding");
+		if (enc) {
+			enum lf_chunk_codec codec;
+			struct lf_error e2;
+			if (enc->kind != LF_Y_SCALAR)
+				return lf_y_err(err, enc, "ingester.chunk_encoding",
+				                "must be a string");
+			if (lf_chunk_codec_parse(enc->str, &codec, &e2) < 0)
+				return lf_y_err(err, enc, "ingester.chunk_encoding", "%s", e2.msg);
+			cfg->chunk_encoding = (int)codec;
+		}
 		if (cfg->chunk_target_size <= 0)
 			return lf_y_err(err, lf_ymap_get(i, "chunk_target_size"),
 			                "ingester.chunk_target_size", "must be > 0");
@@ -293,8 +310,11 @@ int lf_store_config_render(const struct lf_store_config *cfg, struct lf_buf *o)
 	              l->allow_structured_metadata ? "true" : "false",
 	              (long long)l->max_structured_metadata_size,
 	              (long long)l->max_structured_metadata_entries_count);
-	lf_buf_printf(o, "ingester:\n  chunk_target_size: %lld\n  chunk_block_size: %lld\n",
-	              (long long)cfg->chunk_target_size, (long long)cfg->chunk_block_size);
+	lf_buf_printf(o,
+	              "ingester:\n  chunk_target_size: %lld\n  chunk_block_size: %lld\n"
+	              "  chunk_encoding: %s\n",
+	              (long long)cfg->chunk_target_size, (long long)cfg->chunk_block_size,
+	              lf_chunk_codec_name((enum lf_chunk_codec)cfg->chunk_encoding));
 	dur(o, "chunk_idle_period", cfg->chunk_idle_period);
 	dur(o, "max_chunk_age", cfg->max_chunk_age);
 	dur(o, "flush_check_period", cfg->flush_check_period);

@@ -46,6 +46,7 @@ struct lf_store_config {
 	struct lf_store_limits limits;
 	int64_t chunk_target_size;  /* bytes of uncompressed entries per chunk */
 	int64_t chunk_block_size;   /* bytes of uncompressed entries per block */
+	int chunk_encoding;         /* enum lf_chunk_codec (store/chunk.h) */
 	int64_t chunk_idle_period;  /* ns */
 	int64_t max_chunk_age;      /* ns */
 	int64_t flush_check_period; /* ns */

@@ -11,6 +11,7 @@
 #include "chunk.h"
 #include "codec.h"
 #include "log.h"
+#include "memfind.h"
 #include "timeutil.h"
 
 /* ---- JSON ---- */
@@ -233,7 +234,7 @@ static void offer(struct coll *c, uint32_t sidx, const struct lf_sentry *e)
 }
 
 /* With a needle, lines are only handed to the filters when the next
- * occurrence of the needle in the buffer falls inside them: one memmem over
+ * occurrence of the needle in the buffer falls inside them: one search over
  * the buffer replaces one per line. */
 static inline bool needle_may_match(const struct coll *c, const char **next, const char *end,
                                     const struct lf_sentry *e)
@@ -241,7 +242,8 @@ static inline bool needle_may_match(const struct coll *c, const char **next, con
 	if (!c->needle)
 		return true;
 	if (*next < e->line) {
-		const char *p = memmem(e->line, (size_t)(end - e->line), c->needle, c->needle_len);
+		const char *p =
+		        lf_memfind(e->line, (size_t)(end - e->line), c->needle, c->needle_len);
 		*next = p ? p : end;
 	}
 	return *next < e->line + e->line_len;
@@ -315,7 +317,7 @@ static void scan_chunk(struct coll *c, struct lf_tenant *t, const struct cref *c
 		c->st->blocks_read++;
 		c->st->compressed_bytes += bi.comp_len;
 		if (c->needle && bi.min_ts >= c->start && bi.max_ts < c->end &&
-		    !memmem(rd->raw.data, rd->raw.len, c->needle, c->needle_len)) {
+		    !lf_memfind(rd->raw.data, rd->raw.len, c->needle, c->needle_len)) {
 			c->st->chunk_lines += bi.entries;
 			c->st->chunk_bytes += bi.raw_len;
 			continue;

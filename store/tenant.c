@@ -832,7 +832,8 @@ static int write_chunk(struct lf_tenant *t, struct lf_stream *s, struct lf_wal_p
 	if (n)
 		qsort(es, n, sizeof(*es), cmp_entry);
 	struct lf_chunk_info info;
-	if (lf_chunk_encode(s->key, es, n, (size_t)t->cfg->chunk_block_size, out, &info, err) < 0) {
+	if (lf_chunk_encode(s->key, es, n, (size_t)t->cfg->chunk_block_size,
+	                    (enum lf_chunk_codec)t->cfg->chunk_encoding, out, &info, err) < 0) {
 		free(es);
 		return -1;
 	}

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "api.h"
+#include "chunk.h"
 #include "config.h"
 #include "crc32c.h"
 #include "query.h"
@@ -61,10 +62,12 @@ static void test_config(void **state)
 	assert_int_equal(c.http_listen_port, 3100);
 	assert_string_equal(c.path_prefix, "./data");
 	assert_false(c.auth_enabled);
+	assert_int_equal(c.chunk_encoding, LF_CHUNK_LZ4);
 	const char *y = "auth_enabled: true\n"
 	                "server:\n  http_listen_port: 3200\n"
 	                "limits_config:\n  max_line_size: 1KB\n  retention_period: 24h\n"
 	                "ingester:\n  chunk_idle_period: 5m\n  chunk_target_size: 1MiB\n"
+	                "  chunk_encoding: snappy\n"
 	                "compactor:\n  retention_enabled: true\n";
 	assert_int_equal(lf_store_config_load_string(&c, y, strlen(y), "t.yaml", &err), 0);
 	assert_true(c.auth_enabled);
@@ -73,7 +76,13 @@ static void test_config(void **state)
 	assert_int_equal(c.limits.retention_period, 24 * 3600 * LF_NS_PER_SEC);
 	assert_int_equal(c.chunk_idle_period, 300 * LF_NS_PER_SEC);
 	assert_int_equal(c.chunk_target_size, 1 << 20);
+	assert_int_equal(c.chunk_encoding, LF_CHUNK_SNAPPY);
 	assert_true(c.retention_enabled);
+	const char *bad3 = "ingester:\n  chunk_encoding: zstd\n";
+	assert_int_equal(lf_store_config_load_string(&c, bad3, strlen(bad3), "d.yaml", &err), -1);
+	assert_non_null(strstr(err.msg, "d.yaml:2:"));
+	assert_non_null(strstr(err.msg, "ingester.chunk_encoding"));
+	assert_non_null(strstr(err.msg, "\"zstd\" is not supported"));
 	const char *bad = "server:\n  http_listen_port: 1\n  bogus_key: 2\n";
 	assert_int_equal(lf_store_config_load_string(&c, bad, strlen(bad), "b.yaml", &err), -1);
 	assert_non_null(strstr(err.msg, "b.yaml:3:"));
@@ -84,6 +93,7 @@ static void test_config(void **state)
 	struct lf_buf out = LF_BUF_INIT;
 	lf_store_config_render(&c, &out);
 	assert_non_null(strstr(out.data, "http_listen_port: 3200\n"));
+	assert_non_null(strstr(out.data, "chunk_encoding: snappy\n"));
 	lf_buf_free(&out);
 	lf_store_config_free(&c);
 }
