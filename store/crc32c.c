@@ -9,7 +9,13 @@
 /* Filled once under pthread_once; read-only afterwards. */
 static uint32_t tbl[8][256];
 static int have_sse42;
+/* shift3[j][b]: the CRC state (b << 8j) advanced over STRIPE zero bytes.
+ * Combines the three interleaved stripes of hw3() (see there). */
+#define STRIPE 4096
+static uint32_t shift3[4][256];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static uint32_t sw(uint32_t crc, const unsigned char *p, size_t len);
 
 static void init(void)
 {
@@ -26,6 +32,20 @@ static void init(void)
 	__builtin_cpu_init();
 	have_sse42 = __builtin_cpu_supports("sse4.2");
 #endif
+	/* Advancing a state over zero bytes is linear in the state, so the
+	 * operator is fixed by where it sends the 32 basis states. */
+	static const unsigned char zeros[STRIPE];
+	uint32_t basis[32];
+	for (int i = 0; i < 32; i++)
+		basis[i] = sw(1u << i, zeros, STRIPE);
+	for (int j = 0; j < 4; j++)
+		for (int b = 0; b < 256; b++) {
+			uint32_t v = 0;
+			for (int k = 0; k < 8; k++)
+				if (b & (1 << k))
+					v ^= basis[8 * j + k];
+			shift3[j][b] = v;
+		}
 }
 
 static uint32_t sw(uint32_t crc, const unsigned char *p, size_t len)
@@ -69,6 +89,38 @@ __attribute__((target("sse4.2"))) static uint32_t hw(uint32_t crc, const unsigne
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
 	return (uint32_t)c;
 }
+
+static inline uint32_t shift_stripe(uint32_t v)
+{
+	return shift3[0][v & 0xff] ^ shift3[1][(v >> 8) & 0xff] ^ shift3[2][(v >> 16) & 0xff] ^
+	       shift3[3][v >> 24];
+}
+
+/* The crc32 instruction has a latency of about three cycles but can start
+ * one per cycle, so three independent stripes A, B, C of STRIPE bytes run
+ * about three times as fast as one. With f(c, X) the state after X from c:
+ * f(c, A B C) = shift(shift(f(c, A)) ^ f(0, B)) ^ f(0, C), where shift
+ * advances a state over STRIPE zero bytes (a table lookup). */
+__attribute__((target("sse4.2"))) static uint32_t hw3(uint32_t crc, const unsigned char *p,
+                                                      size_t len)
+{
+	while (len >= 3 * STRIPE) {
+		uint64_t a = crc, b = 0, c = 0;
+		for (size_t i = 0; i < STRIPE; i += 8) {
+			uint64_t wa, wb, wc;
+			memcpy(&wa, p + i, 8);
+			memcpy(&wb, p + STRIPE + i, 8);
+			memcpy(&wc, p + 2 * STRIPE + i, 8);
+			a = __builtin_ia32_crc32di(a, wa);
+			b = __builtin_ia32_crc32di(b, wb);
+			c = __builtin_ia32_crc32di(c, wc);
+		}
+		crc = shift_stripe(shift_stripe((uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)c;
+		p += 3 * STRIPE;
+		len -= 3 * STRIPE;
+	}
+	return hw(crc, p, len);
+}
 #endif
 
 uint32_t lf_crc32c(uint32_t crc, const void *data, size_t len)
@@ -77,7 +129,7 @@ uint32_t lf_crc32c(uint32_t crc, const void *data, size_t len)
 	crc = ~crc;
 #if defined(__x86_64__)
 	if (have_sse42)
-		return ~hw(crc, data, len);
+		return ~hw3(crc, data, len);
 #endif
 	return ~sw(crc, data, len);
 }
