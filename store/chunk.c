@@ -152,6 +152,15 @@ int lf_chunk_encode(const char *labels, const struct lf_sentry *entries, size_t 
 		goto oom;
 	if (block_size < 1024)
 		block_size = 1024;
+	/* Size the buffers once: grown by doubling, they would copy about as
+	 * much as they end up holding. */
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += 30 + entries[i].line_len + (size_t)(entries[i].sm_end - entries[i].sm);
+	size_t first_block = total < block_size ? total : block_size;
+	if (lf_buf_reserve(&raw, first_block + 64 * 1024) < 0 ||
+	    lf_buf_reserve(out, max_compressed(codec, total) + 64 * 1024) < 0)
+		goto oom;
 	uint32_t in_block = 0;
 	int64_t bmin = 0, prev = 0;
 	for (size_t i = 0; i < n; i++) {
