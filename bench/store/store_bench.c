@@ -15,12 +15,15 @@
  * (first = cold-ish, best = warm); scan rate = bytes processed / time.
  *
  * usage: store_bench URL STORE_PID TOTAL_MB [CLIENTS=4] [STREAMS=100] [LINE=200] [BATCH=1048576]
- *                    [split|shared]
+ *                    [split|shared] [noquery]
+ * noquery: ingest only (run_bench.py times the queries itself, on a restarted
+ * store whose data is all in chunks, cold and warm).
  */
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +295,7 @@ int main(int argc, char **argv)
 	if (argc > 7)
 		batch_bytes = atoi(argv[7]);
 	shared = argc > 8 && !strcmp(argv[8], "shared");
+	bool queries = !(argc > 9 && !strcmp(argv[9], "noquery"));
 	n_clients = clients;
 	curl_global_init(CURL_GLOBAL_ALL);
 	struct timespec rt;
@@ -331,11 +335,14 @@ int main(int argc, char **argv)
 	       cpu > 0 ? lines / cpu : 0, failed);
 	printf("store RSS after ingest: %ld MiB (peak %ld MiB)\n", proc_kb(pid, "VmRSS:") / 1024,
 	       proc_kb(pid, "VmHWM:") / 1024);
-	/* let the flusher finish cutting the heads that reached their target */
-	sleep(3);
-	for (int r = 1; r <= 3; r++)
-		run_query(r);
-	printf("store peak RSS: %ld MiB\n", proc_kb(pid, "VmHWM:") / 1024);
+	if (queries) {
+		/* let the flusher finish cutting the heads that reached their target */
+		sleep(3);
+		for (int r = 1; r <= 3; r++)
+			run_query(r);
+		printf("store peak RSS: %ld MiB\n", proc_kb(pid, "VmHWM:") / 1024);
+	}
+	printf("ts_base %" PRId64 "\n", ts_base);
 	for (int i = 0; i < clients; i++) {
 		for (int b = 0; b < DISTINCT; b++)
 			free(cs[i].lines[b]);
