@@ -22,8 +22,10 @@ shift || true
 all_targets=(push labels yaml timeutil)
 # Targets for the 'lang' modules, built when their implementation links.
 lang_targets=(regex selector template gotime)
+# store targets: built with the store files they need (the case below)
+store_targets=(chunk)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}" "${lang_targets[@]}")
+[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}")
 B="${FUZZ_BUILD:-$root/build-fuzz-clang}"
 CC="${CC_FUZZ:-clang}"
 mkdir -p "$B/obj"
@@ -66,8 +68,12 @@ status=0
 for t in "${targets[@]}"; do
 	src="$here/fuzz_$t.c"
 	[ -f "$src" ] || { echo "== $t: no $src, skipped"; continue; }
+	extra=""
+	case "$t" in
+	chunk) extra="-I$root/store $root/store/chunk.c $root/store/crc32c.c -llz4 -lz" ;;
+	esac
 	# shellcheck disable=SC2086
-	if ! "$CC" $cflags -fsanitize=fuzzer $inc "$src" "$B/libcommon.a" $libs \
+	if ! "$CC" $cflags -fsanitize=fuzzer $inc "$src" $extra "$B/libcommon.a" $libs \
 		-o "$B/fuzz_$t" 2>"$B/fuzz_$t.build.log"; then
 		echo "== $t: does not build yet (see $B/fuzz_$t.build.log), skipped"
 		continue
