@@ -255,11 +255,19 @@ int lf_chunk_write_file(const char *dir, const char *name, const void *data, siz
 		unlink(tmp);
 		return lf_err(err, "chunk: rename %s -> %s: %s", tmp, dst, strerror(e));
 	}
+	return 0;
+}
+
+int lf_chunk_sync_dir(const char *dir, struct lf_error *err)
+{
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	if (dfd < 0)
+		return lf_err(err, "chunk: open %s: %s", dir, strerror(errno));
+	int rc = fsync(dfd);
+	int e = errno;
+	close(dfd);
+	if (rc < 0)
+		return lf_err(err, "chunk: fsync %s: %s", dir, strerror(e));
 	return 0;
 }
 

@@ -54,7 +54,9 @@ int lf_index_add_chunk(struct lf_index *ix, const struct lf_index_chunk *c, int6
 int lf_index_delete_chunk(struct lf_index *ix, int64_t id, struct lf_error *err);
 /* The largest chunk id ever used (for naming files), 0 if none. */
 int64_t lf_index_max_chunk_id(struct lf_index *ix);
-/* SQLite WAL checkpoint (TRUNCATE): folds the -wal file into the db. */
-void lf_index_checkpoint(struct lf_index *ix);
+/* SQLite WAL checkpoint (TRUNCATE): folds the -wal file into the db and
+ * syncs it. Commits are durable only after this returns 0 (the index runs
+ * with synchronous=NORMAL, see index.c). */
+int lf_index_checkpoint(struct lf_index *ix, struct lf_error *err);
 
 #endif

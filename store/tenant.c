@@ -980,9 +980,17 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		if (t->streams[i]->head_n && t->streams[i]->head_seg < keep)
 			keep = t->streams[i]->head_seg;
 	pthread_rwlock_unlock(&t->lock);
-	int removed = lf_wal_remove_before(t->wal, keep);
-	if (written)
-		lf_index_checkpoint(t->ix);
+	/* The chunks' renames and index rows must be durable before the WAL
+	 * records they replace go (see index.c: synchronous=NORMAL). */
+	int removed = 0;
+	struct lf_error err;
+	if (written &&
+	    (lf_chunk_sync_dir(t->chunks_dir, &err) < 0 || lf_index_checkpoint(t->ix, &err) < 0)) {
+		lf_error("tenant %s: %s; WAL segments kept until the next flush", t->id, err.msg);
+		failed++;
+	} else {
+		removed = lf_wal_remove_before(t->wal, keep);
+	}
 	if (written || removed)
 		lf_debug("tenant %s: flushed %d chunks, removed %d wal segments", t->id, written,
 		         removed);
@@ -1037,7 +1045,9 @@ int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period)
 		lf_metric_add(t->m->chunks_deleted, lv, (double)n);
 		lf_info("tenant %s: retention deleted %zu chunks older than %" PRId64, t->id, n,
 		        cutoff);
-		lf_index_checkpoint(t->ix);
+		struct lf_error err;
+		if (lf_index_checkpoint(t->ix, &err) < 0)
+			lf_error("tenant %s: retention: %s", t->id, err.msg);
 	}
 	pthread_mutex_unlock(&t->flush_mu);
 	return (int)n;

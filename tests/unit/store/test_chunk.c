@@ -272,6 +272,9 @@ static void test_write_file(void **state)
 	assert_int_equal(
 	        lf_chunk_encode("{a=\"b\"}", ents, 10, 1024, LF_CHUNK_LZ4, &out, &info, &err), 0);
 	assert_int_equal(lf_chunk_write_file(dir, "c1.chk", out.data, out.len, &err), 0);
+	assert_int_equal(lf_chunk_sync_dir(dir, &err), 0);
+	assert_int_equal(lf_chunk_sync_dir("/nonexistent/lf-chunks", &err), -1);
+	assert_non_null(strstr(err.msg, "/nonexistent/lf-chunks"));
 	char path[300];
 	snprintf(path, sizeof(path), "%s/c1.chk", dir);
 	struct lf_chunk_reader rd;
