@@ -15,8 +15,8 @@
  * checks each block's checksum when it decompresses it, so a flipped byte
  * costs one block (reported), not the chunk.
  *
- * Writing is atomic: temp file, write, fsync, rename; the directory is
- * fsynced once per flush pass (lf_chunk_sync_dir).
+ * Writing is atomic: temp file, write, fsync, rename, then the caller
+ * fsyncs the directory (lf_chunk_sync_dir).
  *
  * Block codecs (Loki's `ingester.chunk_encoding` names): none, snappy, lz4
  * (the default), gzip. lz4 is the default because a filter query spends
@@ -63,8 +63,7 @@ int lf_chunk_encode(const char *labels, const struct lf_sentry *entries, size_t 
                     size_t block_size, enum lf_chunk_codec codec, struct lf_buf *out,
                     struct lf_chunk_info *info, struct lf_error *err);
 /* Writes data to dir/name atomically (dir/.name.tmp, fsync, rename). The
- * rename is durable once lf_chunk_sync_dir(dir) returns: the flusher calls
- * it once per pass, not once per chunk. */
+ * rename is durable once lf_chunk_sync_dir(dir) returns. */
 int lf_chunk_write_file(const char *dir, const char *name, const void *data, size_t len,
                         struct lf_error *err);
 int lf_chunk_sync_dir(const char *dir, struct lf_error *err);

@@ -679,7 +679,7 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 		return lf_err(err, "out of memory encoding the WAL record"), 500;
 	int status = 204;
 	uint64_t seq = 0;
-	bool kick = false;
+	bool kick = false, help = false;
 	int64_t mono = lf_monotonic_ns();
 	pthread_rwlock_wrlock(&t->lock);
 	/* Resolve streams and apply per-stream limits. */
@@ -800,6 +800,9 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 			bytes += is->bytes;
 			if ((int64_t)s->head.len >= t->cfg->chunk_target_size)
 				kick = true;
+			if ((int64_t)s->head.len >=
+			    t->cfg->chunk_target_size + t->cfg->chunk_target_size / 4)
+				help = true;
 		}
 		const char *lv[] = {t->id};
 		lf_metric_add(t->m->lines_received, lv, (double)lines);
@@ -812,6 +815,13 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 		t->kick(t->kick_ctx);
 	if (seq && lf_wal_sync(t->wal, seq, err) < 0)
 		return 500;
+	/* Backpressure: a head well past its target means the flusher thread
+	 * is behind (it competes for CPU with the pushes). Heads are memory, so
+	 * this push helps: it runs a flush pass before it answers (waiting for
+	 * the flusher's pass if one is running). Its entries are already
+	 * durable; a failed pass is logged by lf_tenant_flush and retried. */
+	if (help)
+		(void)lf_tenant_flush(t, false);
 	return status;
 }
 
@@ -865,7 +875,10 @@ static int write_chunk(struct lf_tenant *t, struct lf_stream *s, struct lf_wal_p
 	snprintf(name, sizeof(name), "%016" PRIx64 "-%016" PRIx64 "-%016" PRIx64 "-%08x.chk",
 	         (uint64_t)s->series_id, (uint64_t)info.from, (uint64_t)info.through,
 	         lf_crc32c(0, out->data, out->len));
-	if (lf_chunk_write_file(t->chunks_dir, name, out->data, out->len, err) < 0)
+	/* The rename must be durable before the index row (and the WAL position
+	 * stored with it) can be: a row must never outlive its file. */
+	if (lf_chunk_write_file(t->chunks_dir, name, out->data, out->len, err) < 0 ||
+	    lf_chunk_sync_dir(t->chunks_dir, err) < 0)
 		return -1;
 	struct lf_index_chunk ic = {0,
 	                            s->series_id,

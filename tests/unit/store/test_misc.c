@@ -183,6 +183,93 @@ static void test_vexpr(void **state)
 	assert_non_null(strstr(err.msg, "parse error at line 1, col"));
 }
 
+static void store_metrics(struct lf_metrics *reg, struct lf_store_metrics *m)
+{
+	static const char *const t1[] = {"tenant", NULL};
+	static const char *const t2[] = {"reason", "tenant", NULL};
+	struct lf_metric_family **fams[] = {
+	        &m->lines_received, &m->bytes_received, &m->chunks_flushed,    &m->chunk_bytes,
+	        &m->chunks_deleted, &m->wal_replayed,   &m->wal_skipped_bytes, &m->corrupt_blocks};
+	char name[32];
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+		snprintf(name, sizeof(name), "m%zu", i);
+		*fams[i] = lf_metrics_family(reg, LF_METRIC_COUNTER, name, "h", t1, NULL, 0);
+	}
+	m->discarded_samples = lf_metrics_family(reg, LF_METRIC_COUNTER, "d1", "h", t2, NULL, 0);
+	m->discarded_bytes = lf_metrics_family(reg, LF_METRIC_COUNTER, "d2", "h", t2, NULL, 0);
+}
+
+/* Pushes one stream {job="bp"} with n lines of len bytes at ts0, ts0+1, ... */
+static void push_lines(struct lf_tenant *t, struct lf_store_config *c, int64_t ts0, int n, int len)
+{
+	struct lf_buf json = LF_BUF_INIT;
+	lf_buf_appends(&json, "{\"streams\":[{\"stream\":{\"job\":\"bp\"},\"values\":[");
+	for (int i = 0; i < n; i++) {
+		lf_buf_printf(&json, "%s[\"%lld\",\"", i ? "," : "", (long long)(ts0 + i));
+		for (int k = 0; k < len; k++)
+			lf_buf_append(&json, "x", 1);
+		lf_buf_appends(&json, "\"]");
+	}
+	lf_buf_appends(&json, "]}]}");
+	struct lf_ingest_batch b;
+	struct lf_error err;
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(
+	        lf_ingest_decode(json.data, json.len, "application/json", NULL, 1 << 20, &b, &err),
+	        0);
+	struct lf_ingest_ctx ic = {c, ts0, NULL, NULL};
+	assert_int_equal(lf_ingest_validate(&ic, &b, NULL), 0);
+	assert_int_equal(lf_tenant_push(t, &b, NULL, &err), 204);
+	lf_ingest_batch_free(&b);
+	lf_buf_free(&json);
+}
+
+/* Backpressure: with no flusher running, a push that leaves a head past
+ * 1.25 x chunk_target_size cuts it itself; below that the head stays. */
+static void test_push_backpressure(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lf-tenant-bp-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct lf_store_config c;
+	assert_int_equal(lf_store_config_defaults(&c), 0);
+	c.chunk_target_size = 4000;
+	struct lf_metrics *reg = lf_metrics_new();
+	struct lf_store_metrics m;
+	store_metrics(reg, &m);
+	struct lf_tenant *t;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(dir, "ten", &c, &m, &t, &err), 0);
+	int64_t now = lf_now_ns();
+	struct lf_selector *sel;
+	const char *q = "{job=\"bp\"}";
+	assert_int_equal(lf_selector_parse(q, strlen(q), 0, &sel, &err), 0);
+	struct lf_log_query lq = {sel, now - 1000, now + 1000000, 1000, false};
+	struct lf_query_stats st;
+	struct lf_buf out = LF_BUF_INIT;
+
+	push_lines(t, &c, now, 40, 100); /* ~4.1 KB: past the target, under 1.25 x */
+	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	assert_int_equal(st.chunks_ref, 0);
+	assert_int_equal(st.head_lines, 40);
+
+	push_lines(t, &c, now + 100, 20, 100); /* ~6.2 KB: the push cuts the head */
+	lf_buf_reset(&out);
+	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	assert_int_equal(st.chunks_ref, 1);
+	assert_int_equal(st.head_lines, 0);
+	assert_int_equal(st.returned, 60);
+
+	lf_tenant_close(t);
+	lf_selector_free(sel);
+	lf_buf_free(&out);
+	lf_metrics_free(reg);
+	lf_store_config_free(&c);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* A tenant end to end without HTTP: push, query, flush to a chunk, reopen. */
 static void test_tenant_push_flush_reopen(void **state)
 {
@@ -192,19 +279,8 @@ static void test_tenant_push_flush_reopen(void **state)
 	struct lf_store_config c;
 	assert_int_equal(lf_store_config_defaults(&c), 0);
 	struct lf_metrics *reg = lf_metrics_new();
-	static const char *const t1[] = {"tenant", NULL};
-	static const char *const t2[] = {"reason", "tenant", NULL};
 	struct lf_store_metrics m;
-	struct lf_metric_family **fams[] = {
-	        &m.lines_received, &m.bytes_received, &m.chunks_flushed,    &m.chunk_bytes,
-	        &m.chunks_deleted, &m.wal_replayed,   &m.wal_skipped_bytes, &m.corrupt_blocks};
-	char name[32];
-	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
-		snprintf(name, sizeof(name), "m%zu", i);
-		*fams[i] = lf_metrics_family(reg, LF_METRIC_COUNTER, name, "h", t1, NULL, 0);
-	}
-	m.discarded_samples = lf_metrics_family(reg, LF_METRIC_COUNTER, "d1", "h", t2, NULL, 0);
-	m.discarded_bytes = lf_metrics_family(reg, LF_METRIC_COUNTER, "d2", "h", t2, NULL, 0);
+	store_metrics(reg, &m);
 
 	struct lf_tenant *t;
 	struct lf_error err;
@@ -274,10 +350,15 @@ static void test_tenant_push_flush_reopen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_crc32c),     cmocka_unit_test(test_crc32c_large),
-	        cmocka_unit_test(test_tenant_ids), cmocka_unit_test(test_config),
-	        cmocka_unit_test(test_api_time),   cmocka_unit_test(test_json_escape),
-	        cmocka_unit_test(test_vexpr),      cmocka_unit_test(test_tenant_push_flush_reopen),
+	        cmocka_unit_test(test_crc32c),
+	        cmocka_unit_test(test_crc32c_large),
+	        cmocka_unit_test(test_push_backpressure),
+	        cmocka_unit_test(test_tenant_ids),
+	        cmocka_unit_test(test_config),
+	        cmocka_unit_test(test_api_time),
+	        cmocka_unit_test(test_json_escape),
+	        cmocka_unit_test(test_vexpr),
+	        cmocka_unit_test(test_tenant_push_flush_reopen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
