@@ -2,8 +2,39 @@
 #include "labels.h"
 #include "utf8.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Set ids (see struct lf_labels). Process-wide because a mark names its set
+ * by id, and a freed set's memory may come back as another set: ids must
+ * never repeat. A set draws one at its first change, so this atomic is off
+ * the per-line path. */
+static _Atomic uint64_t next_id = 1;
+
+/* Every change to slot bytes or order goes through here. */
+static inline void bump(struct lf_labels *ls)
+{
+	if (__builtin_expect(ls->id == 0, 0))
+		ls->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+	ls->ver++;
+}
+
+/* Called first by every function that changes ls: an append from outside
+ * (n moved away from n_seen) wrote a slot without bumping ver. */
+static inline void sync_seen(struct lf_labels *ls)
+{
+	if (ls->n != ls->n_seen) {
+		bump(ls);
+		ls->n_seen = ls->n;
+	}
+}
+
+void lf_labels_touch(struct lf_labels *ls)
+{
+	bump(ls);
+	ls->n_seen = ls->n;
+}
 
 void lf_labels_free(struct lf_labels *ls)
 {
@@ -12,13 +43,14 @@ void lf_labels_free(struct lf_labels *ls)
 		free(ls->v[i].value);
 	}
 	free(ls->v);
-	ls->v = NULL;
-	ls->n = ls->cap = 0;
+	memset(ls, 0, sizeof *ls); /* a new id at the next change */
 }
 
 void lf_labels_clear(struct lf_labels *ls)
 {
-	ls->n = 0;
+	/* the slots keep their bytes: ver stays (see struct lf_labels) */
+	sync_seen(ls);
+	ls->n = ls->n_seen = 0;
 }
 
 /* Length of s[0..n) as a C string: up to the first NUL. glibc's memchr
@@ -144,33 +176,107 @@ static int ensure_slot(struct lf_labels *ls)
 	return 0;
 }
 
-/* lf_labels_setn for lengths that are already C-string lengths. */
-static int set_clean(struct lf_labels *ls, const char *name, size_t name_len, const char *value,
-                     size_t value_len)
+/* Appends name=value at index n (name sorts after every present name),
+ * into the spare slot there. A set refilled per line in the same order
+ * finds the same bytes in that slot: then nothing is copied and ver stays. */
+static int append_clean(struct lf_labels *ls, const char *name, size_t name_len, const char *value,
+                        size_t value_len)
 {
+	if (ensure_slot(ls) < 0)
+		return -1;
+	struct lf_label *d = &ls->v[ls->n];
+	bool name_same = d->name_cap && str_eq(d->name, d->name_len, name, name_len);
+	bool value_same = d->value_cap && str_eq(d->value, d->value_len, value, value_len);
+	if (!(name_same && value_same)) {
+		bump(ls);
+		if ((!name_same &&
+		     slot_store(&d->name, &d->name_cap, &d->name_len, name, name_len) < 0) ||
+		    (!value_same &&
+		     slot_store(&d->value, &d->value_cap, &d->value_len, value, value_len) < 0))
+			return -1; /* the slot stays a spare */
+	}
+	ls->n_seen = ++ls->n;
+	return 0;
+}
+
+/* lf_labels_setn for lengths that are already C-string lengths. Not
+ * inlined: the fast paths that call it keep a light frame. */
+__attribute__((noinline)) static int set_clean(struct lf_labels *ls, const char *name,
+                                               size_t name_len, const char *value, size_t value_len)
+{
+	sync_seen(ls);
+	size_t n = ls->n;
 	int found;
-	size_t i = find(ls, name, name_len, &found);
+	size_t i;
+	/* sets are mostly built in name order: try "after the last" first */
+	int c = n ? str_cmp(ls->v[n - 1].name, ls->v[n - 1].name_len, name, name_len) : -1;
+	if (c < 0)
+		return append_clean(ls, name, name_len, value, value_len);
+	if (c == 0) {
+		found = 1;
+		i = n - 1;
+	} else {
+		i = find(ls, name, name_len, &found);
+	}
+	bump(ls);
 	if (found)
 		return slot_store(&ls->v[i].value, &ls->v[i].value_cap, &ls->v[i].value_len, value,
 		                  value_len);
 	if (ensure_slot(ls) < 0)
 		return -1;
 	/* Rotate the spare slot at index n into position i, keeping buffers. */
-	struct lf_label spare = ls->v[ls->n];
-	memmove(&ls->v[i + 1], &ls->v[i], (ls->n - i) * sizeof spare);
+	struct lf_label spare = ls->v[n];
+	memmove(&ls->v[i + 1], &ls->v[i], (n - i) * sizeof spare);
 	ls->v[i] = spare;
-	ls->n++;
+	ls->n_seen = ++ls->n;
 	struct lf_label *d = &ls->v[i];
 	if (slot_store(&d->name, &d->name_cap, &d->name_len, name, name_len) < 0 ||
 	    slot_store(&d->value, &d->value_cap, &d->value_len, value, value_len) < 0) {
 		/* Undo: move the slot back to the spare area. */
 		spare = ls->v[i];
 		memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof spare);
-		ls->n--;
+		ls->n_seen = --ls->n;
 		ls->v[ls->n] = spare;
 		return -1;
 	}
 	return 0;
+}
+
+int lf_labels_setn_nonul(struct lf_labels *ls, const char *name, size_t name_len, const char *value,
+                         size_t value_len)
+{
+	/* The per-line refill (cri's stream label): the spare slot at n
+	 * already holds name=value and name sorts last. Checked here for
+	 * short names and values, without calls (a light frame), before
+	 * set_clean does the general case. */
+	size_t n = ls->n;
+	if (n < ls->cap && n == ls->n_seen && name_len <= 16 && value_len <= 16) {
+		const struct lf_label *d = &ls->v[n];
+		if (d->name_cap && d->value_cap && d->name_len == name_len &&
+		    d->value_len == value_len && mem_eq(d->name, name, name_len) &&
+		    mem_eq(d->value, value, value_len)) {
+			/* name after the last one: decided in its first 8 bytes */
+			int c = -1;
+			if (n) {
+				const struct lf_label *last = &ls->v[n - 1];
+				size_t m = last->name_len < name_len ? last->name_len : name_len;
+				size_t i = 0;
+				for (; i < m && i < 8 && last->name[i] == name[i]; i++)
+					;
+				if (i < m && i < 8)
+					c = (unsigned char)last->name[i] - (unsigned char)name[i];
+				else if (i == m)
+					c = last->name_len < name_len ? -1 : 0;
+				else
+					c = 0; /* undecided: the general path */
+			}
+			if (c < 0) {
+				ls->n = ls->n_seen = n + 1;
+				return 0;
+			}
+		}
+	}
+	return set_clean(ls, name, name_len, value, value_len);
 }
 
 int lf_labels_setn(struct lf_labels *ls, const char *name, size_t name_len, const char *value,
@@ -210,18 +316,39 @@ int lf_labels_del(struct lf_labels *ls, const char *name)
 	size_t i = find(ls, name, strlen(name), &found);
 	if (!found)
 		return 0;
+	sync_seen(ls);
+	bump(ls);
 	struct lf_label gone = ls->v[i];
 	memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof gone);
-	ls->n--;
+	ls->n_seen = --ls->n;
 	ls->v[ls->n] = gone; /* keep its buffers as a spare slot */
 	return 1;
 }
+
+static int copy_slots(struct lf_labels *dst, const struct lf_labels *src, struct lf_labels_mark sm);
 
 int lf_labels_copy(struct lf_labels *dst, const struct lf_labels *src)
 {
 	if (dst == src)
 		return 0;
-	dst->n = 0;
+	sync_seen(dst);
+	struct lf_labels_mark sm = lf_labels_mark(src);
+	/* The usual copy is a target's labels into the entry reused for each
+	 * of its lines: neither changed since the last copy. */
+	if (sm.id && sm.id == dst->copy_src.id && sm.ver == dst->copy_src.ver &&
+	    sm.n == dst->copy_src.n && dst->ver == dst->copy_self_ver) {
+		dst->n = dst->n_seen = sm.n;
+		return 0;
+	}
+	return copy_slots(dst, src, sm);
+}
+
+/* lf_labels_copy without the memo shortcut. Not inlined: the shortcut
+ * keeps a light frame. */
+__attribute__((noinline)) static int copy_slots(struct lf_labels *dst, const struct lf_labels *src,
+                                                struct lf_labels_mark sm)
+{
+	dst->n = dst->n_seen = 0;
 	while (dst->cap < src->n) {
 		dst->n = dst->cap; /* ensure_slot grows when n == cap */
 		int r = ensure_slot(dst);
@@ -232,22 +359,38 @@ int lf_labels_copy(struct lf_labels *dst, const struct lf_labels *src)
 	/* locals: the stores below cannot make the compiler reload them */
 	struct lf_label *dv = dst->v;
 	const struct lf_label *sv = src->v;
-	size_t n = src->n;
-	for (size_t i = 0; i < n; i++) {
+	size_t n = src->n, i;
+	bool changed = false;
+	for (i = 0; i < n; i++) {
 		struct lf_label *d = &dv[i];
 		const struct lf_label *l = &sv[i];
-		/* The usual copy is a target's labels into a reused entry, whose
-		 * slots still hold the same names and mostly the same values:
-		 * comparing inline is cheaper than a memcpy call. */
-		if (!(d->name_cap && str_eq(d->name, d->name_len, l->name, l->name_len)) &&
-		    slot_store(&d->name, &d->name_cap, &d->name_len, l->name, l->name_len) < 0)
-			return -1;
-		if (!(d->value_cap && str_eq(d->value, d->value_len, l->value, l->value_len)) &&
-		    slot_store(&d->value, &d->value_cap, &d->value_len, l->value, l->value_len) < 0)
-			return -1;
-		dst->n = i + 1;
+		/* A reused destination's slots mostly still hold the same names
+		 * and values: comparing inline is cheaper than a memcpy call,
+		 * and an unchanged slot keeps ver. */
+		if (!(d->name_cap && str_eq(d->name, d->name_len, l->name, l->name_len))) {
+			changed = true;
+			if (slot_store(&d->name, &d->name_cap, &d->name_len, l->name, l->name_len) <
+			    0)
+				goto fail;
+		}
+		if (!(d->value_cap && str_eq(d->value, d->value_len, l->value, l->value_len))) {
+			changed = true;
+			if (slot_store(&d->value, &d->value_cap, &d->value_len, l->value,
+			               l->value_len) < 0)
+				goto fail;
+		}
 	}
+	dst->n = dst->n_seen = n;
+	if (changed)
+		bump(dst);
+	/* an empty destination never bumped: its id may still be 0 (no memo) */
+	dst->copy_src = sm;
+	dst->copy_self_ver = dst->ver;
 	return 0;
+fail:
+	dst->n = dst->n_seen = i; /* the slots copied in full */
+	bump(dst);
+	return -1;
 }
 
 int lf_labels_merge(struct lf_labels *dst, const struct lf_labels *src, bool overwrite)
@@ -281,10 +424,21 @@ int lf_labels_cmp(const struct lf_labels *a, const struct lf_labels *b)
 	return (a->n > b->n) - (a->n < b->n);
 }
 
+/* d was copied from s (lf_labels_copy's memo) and neither changed since. */
+static inline bool copy_of(const struct lf_labels *d, const struct lf_labels *s)
+{
+	struct lf_labels_mark sm = lf_labels_mark(s);
+	return sm.id && sm.id == d->copy_src.id && sm.ver == d->copy_src.ver &&
+	       sm.n == d->copy_src.n && d->ver == d->copy_self_ver && d->n == sm.n &&
+	       d->n_seen == d->n;
+}
+
 bool lf_labels_equal(const struct lf_labels *a, const struct lf_labels *b)
 {
 	if (a->n != b->n)
 		return false;
+	if (copy_of(b, a) || copy_of(a, b))
+		return true;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct lf_label *x = &a->v[i], *y = &b->v[i];
 		if (!str_eq(x->value, x->value_len, y->value, y->value_len) ||

@@ -227,6 +227,9 @@ struct lf_ts_fudge {
 	struct lf_labels last;
 	int64_t last_ts;
 	bool have_last;
+	/* A mark (common/labels.h) of a caller's set known to equal `last`:
+	 * while the caller's set still has it, no comparison is needed. */
+	struct lf_labels_mark last_mark;
 };
 void lf_ts_fudge_init(struct lf_ts_fudge *f);
 void lf_ts_fudge_free(struct lf_ts_fudge *f);

@@ -94,23 +94,31 @@ static inline bool is_space(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
 }
 
-/* Length of the \S+ run at p (RE2 \s is [\t\n\f\r ]); *stop is the byte
- * after it (or n). Bytes above ' ' are the fast case. */
+/* Length of the \S+ run at p (RE2 \s is [\t\n\f\r ]); p[result] is the
+ * whitespace byte after it, or result == n. Bytes above ' ' are the fast
+ * case: 8 at a time, and the first byte <= ' ' of a word is found with
+ * ctz (the classic "has a byte less than 0x21" mask is exact for its
+ * lowest set bit: a borrow only runs towards higher bytes). */
 static inline size_t nonspace_run(const char *p, size_t n)
 {
 	size_t i = 0;
 	for (;;) {
-		/* 8 bytes at a time while none is <= ' ' (the classic "has a byte
-		 * less than 0x21" test; it is exact for "none", and the byte loop
-		 * below finds which one it was otherwise) */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		for (; i + 8 <= n; i += 8) {
 			uint64_t w;
 			memcpy(&w, p + i, 8);
-			if ((w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL)
-				break;
+			uint64_t m = (w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL;
+			if (m) {
+				i += (size_t)__builtin_ctzll(m) / 8;
+				goto found;
+			}
 		}
+#endif
 		while (i < n && (unsigned char)p[i] > ' ')
 			i++;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	found:
+#endif
 		if (i < n && !is_space((unsigned char)p[i]))
 			i++; /* a control byte other than whitespace is \S too */
 		else
@@ -214,13 +222,14 @@ static enum lf_pipe_result cri_process(void *state, struct lf_entry *e, const st
 		if (s->live_time)
 			lf_labels_setn(&e->extracted, "time", 4, p, tl);
 		if (s->live_stream)
-			lf_labels_setn(&e->extracted, "stream", 6, p + so, 6);
+			lf_labels_setn_nonul(&e->extracted, "stream", 6, p + so, 6);
 		if (s->live_flags)
 			lf_labels_setn(&e->extracted, "flags", 5, p + fo, fl);
 		if (s->live_content)
 			lf_labels_setn(&e->extracted, "content", 7, p + co, n - co);
 		partial = fl == 1 && p[fo] == 'P';
-		lf_labels_setn(&e->labels, "stream", 6, p + so, 6);
+		/* "stdout" or "stderr": no NUL to look for */
+		lf_labels_setn_nonul(&e->labels, "stream", 6, p + so, 6);
 		int64_t ts;
 		if (lf_parse_rfc3339_fast(&s->tcache, p, tl, &ts) == 0 ||
 		    (s->rfc3339nano &&

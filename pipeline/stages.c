@@ -17,6 +17,11 @@ struct lf_pipeline {
 	struct lf_stage_list list;
 	struct lf_keyset init_keys; /* label names any stage may read as extracted */
 	size_t *init_key_len;       /* their lengths: looked up on every line */
+	/* Where each init key was found in the labels of the entry marked
+	 * init_mark (index, or SIZE_MAX when absent): an entry whose labels
+	 * still have that mark needs no lookup. */
+	size_t *init_idx;
+	struct lf_labels_mark init_mark;
 };
 
 /* ---- registry ---- */
@@ -223,8 +228,7 @@ int lf_pipeline_new(const struct lf_ynode *stages, const struct lf_pipeline_env 
 	if (p->sh.metrics) {
 		p->sh.drops = lf_metrics_family(
 		        p->sh.metrics, LF_METRIC_COUNTER, "logentry_dropped_lines_total",
-		        "Lines dropped by a pipeline stage, by reason",
-		        drop_labels, NULL, 0);
+		        "Lines dropped by a pipeline stage, by reason", drop_labels, NULL, 0);
 		p->sh.errors = lf_metrics_family(p->sh.metrics, LF_METRIC_COUNTER,
 		                                 "logferry_pipeline_errors_total",
 		                                 "Entries a pipeline stage could not process (left "
@@ -250,7 +254,8 @@ int lf_pipeline_new(const struct lf_ynode *stages, const struct lf_pipeline_env 
 	}
 	p->init_keys = after;
 	p->init_key_len = malloc((after.n ? after.n : 1) * sizeof *p->init_key_len);
-	if (!p->init_key_len) {
+	p->init_idx = malloc((after.n ? after.n : 1) * sizeof *p->init_idx);
+	if (!p->init_key_len || !p->init_idx) {
 		lf_pipeline_free(p);
 		return lf_err(err, "out of memory");
 	}
@@ -266,6 +271,7 @@ void lf_pipeline_free(struct lf_pipeline *p)
 		return;
 	lf_keyset_free(&p->init_keys);
 	free(p->init_key_len);
+	free(p->init_idx);
 	lf_stage_list_free(&p->list);
 	free((char *)p->sh.job_name);
 	free(p);
@@ -293,12 +299,25 @@ enum lf_pipe_result lf_pipeline_process(struct lf_pipeline *p, struct lf_entry *
 		lf_labels_copy(&e->extracted, &e->labels);
 	} else {
 		lf_labels_clear(&e->extracted);
-		for (size_t i = 0; i < p->init_keys.n; i++) {
-			const struct lf_label *l =
-			        find_label(&e->labels, p->init_keys.keys[i], p->init_key_len[i]);
-			if (l)
-				lf_labels_setn(&e->extracted, p->init_keys.keys[i],
-				               p->init_key_len[i], l->value, l->value_len);
+		size_t nk = p->init_keys.n;
+		if (nk && lf_labels_has_mark(&e->labels, &p->init_mark)) {
+			for (size_t i = 0; i < nk; i++) {
+				size_t k = p->init_idx[i];
+				if (k != SIZE_MAX)
+					lf_labels_setn(&e->extracted, p->init_keys.keys[i],
+					               p->init_key_len[i], e->labels.v[k].value,
+					               e->labels.v[k].value_len);
+			}
+		} else if (nk) {
+			for (size_t i = 0; i < nk; i++) {
+				const struct lf_label *l = find_label(
+				        &e->labels, p->init_keys.keys[i], p->init_key_len[i]);
+				p->init_idx[i] = l ? (size_t)(l - e->labels.v) : SIZE_MAX;
+				if (l)
+					lf_labels_setn(&e->extracted, p->init_keys.keys[i],
+					               p->init_key_len[i], l->value, l->value_len);
+			}
+			p->init_mark = lf_labels_mark(&e->labels);
 		}
 	}
 	struct lf_chain c = {.list = &p->list, .from = 0, .emit = emit, .ctx = ctx};
@@ -418,6 +437,12 @@ int lf_parse_rfc3339_fast(struct lf_rfc3339_cache *c, const char *s, size_t n, i
 			frac = (int64_t)digits8_value(w);
 			nd = 8;
 			i += 8;
+			/* the ninth digit of a nanosecond fraction */
+			if (i < n && (unsigned char)(s[i] - '0') < 10) {
+				frac = frac * 10 + (s[i] - '0');
+				nd = 9;
+				i++;
+			}
 		}
 #endif
 		for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
@@ -857,6 +882,21 @@ static bool labels_same(const struct lf_labels *a, const struct lf_labels *b)
 	return true;
 }
 
+/* Whether labels is the current set. The caller's set is mostly the entry
+ * reused for every line, refilled with the same labels: its mark then
+ * still matches, and nothing is compared. */
+static inline bool fudge_is_last(struct lf_ts_fudge *f, const struct lf_labels *labels)
+{
+	if (!f->have_last)
+		return false;
+	if (lf_labels_has_mark(labels, &f->last_mark))
+		return true;
+	if (!labels_same(&f->last, labels))
+		return false;
+	f->last_mark = lf_labels_mark(labels);
+	return true;
+}
+
 /* Moves the one-slot cache into the map and makes labels the current set. */
 static void fudge_switch(struct lf_ts_fudge *f, const struct lf_labels *labels)
 {
@@ -868,18 +908,19 @@ static void fudge_switch(struct lf_ts_fudge *f, const struct lf_labels *labels)
 			s->ival = f->last_ts;
 	}
 	f->have_last = lf_labels_copy(&f->last, labels) == 0;
+	f->last_mark = lf_labels_mark(labels);
 }
 
 void lf_ts_fudge_good(struct lf_ts_fudge *f, const struct lf_labels *labels, int64_t ts)
 {
-	if (!f->have_last || !labels_same(&f->last, labels))
+	if (!fudge_is_last(f, labels))
 		fudge_switch(f, labels);
 	f->last_ts = ts;
 }
 
 void lf_ts_fudge_fail(struct lf_ts_fudge *f, const struct lf_labels *labels, int64_t *ts)
 {
-	if (f->have_last && labels_same(&f->last, labels)) {
+	if (fudge_is_last(f, labels)) {
 		*ts = ++f->last_ts;
 		return;
 	}
