@@ -17,13 +17,24 @@
  * The parser is specialised (no jansson here): it builds a flat node array
  * in a buffer reused across lines, so a line costs no malloc once warm.
  * It accepts exactly the JSON Go's encoding/json accepts (strict grammar,
- * invalid UTF-8 inside strings tolerated and decoded as U+FFFD). */
+ * invalid UTF-8 inside strings tolerated and decoded as U+FFFD).
+ *
+ * Per line, after the parse (strings scanned 16 bytes per step with SSE2
+ * where available): one pass over the root object's members finds the
+ * first step of every expression (root_lookup), and the values are stored
+ * in name order, mostly appended in place into the extracted map
+ * (put_sorted). tests/unit/lang/test_pipeline_fastpaths.c checks these
+ * against the general paths. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "stage.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- JMESPath subset ---- */
 
@@ -230,12 +241,12 @@ struct jnode {
 	bool esc;   /* J_STR / key: has backslash escapes */
 	bool ascii; /* J_STR: no byte >= 0x80, so valid UTF-8 */
 	bool key_esc;
-	uint32_t next;  /* next sibling (0 = none; node 0 is the root) */
-	uint32_t child; /* first child (0 = none) */
-	uint32_t count; /* children */
-	const char *s;  /* J_STR: body; J_NUM: token */
-	uint32_t len;
+	uint32_t next;   /* next sibling (0 = none; node 0 is the root) */
+	uint32_t child;  /* first child (0 = none) */
+	uint32_t count;  /* children */
+	const char *s;   /* J_STR: body; J_NUM: token */
 	const char *key; /* member key body (object members) */
+	uint32_t len;
 	uint32_t key_len;
 };
 
@@ -254,27 +265,34 @@ struct jparser {
 /* JSON whitespace. */
 static const unsigned char jws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
 
+/* The parser works on a local cursor `p` (loads and stores of jp->p
+ * would alias the node stores) and relies on the NUL after the input
+ * (json_parse): *p is readable up to and including the end, and the NUL
+ * there matches no token byte, so "*p == x" needs no bounds check. */
+
 /* Compact JSON (the common case) has no whitespace between tokens, so the
  * first byte is checked alone. Lines padded with spaces after the document
  * are skipped 8 bytes per step. */
-static inline void skip_ws(struct jparser *jp)
+static inline const char *skip_ws(const char *p, const char *end)
 {
-	const char *p = jp->p, *end = jp->end;
-	if (p >= end || !jws[(unsigned char)*p])
-		return;
+	if (!jws[(unsigned char)*p])
+		return p;
 	for (uint64_t w; end - p >= 8; p += 8) {
 		memcpy(&w, p, 8);
 		if (w != 0x2020202020202020ull)
 			break;
 	}
-	while (p < end && jws[(unsigned char)*p])
+	while (jws[(unsigned char)*p])
 		p++;
-	jp->p = p;
+	return p;
 }
 
-static int new_node(struct jparser *jp, uint8_t type)
+/* Appends a node; returns its index or -1 (ENOMEM). Nodes are written
+ * whole, once: the string and number members of an object (most nodes)
+ * are complete when they are created. */
+static inline int add_node(struct jparser *jp, const struct jnode *x)
 {
-	if (jp->n == jp->cap) {
+	if (__builtin_expect(jp->n == jp->cap, 0)) {
 		size_t c = jp->cap ? jp->cap * 2 : 64;
 		struct jnode *v = realloc(jp->v, c * sizeof *v);
 		if (!v)
@@ -282,10 +300,13 @@ static int new_node(struct jparser *jp, uint8_t type)
 		jp->v = v;
 		jp->cap = c;
 	}
-	struct jnode *x = &jp->v[jp->n];
-	memset(x, 0, sizeof *x);
-	x->type = type;
+	jp->v[jp->n] = *x;
 	return (int)jp->n++;
+}
+
+static int new_node(struct jparser *jp, uint8_t type)
+{
+	return add_node(jp, &(struct jnode){.type = type});
 }
 
 /* Bytes that end the fast part of a string scan: '"', '\\', control
@@ -294,227 +315,288 @@ static int new_node(struct jparser *jp, uint8_t type)
 static const unsigned char jstr_stop[256] = {
         [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1};
 
-/* Scans a string body after the opening quote; sets *esc, and *ascii when
- * no byte is >= 0x80 (then it needs no UTF-8 check). The input ends with a
- * NUL (json_parse), a stop byte, so the inner loops need no bounds check.
- * Inlined into its two callers: the call itself cost about a fifth of the
- * scan for the short keys and values of typical log lines. */
-static inline __attribute__((always_inline)) int scan_string(struct jparser *jp, const char **body,
-                                                             uint32_t *len, bool *esc, bool *ascii)
+/* Scans a string body from p (after the opening quote); returns the
+ * closing quote, or NULL when the string is malformed or unterminated.
+ * Sets *esc, and *ascii when no byte is >= 0x80 (then it needs no UTF-8
+ * check). The input ends with a NUL (json_parse), a stop byte, so the inner
+ * loops need no bounds check. Inlined into its callers: the call itself
+ * cost about a fifth of the scan for the short keys and values of typical
+ * log lines. */
+static inline __attribute__((always_inline)) const char *
+scan_string(const char *sp, const char *send, bool *esc, bool *ascii)
 {
-	const unsigned char *p = (const unsigned char *)jp->p;
-	const unsigned char *end = (const unsigned char *)jp->end;
-	const unsigned char *s = p;
+	const unsigned char *p = (const unsigned char *)sp;
+	const unsigned char *end = (const unsigned char *)send;
 	*esc = false;
 	*ascii = true;
 	for (;;) {
+#ifdef __SSE2__
+		/* 16 bytes per step while they are inside the input (no read
+		 * past it): a stop byte is '"', '\\' or, compared signed, below
+		 * 0x20 (control bytes and bytes >= 0x80). */
+		while (end - p >= 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i stop =
+			        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+			                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+			                     _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+			unsigned m = (unsigned)_mm_movemask_epi8(stop);
+			if (m) {
+				p += __builtin_ctz(m);
+				goto stopped;
+			}
+			p += 16;
+		}
+#endif
 		/* unrolled by 4: most bytes are plain */
 		while (!jstr_stop[p[0]] && !jstr_stop[p[1]] && !jstr_stop[p[2]] && !jstr_stop[p[3]])
 			p += 4;
 		while (!jstr_stop[*p])
 			p++;
+#ifdef __SSE2__
+	stopped:
+#endif
+		if (*p == '"')
+			return (const char *)p;
 		if (p >= end)
-			return -1;
-		if (*p == '"') {
-			*body = (const char *)s;
-			*len = (uint32_t)(p - s);
-			jp->p = (const char *)p + 1;
-			return 0;
-		}
+			return NULL;
 		if (*p >= 0x80) {
 			*ascii = false;
 			p++;
 			continue;
 		}
 		if (*p < 0x20)
-			return -1;
+			return NULL;
 		/* backslash */
 		*esc = true;
 		if (p + 1 >= end)
-			return -1;
+			return NULL;
 		unsigned char e = p[1];
 		if (e == 'u') {
 			if (p + 6 > end)
-				return -1;
+				return NULL;
 			for (int k = 2; k < 6; k++)
 				if (lf_hexval((char)p[k]) < 0)
-					return -1;
+					return NULL;
 			p += 6;
 			continue;
 		}
 		if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' &&
 		    e != 'r' && e != 't')
-			return -1;
+			return NULL;
 		p += 2;
 	}
 }
 
 static int parse_value(struct jparser *jp);
 
-static int parse_number(struct jparser *jp, int idx)
+/* A number token at p: returns its end, or NULL. */
+static const char *parse_number(const char *p)
 {
-	const char *s = jp->p;
-	const char *p = s;
-	if (p < jp->end && *p == '-')
+	if (*p == '-')
 		p++;
-	if (p >= jp->end)
-		return -1;
 	if (*p == '0') {
 		p++;
 	} else if (*p >= '1' && *p <= '9') {
-		while (p < jp->end && *p >= '0' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
 			p++;
 	} else {
-		return -1;
+		return NULL;
 	}
-	if (p < jp->end && *p == '.') {
+	if (*p == '.') {
 		p++;
 		const char *d = p;
-		while (p < jp->end && *p >= '0' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
 			p++;
 		if (p == d)
-			return -1;
+			return NULL;
 	}
-	if (p < jp->end && (*p == 'e' || *p == 'E')) {
+	if (*p == 'e' || *p == 'E') {
 		p++;
-		if (p < jp->end && (*p == '+' || *p == '-'))
+		if (*p == '+' || *p == '-')
 			p++;
 		const char *d = p;
-		while (p < jp->end && *p >= '0' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
 			p++;
 		if (p == d)
-			return -1;
+			return NULL;
 	}
-	jp->v[idx].s = s;
-	jp->v[idx].len = (uint32_t)(p - s);
-	jp->p = p;
-	return 0;
+	return p;
 }
 
-static int lit(struct jparser *jp, const char *w, size_t n)
+/* A string value at p (the opening quote), the member with key kb/kl/kesc
+ * (kb NULL: no key): returns the byte after the closing quote, or NULL;
+ * *idx is its node. */
+static inline __attribute__((always_inline)) const char *
+parse_string(struct jparser *jp, const char *p, const char *kb, uint32_t kl, bool kesc, int *idx)
 {
-	if ((size_t)(jp->end - jp->p) < n || memcmp(jp->p, w, n) != 0)
+	bool esc, ascii;
+	const char *q = scan_string(p + 1, jp->end, &esc, &ascii);
+	if (!q)
+		return NULL;
+	struct jnode x = {.type = J_STR,
+	                  .esc = esc,
+	                  .ascii = ascii,
+	                  .key_esc = kesc,
+	                  .s = p + 1,
+	                  .len = (uint32_t)(q - (p + 1)),
+	                  .key = kb,
+	                  .key_len = kl};
+	*idx = add_node(jp, &x);
+	return *idx < 0 ? NULL : q + 1;
+}
+
+/* A number at p, the member with key kb/kl/kesc: as parse_string. */
+static inline __attribute__((always_inline)) const char *
+parse_num(struct jparser *jp, const char *p, const char *kb, uint32_t kl, bool kesc, int *idx)
+{
+	const char *q = parse_number(p);
+	if (!q)
+		return NULL;
+	struct jnode x = {.type = J_NUM,
+	                  .key_esc = kesc,
+	                  .s = p,
+	                  .len = (uint32_t)(q - p),
+	                  .key = kb,
+	                  .key_len = kl};
+	*idx = add_node(jp, &x);
+	return *idx < 0 ? NULL : q;
+}
+
+/* An object or array at p ('{' or '['). */
+static int parse_container(struct jparser *jp, const char *p)
+{
+	const char *end = jp->end;
+	if (++jp->depth > JSON_MAX_DEPTH)
 		return -1;
-	jp->p += n;
-	return 0;
-}
-
-/* A string value at jp->p (the opening quote). */
-static inline __attribute__((always_inline)) int parse_string(struct jparser *jp)
-{
-	int idx = new_node(jp, J_STR);
+	bool obj = *p == '{';
+	char close = obj ? '}' : ']';
+	int idx = new_node(jp, obj ? J_OBJ : J_ARR);
 	if (idx < 0)
 		return -1;
-	jp->p++;
-	const char *b;
-	uint32_t l;
-	bool esc, ascii;
-	if (scan_string(jp, &b, &l, &esc, &ascii) < 0)
-		return -1;
-	jp->v[idx].s = b;
-	jp->v[idx].len = l;
-	jp->v[idx].esc = esc;
-	jp->v[idx].ascii = ascii;
-	return idx;
-}
-
-static int parse_value(struct jparser *jp)
-{
-	skip_ws(jp);
-	if (jp->p >= jp->end)
-		return -1;
-	char c = *jp->p;
-	int idx;
-	switch (c) {
-	case '{':
-	case '[': {
-		if (++jp->depth > JSON_MAX_DEPTH)
-			return -1;
-		bool obj = c == '{';
-		idx = new_node(jp, obj ? J_OBJ : J_ARR);
-		if (idx < 0)
-			return -1;
-		jp->p++;
-		skip_ws(jp);
-		char close = obj ? '}' : ']';
-		if (jp->p < jp->end && *jp->p == close) {
-			jp->p++;
-			jp->depth--;
-			return idx;
-		}
-		uint32_t prev = 0;
-		for (;;) {
-			const char *kb = NULL;
-			uint32_t kl = 0;
-			bool kesc = false;
-			if (obj) {
-				skip_ws(jp);
-				if (jp->p >= jp->end || *jp->p != '"')
-					return -1;
-				jp->p++;
-				bool kascii;
-				if (scan_string(jp, &kb, &kl, &kesc, &kascii) < 0)
-					return -1;
-				skip_ws(jp);
-				if (jp->p >= jp->end || *jp->p != ':')
-					return -1;
-				jp->p++;
-			}
-			/* string members without the recursive call (the common
-			 * case) */
-			skip_ws(jp);
-			int ch = jp->p < jp->end && *jp->p == '"' ? parse_string(jp)
-			                                          : parse_value(jp);
-			if (ch < 0)
-				return -1;
-			jp->v[ch].key = kb;
-			jp->v[ch].key_len = kl;
-			jp->v[ch].key_esc = kesc;
-			if (prev)
-				jp->v[prev].next = (uint32_t)ch;
-			else
-				jp->v[idx].child = (uint32_t)ch;
-			prev = (uint32_t)ch;
-			jp->v[idx].count++;
-			skip_ws(jp);
-			if (jp->p >= jp->end)
-				return -1;
-			if (*jp->p == ',') {
-				jp->p++;
-				continue;
-			}
-			if (*jp->p == close) {
-				jp->p++;
-				break;
-			}
-			return -1;
-		}
+	p = skip_ws(p + 1, end);
+	if (*p == close) {
+		jp->p = p + 1;
 		jp->depth--;
 		return idx;
 	}
+	uint32_t prev = 0, count = 0;
+	for (;;) {
+		/* p is at a member's first byte, whitespace skipped */
+		const char *kb = NULL;
+		uint32_t kl = 0;
+		bool kesc = false;
+		if (obj) {
+			if (*p != '"')
+				return -1;
+			bool kascii;
+			const char *q = scan_string(p + 1, end, &kesc, &kascii);
+			if (!q)
+				return -1;
+			kb = p + 1;
+			kl = (uint32_t)(q - kb);
+			p = q + 1;
+			if (*p != ':') {
+				p = skip_ws(p, end);
+				if (*p != ':')
+					return -1;
+			}
+			p = skip_ws(p + 1, end);
+		}
+		/* string and number members without the recursive call (the
+		 * common case) */
+		int ch;
+		if (*p == '"') {
+			p = parse_string(jp, p, kb, kl, kesc, &ch);
+			if (!p)
+				return -1;
+		} else if ((*p >= '0' && *p <= '9') || *p == '-') {
+			p = parse_num(jp, p, kb, kl, kesc, &ch);
+			if (!p)
+				return -1;
+		} else {
+			jp->p = p;
+			ch = parse_value(jp);
+			if (ch < 0)
+				return -1;
+			p = jp->p;
+			jp->v[ch].key = kb;
+			jp->v[ch].key_len = kl;
+			jp->v[ch].key_esc = kesc;
+		}
+		struct jnode *v = jp->v;
+		if (prev)
+			v[prev].next = (uint32_t)ch;
+		else
+			v[idx].child = (uint32_t)ch;
+		prev = (uint32_t)ch;
+		count++;
+		if (*p != ',' && *p != close)
+			p = skip_ws(p, end);
+		if (*p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (*p == close) {
+			p++;
+			break;
+		}
+		return -1;
+	}
+	jp->v[idx].count = count;
+	jp->depth--;
+	jp->p = p;
+	return idx;
+}
+
+static int lit(struct jparser *jp, const char *p, const char *w, size_t n)
+{
+	if ((size_t)(jp->end - p) < n || memcmp(p, w, n) != 0)
+		return -1;
+	jp->p = p + n;
+	return 0;
+}
+
+/* Parses the value at jp->p (whitespace before it skipped here); leaves
+ * jp->p after it. Returns its node, or -1. */
+static int parse_value(struct jparser *jp)
+{
+	const char *p = skip_ws(jp->p, jp->end);
+	int idx;
+	switch (*p) {
+	case '{':
+	case '[':
+		return parse_container(jp, p);
 	case '"':
-		return parse_string(jp);
+		p = parse_string(jp, p, NULL, 0, false, &idx);
+		if (!p)
+			return -1;
+		jp->p = p;
+		return idx;
 	case 't':
 		idx = new_node(jp, J_TRUE);
-		return idx < 0 || lit(jp, "true", 4) < 0 ? -1 : idx;
+		return idx < 0 || lit(jp, p, "true", 4) < 0 ? -1 : idx;
 	case 'f':
 		idx = new_node(jp, J_FALSE);
-		return idx < 0 || lit(jp, "false", 5) < 0 ? -1 : idx;
+		return idx < 0 || lit(jp, p, "false", 5) < 0 ? -1 : idx;
 	case 'n':
 		idx = new_node(jp, J_NULL);
-		return idx < 0 || lit(jp, "null", 4) < 0 ? -1 : idx;
+		return idx < 0 || lit(jp, p, "null", 4) < 0 ? -1 : idx;
 	default:
-		idx = new_node(jp, J_NUM);
-		if (idx < 0 || parse_number(jp, idx) < 0)
+		if (p >= jp->end)
 			return -1;
+		p = parse_num(jp, p, NULL, 0, false, &idx);
+		if (!p)
+			return -1;
+		jp->p = p;
 		return idx;
 	}
 }
 
 /* Parses a whole document; the root is node 0. s[n] must be a NUL byte:
- * the string scan uses it as a sentinel instead of checking the end at
- * every byte (a NUL inside s is still an error: it is a control
- * character, and the scan checks the end once it stops). */
+ * the scans use it as a sentinel instead of checking the end at every
+ * byte (a NUL inside s is still an error: it is a control character or
+ * an unexpected byte, and the scans check the end once they stop). */
 static int json_parse(struct jparser *jp, const char *s, size_t n)
 {
 	jp->p = s;
@@ -523,40 +605,94 @@ static int json_parse(struct jparser *jp, const char *s, size_t n)
 	jp->depth = 0;
 	if (parse_value(jp) < 0)
 		return -1;
-	skip_ws(jp);
-	return jp->p == jp->end ? 0 : -1;
+	return skip_ws(jp->p, jp->end) == jp->end ? 0 : -1;
 }
 
 /* ---- evaluation and rendering ---- */
+
+/* One expression, as the per-line loop needs it. The stage keeps them
+ * sorted by name (see json_create). */
+struct jexpr {
+	const char *name; /* the extracted name (owned by exprs) */
+	size_t name_len;
+	const struct jpath *path;
+	const char *key0; /* first step's key when it is a field shorter than
+	                   * 64 bytes (found by root_lookup), else NULL */
+	size_t key0_len;
+	long first; /* per line: the root member key0 names, or -1 */
+	bool live;  /* may a later stage read it? */
+};
 
 struct json_stage {
 	struct lf_strmap exprs; /* name -> expression text */
 	struct jpath *paths;
 	char *source;
 	bool drop_malformed;
-	bool *live;       /* per expression: may a later stage read it? */
-	size_t *name_len; /* per expression: strlen of its name (per line) */
+	/* Expressions sorted by name (stable). Values are stored in name
+	 * order: into an extracted map that holds no later name (the usual
+	 * case) each store is then an append. Setting distinct names
+	 * commutes (and the YAML loader rejects duplicate names). */
+	struct jexpr *ex;
+	bool distinct; /* no two expressions share a name (YAML rejects it) */
 	bool any_live;
+	/* First steps that are short fields, bucketed by key length, so that
+	 * one pass over the root object's members finds them all. */
+	uint64_t root_lens; /* bit L: some key0 has length L */
+	uint32_t *by_len;   /* indexes into ex, grouped by key0 length */
+	uint32_t by_len_start[65];
 	struct jparser jp;
 	struct lf_buf val, key, tmp, src;
 	struct lf_pipe_shared *sh;
 };
 
+/* a[0..n) == b[0..n), inline: member keys are short. From 4 bytes on, two
+ * overlapping loads per 8 (or 4) bytes. */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+	if (n >= 8) {
+		uint64_t x, y;
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		uint32_t x1, y1, x2, y2;
+		memcpy(&x1, a, 4);
+		memcpy(&y1, b, 4);
+		memcpy(&x2, a + n - 4, 4);
+		memcpy(&y2, b + n - 4, 4);
+		return ((x1 ^ y1) | (x2 ^ y2)) == 0;
+	}
+	if (n >= 2) {
+		uint16_t x1, y1;
+		memcpy(&x1, a, 2);
+		memcpy(&y1, b, 2);
+		return x1 == y1 && a[n - 1] == b[n - 1];
+	}
+	return n == 0 || a[0] == b[0];
+}
+
 static bool key_equals(struct json_stage *s, const struct jnode *x, const char *f, size_t fl)
 {
 	if (!x->key_esc)
-		return x->key_len == fl && memcmp(x->key, f, fl) == 0;
+		return x->key_len == fl && bytes_eq(x->key, f, fl);
 	lf_buf_reset(&s->key);
 	json_unescape(x->key, x->key_len, &s->key);
 	return s->key.len == fl && memcmp(s->key.data, f, fl) == 0;
 }
 
-/* Returns the node index the path leads to, or -1 (null). */
-static long eval(struct json_stage *s, const struct jpath *p)
+/* Returns the node index the path leads to from node `cur` after its
+ * first `from` steps, or -1 (null). */
+static long eval_from(struct json_stage *s, const struct jpath *p, long cur, size_t from)
 {
 	const struct jnode *v = s->jp.v;
-	long cur = 0;
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = from; i < p->n; i++) {
 		const struct step *st = &p->steps[i];
 		const struct jnode *x = &v[cur];
 		if (st->kind == STEP_FIELD) {
@@ -585,6 +721,54 @@ static long eval(struct json_stage *s, const struct jpath *p)
 		}
 	}
 	return v[cur].type == J_NULL ? -1 : cur;
+}
+
+/* For every expression with a key0, sets its `first` to the root member
+ * with that key (the last duplicate wins, as in a Go map) or -1, in one
+ * pass over the root object's members. */
+static void root_lookup(struct json_stage *s)
+{
+	const struct jnode *v = s->jp.v;
+	struct jexpr *ex = s->ex;
+	for (uint32_t k = 0; k < s->by_len_start[64]; k++)
+		ex[s->by_len[k]].first = -1;
+	for (uint32_t c = v[0].child; c; c = v[c].next) {
+		const struct jnode *x = &v[c];
+		if (x->key_esc) {
+			/* compare the unescaped key with every candidate */
+			for (uint32_t k = 0; k < s->by_len_start[64]; k++) {
+				struct jexpr *j = &ex[s->by_len[k]];
+				if (key_equals(s, x, j->key0, j->key0_len))
+					j->first = c;
+			}
+			continue;
+		}
+		if (x->key_len >= 64 || !(s->root_lens >> x->key_len & 1))
+			continue;
+		for (uint32_t k = s->by_len_start[x->key_len]; k < s->by_len_start[x->key_len + 1];
+		     k++) {
+			struct jexpr *j = &ex[s->by_len[k]];
+			if (bytes_eq(x->key, j->key0, x->key_len))
+				j->first = c;
+		}
+	}
+}
+
+/* Where expression j leads in the parsed document (root object or null),
+ * or -1. */
+static inline long eval_expr(struct json_stage *s, const struct jexpr *j)
+{
+	if (s->jp.v[0].type == J_NULL)
+		return -1;
+	if (j->key0) {
+		long c = j->first;
+		if (c < 0)
+			return -1;
+		if (j->path->n == 1) /* a plain member: the common expression */
+			return s->jp.v[c].type == J_NULL ? -1 : c;
+		return eval_from(s, j->path, c, 1);
+	}
+	return eval_from(s, j->path, 0, 0);
 }
 
 static double num_value(const struct jnode *x)
@@ -732,8 +916,8 @@ static void json_free(void *state)
 	for (size_t i = 0; s->paths && i < s->exprs.n; i++)
 		jpath_free(&s->paths[i]);
 	free(s->paths);
-	free(s->live);
-	free(s->name_len);
+	free(s->ex);
+	free(s->by_len);
 	lf_strmap_free(&s->exprs);
 	free(s->source);
 	free(s->jp.v);
@@ -769,9 +953,9 @@ static int json_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, voi
 		return lf_y_err(err, ex ? ex : cfg, ctx->path, "JMES expression is required");
 	}
 	s->paths = calloc(s->exprs.n, sizeof *s->paths);
-	s->live = malloc(s->exprs.n * sizeof *s->live);
-	s->name_len = malloc(s->exprs.n * sizeof *s->name_len);
-	if (!s->paths || !s->live || !s->name_len) {
+	s->ex = calloc(s->exprs.n, sizeof *s->ex);
+	s->by_len = malloc(s->exprs.n * sizeof *s->by_len);
+	if (!s->paths || !s->ex || !s->by_len) {
 		json_free(s);
 		return lf_err(err, "out of memory");
 	}
@@ -795,13 +979,110 @@ static int json_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, voi
 			return -1;
 		}
 	}
+	/* ex: the expressions sorted by name (insertion sort, stable) */
 	for (size_t i = 0; i < s->exprs.n; i++) {
-		s->live[i] = true;
-		s->name_len[i] = strlen(s->exprs.keys[i]);
+		size_t k = i;
+		for (; k > 0 && strcmp(s->ex[k - 1].name, s->exprs.keys[i]) > 0; k--)
+			s->ex[k] = s->ex[k - 1];
+		const struct jpath *p = &s->paths[i];
+		bool key0 = p->steps[0].kind == STEP_FIELD && p->steps[0].field_len < 64;
+		s->ex[k] = (struct jexpr){.name = s->exprs.keys[i],
+		                          .name_len = strlen(s->exprs.keys[i]),
+		                          .path = p,
+		                          .key0 = key0 ? p->steps[0].field : NULL,
+		                          .key0_len = key0 ? p->steps[0].field_len : 0,
+		                          .first = -1,
+		                          .live = true};
 	}
+	s->distinct = true;
+	for (size_t k = 1; k < s->exprs.n; k++)
+		if (strcmp(s->ex[k - 1].name, s->ex[k].name) == 0)
+			s->distinct = false;
+	/* bucket the key0s by length (counting sort) */
+	for (size_t k = 0; k < s->exprs.n; k++) {
+		if (s->ex[k].key0) {
+			s->root_lens |= 1ull << s->ex[k].key0_len;
+			s->by_len_start[s->ex[k].key0_len + 1]++;
+		}
+	}
+	for (size_t l = 1; l <= 64; l++)
+		s->by_len_start[l] += s->by_len_start[l - 1];
+	uint32_t fill[64];
+	memcpy(fill, s->by_len_start, sizeof fill);
+	for (size_t k = 0; k < s->exprs.n; k++)
+		if (s->ex[k].key0)
+			s->by_len[fill[s->ex[k].key0_len]++] = (uint32_t)k;
 	s->any_live = true;
 	*state = s;
 	return 0;
+}
+
+/* Byte order of two names given with their lengths (strcmp's order). */
+static inline int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t m = alen < blen ? alen : blen;
+	for (size_t i = 0; i < m; i++)
+		if (a[i] != b[i])
+			return (unsigned char)a[i] - (unsigned char)b[i];
+	return (alen > blen) - (alen < blen);
+}
+
+/* memcpy(d, s, n) for the short values of log fields, without a call:
+ * overlapping loads and stores that stay inside [0, n). */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+	if (n > 16) {
+		memcpy(d, s, n);
+	} else if (n >= 8) {
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
+/* lf_labels_setn(ls, name, nlen, val, vlen) where name and val contain no
+ * NUL. When name sorts after every name in the set (after_last: the caller
+ * knows it does) and the spare slot at ls->n already has room (the usual
+ * case for the extracted map, cleared per line and filled in sorted order:
+ * the slot kept last line's buffers), the label is appended in place: no
+ * search, no shifting, and the name is not copied when the slot already
+ * holds it. Otherwise lf_labels_setn does it. Returns 1 after an append in
+ * place, 0 after lf_labels_setn, -1 on ENOMEM. Appending in place follows
+ * labels.h's rule for code outside labels.c: write the spare slot at n,
+ * then n++ (the set then counts as changed). (stage_structured_metadata.c
+ * has the same helper; it could move to common/labels.c.) */
+static inline int put_sorted(struct lf_labels *ls, const char *name, size_t nlen, const char *val,
+                             size_t vlen, bool after_last)
+{
+	size_t n = ls->n;
+	if (n < ls->cap && (after_last || n == 0 ||
+	                    name_cmp(ls->v[n - 1].name, ls->v[n - 1].name_len, name, nlen) < 0)) {
+		struct lf_label *d = &ls->v[n];
+		if (d->name_cap > nlen && d->value_cap > vlen) {
+			if (d->name_len != nlen || !bytes_eq(d->name, name, nlen)) {
+				memcpy(d->name, name, nlen);
+				d->name[nlen] = '\0';
+				d->name_len = nlen;
+			}
+			copy_short(d->value, val, vlen);
+			d->value[vlen] = '\0';
+			d->value_len = vlen;
+			ls->n = n + 1;
+			return 1;
+		}
+	}
+	return lf_labels_setn(ls, name, nlen, val, vlen) < 0 ? -1 : 0;
 }
 
 static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
@@ -834,43 +1115,68 @@ static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
 		lf_stage_count_error(s->sh, "json", "malformed_json");
 		return LF_PIPE_EMITTED;
 	}
-	for (size_t i = 0; i < s->exprs.n; i++) {
-		const char *name = s->exprs.keys[i];
-		if (!s->live[i])
+	if (s->jp.v[0].type == J_OBJ)
+		root_lookup(s);
+	/* n_mine: ls->n right after this stage appended the previous value in
+	 * place; while it still holds, the next (greater) name is known to
+	 * sort after every present one */
+	size_t n_mine = SIZE_MAX;
+	for (size_t k = 0; k < s->exprs.n; k++) {
+		const struct jexpr *j = &s->ex[k];
+		if (!j->live)
 			continue;
-		long idx = s->jp.v[0].type == J_NULL ? -1 : eval(s, &s->paths[i]);
+		long idx = eval_expr(s, j);
 		if (idx < 0) {
-			lf_labels_del(&e->extracted, name);
+			lf_labels_del(&e->extracted, j->name);
 			continue;
 		}
 		const struct jnode *x = &s->jp.v[idx];
-		lf_buf_reset(&s->val);
+		/* Stored directly (put_sorted) when the value holds no NUL: a
+		 * string without escapes (the scan rejects control bytes), a
+		 * number token, true/false. Decoded values go through
+		 * lf_labels_setn, which cuts them at a NUL (from \u0000). */
+		const char *v;
+		size_t vn;
 		switch (x->type) {
 		case J_STR:
 			if (!x->esc && (x->ascii || lf_utf8_valid(x->s, x->len))) {
-				lf_labels_setn(&e->extracted, name, s->name_len[i], x->s, x->len);
-				continue;
+				v = x->s;
+				vn = x->len;
+				goto put;
 			}
+			lf_buf_reset(&s->val);
 			json_unescape(x->s, x->len, &s->val);
 			break;
 		case J_NUM:
 			if (num_canonical(x)) {
-				lf_labels_setn(&e->extracted, name, s->name_len[i], x->s, x->len);
-				continue;
+				v = x->s;
+				vn = x->len;
+				goto put;
 			}
+			lf_buf_reset(&s->val);
 			lf_fmt_go_float(&s->val, num_value(x));
 			break;
 		case J_TRUE:
-			lf_buf_appends(&s->val, "true");
-			break;
+			v = "true";
+			vn = 4;
+			goto put;
 		case J_FALSE:
-			lf_buf_appends(&s->val, "false");
-			break;
+			v = "false";
+			vn = 5;
+			goto put;
 		default:
+			lf_buf_reset(&s->val);
 			render(s, (uint32_t)idx, &s->val);
 		}
-		lf_labels_setn(&e->extracted, name, s->name_len[i], s->val.data ? s->val.data : "",
+		lf_labels_setn(&e->extracted, j->name, j->name_len, s->val.data ? s->val.data : "",
 		               s->val.len);
+		n_mine = SIZE_MAX;
+		continue;
+	put:
+		n_mine = put_sorted(&e->extracted, j->name, j->name_len, v, vn,
+		                    s->distinct && e->extracted.n == n_mine) > 0
+		                 ? e->extracted.n
+		                 : SIZE_MAX;
 	}
 	return LF_PIPE_EMITTED;
 }
@@ -885,9 +1191,9 @@ static void json_set_live(void *state, const struct lf_keyset *live)
 {
 	struct json_stage *s = state;
 	s->any_live = false;
-	for (size_t i = 0; i < s->exprs.n; i++) {
-		s->live[i] = lf_keyset_has(live, s->exprs.keys[i]);
-		s->any_live |= s->live[i];
+	for (size_t k = 0; k < s->exprs.n; k++) {
+		s->ex[k].live = lf_keyset_has(live, s->ex[k].name);
+		s->any_live |= s->ex[k].live;
 	}
 }
 
