@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 
@@ -31,5 +32,30 @@ int lf_utf8_append(struct lf_buf *b, uint32_t cp);
 
 /* True when all n bytes are valid UTF-8. */
 bool lf_utf8_valid(const char *s, size_t n);
+
+/* lf_utf8_valid with ASCII (the usual label value) checked inline, a word
+ * at a time (overlapping loads for the tail): per-line stages call it. */
+static inline bool lf_utf8_valid_fast(const char *v, size_t n)
+{
+	uint64_t acc = 0;
+	if (n >= 8) {
+		uint64_t w;
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&w, v + i, 8);
+			acc |= w;
+		}
+		memcpy(&w, v + n - 8, 8);
+		acc |= w;
+	} else if (n >= 4) {
+		uint32_t w1, w2;
+		memcpy(&w1, v, 4);
+		memcpy(&w2, v + n - 4, 4);
+		acc = w1 | w2;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			acc |= (unsigned char)v[i];
+	}
+	return !(acc & 0x8080808080808080ull) || lf_utf8_valid(v, n);
+}
 
 #endif

@@ -294,6 +294,123 @@ static inline const char *lf_extracted_get(const struct lf_entry *e, const char 
 	return lf_small_get(&e->extracted, key, strlen(key));
 }
 
+/* ---- per-line helpers of the json, labels, structured_metadata and
+ * timestamp stages: short names and values, handled without a call ---- */
+
+/* a[0..n) == b[0..n). From 4 bytes on, two overlapping loads per 8 (or 4)
+ * bytes. */
+static inline bool lf_bytes_eq(const char *a, const char *b, size_t n)
+{
+	if (n >= 8) {
+		uint64_t x, y;
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		uint32_t x1, y1, x2, y2;
+		memcpy(&x1, a, 4);
+		memcpy(&y1, b, 4);
+		memcpy(&x2, a + n - 4, 4);
+		memcpy(&y2, b + n - 4, 4);
+		return ((x1 ^ y1) | (x2 ^ y2)) == 0;
+	}
+	if (n >= 2) {
+		uint16_t x1, y1;
+		memcpy(&x1, a, 2);
+		memcpy(&y1, b, 2);
+		return x1 == y1 && a[n - 1] == b[n - 1];
+	}
+	return n == 0 || a[0] == b[0];
+}
+
+/* memcpy(d, s, n): overlapping loads and stores that stay inside [0, n). */
+static inline void lf_copy_short(char *d, const char *s, size_t n)
+{
+	if (n > 16) {
+		memcpy(d, s, n);
+	} else if (n >= 8) {
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
+/* Byte order of two names given with their lengths (strcmp's order). */
+static inline int lf_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t m = alen < blen ? alen : blen;
+	for (size_t i = 0; i < m; i++)
+		if (a[i] != b[i])
+			return (unsigned char)a[i] - (unsigned char)b[i];
+	return (alen > blen) - (alen < blen);
+}
+
+/* lf_small_find(ls, name, len), trying slot *hint first (where name was on
+ * the last line: per-line maps mostly keep their shape); updates *hint. */
+static inline const struct lf_label *
+lf_small_find_hinted(const struct lf_labels *ls, const char *name, size_t len, size_t *hint)
+{
+	size_t h = *hint;
+	if (h < ls->n && ls->v[h].name_len == len && lf_bytes_eq(ls->v[h].name, name, len))
+		return &ls->v[h];
+	const struct lf_label *l = lf_small_find(ls, name, len);
+	if (l)
+		*hint = (size_t)(l - ls->v);
+	return l;
+}
+
+/* lf_labels_setn(ls, name, nlen, val, vlen) where name and val contain no
+ * NUL. When name sorts after every name in the set (after_last: the caller
+ * knows it does) and the spare slot at ls->n already has room (the usual
+ * case for a per-line set cleared and filled in sorted order: the slot kept
+ * last line's buffers), the label is appended in place: no search, no
+ * shifting, and the name is not copied when the slot already holds it.
+ * Otherwise lf_labels_setn does it. Returns 1 after an append in place, 0
+ * after lf_labels_setn, -1 on ENOMEM. Appending in place follows labels.h's
+ * rule for code outside labels.c: write the spare slot at n, then n++ (the
+ * set then counts as changed). */
+static inline int lf_labels_put_sorted(struct lf_labels *ls, const char *name, size_t nlen,
+                                       const char *val, size_t vlen, bool after_last)
+{
+	size_t n = ls->n;
+	if (n < ls->cap &&
+	    (after_last || n == 0 ||
+	     lf_name_cmp(ls->v[n - 1].name, ls->v[n - 1].name_len, name, nlen) < 0)) {
+		struct lf_label *d = &ls->v[n];
+		if (d->name_cap > nlen && d->value_cap > vlen) {
+			if (d->name_len != nlen || !lf_bytes_eq(d->name, name, nlen)) {
+				memcpy(d->name, name, nlen);
+				d->name[nlen] = '\0';
+				d->name_len = nlen;
+			}
+			lf_copy_short(d->value, val, vlen);
+			d->value[vlen] = '\0';
+			d->value_len = vlen;
+			ls->n = n + 1;
+			return 1;
+		}
+	}
+	return lf_labels_setn(ls, name, nlen, val, vlen) < 0 ? -1 : 0;
+}
+
 /* Stage vtables. */
 extern const struct lf_stage_ops lf_stage_cri, lf_stage_docker, lf_stage_regex, lf_stage_json,
         lf_stage_logfmt, lf_stage_replace, lf_stage_multiline, lf_stage_decolorize,

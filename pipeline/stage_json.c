@@ -23,7 +23,7 @@
  * where available): one pass over the root object's members finds the
  * first step of every expression (root_lookup), and the values are stored
  * in name order, mostly appended in place into the extracted map
- * (put_sorted). tests/unit/lang/test_pipeline_fastpaths.c checks these
+ * (lf_labels_put_sorted, stage.h). tests/unit/lang/test_pipeline_fastpaths.c checks these
  * against the general paths. */
 #include <stdint.h>
 #include <stdio.h>
@@ -645,43 +645,10 @@ struct json_stage {
 	struct lf_pipe_shared *sh;
 };
 
-/* a[0..n) == b[0..n), inline: member keys are short. From 4 bytes on, two
- * overlapping loads per 8 (or 4) bytes. */
-static inline bool bytes_eq(const char *a, const char *b, size_t n)
-{
-	if (n >= 8) {
-		uint64_t x, y;
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			memcpy(&x, a + i, 8);
-			memcpy(&y, b + i, 8);
-			if (x != y)
-				return false;
-		}
-		memcpy(&x, a + n - 8, 8);
-		memcpy(&y, b + n - 8, 8);
-		return x == y;
-	}
-	if (n >= 4) {
-		uint32_t x1, y1, x2, y2;
-		memcpy(&x1, a, 4);
-		memcpy(&y1, b, 4);
-		memcpy(&x2, a + n - 4, 4);
-		memcpy(&y2, b + n - 4, 4);
-		return ((x1 ^ y1) | (x2 ^ y2)) == 0;
-	}
-	if (n >= 2) {
-		uint16_t x1, y1;
-		memcpy(&x1, a, 2);
-		memcpy(&y1, b, 2);
-		return x1 == y1 && a[n - 1] == b[n - 1];
-	}
-	return n == 0 || a[0] == b[0];
-}
-
 static bool key_equals(struct json_stage *s, const struct jnode *x, const char *f, size_t fl)
 {
 	if (!x->key_esc)
-		return x->key_len == fl && bytes_eq(x->key, f, fl);
+		return x->key_len == fl && lf_bytes_eq(x->key, f, fl);
 	lf_buf_reset(&s->key);
 	json_unescape(x->key, x->key_len, &s->key);
 	return s->key.len == fl && memcmp(s->key.data, f, fl) == 0;
@@ -748,7 +715,7 @@ static void root_lookup(struct json_stage *s)
 		for (uint32_t k = s->by_len_start[x->key_len]; k < s->by_len_start[x->key_len + 1];
 		     k++) {
 			struct jexpr *j = &ex[s->by_len[k]];
-			if (bytes_eq(x->key, j->key0, x->key_len))
+			if (lf_bytes_eq(x->key, j->key0, x->key_len))
 				j->first = c;
 		}
 	}
@@ -1017,74 +984,6 @@ static int json_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, voi
 	return 0;
 }
 
-/* Byte order of two names given with their lengths (strcmp's order). */
-static inline int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t m = alen < blen ? alen : blen;
-	for (size_t i = 0; i < m; i++)
-		if (a[i] != b[i])
-			return (unsigned char)a[i] - (unsigned char)b[i];
-	return (alen > blen) - (alen < blen);
-}
-
-/* memcpy(d, s, n) for the short values of log fields, without a call:
- * overlapping loads and stores that stay inside [0, n). */
-static inline void copy_short(char *d, const char *s, size_t n)
-{
-	if (n > 16) {
-		memcpy(d, s, n);
-	} else if (n >= 8) {
-		uint64_t a, b;
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		uint32_t a, b;
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	}
-}
-
-/* lf_labels_setn(ls, name, nlen, val, vlen) where name and val contain no
- * NUL. When name sorts after every name in the set (after_last: the caller
- * knows it does) and the spare slot at ls->n already has room (the usual
- * case for the extracted map, cleared per line and filled in sorted order:
- * the slot kept last line's buffers), the label is appended in place: no
- * search, no shifting, and the name is not copied when the slot already
- * holds it. Otherwise lf_labels_setn does it. Returns 1 after an append in
- * place, 0 after lf_labels_setn, -1 on ENOMEM. Appending in place follows
- * labels.h's rule for code outside labels.c: write the spare slot at n,
- * then n++ (the set then counts as changed). (stage_structured_metadata.c
- * has the same helper; it could move to common/labels.c.) */
-static inline int put_sorted(struct lf_labels *ls, const char *name, size_t nlen, const char *val,
-                             size_t vlen, bool after_last)
-{
-	size_t n = ls->n;
-	if (n < ls->cap && (after_last || n == 0 ||
-	                    name_cmp(ls->v[n - 1].name, ls->v[n - 1].name_len, name, nlen) < 0)) {
-		struct lf_label *d = &ls->v[n];
-		if (d->name_cap > nlen && d->value_cap > vlen) {
-			if (d->name_len != nlen || !bytes_eq(d->name, name, nlen)) {
-				memcpy(d->name, name, nlen);
-				d->name[nlen] = '\0';
-				d->name_len = nlen;
-			}
-			copy_short(d->value, val, vlen);
-			d->value[vlen] = '\0';
-			d->value_len = vlen;
-			ls->n = n + 1;
-			return 1;
-		}
-	}
-	return lf_labels_setn(ls, name, nlen, val, vlen) < 0 ? -1 : 0;
-}
-
 static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
                                         const struct lf_chain *rest)
 {
@@ -1131,7 +1030,7 @@ static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
 			continue;
 		}
 		const struct jnode *x = &s->jp.v[idx];
-		/* Stored directly (put_sorted) when the value holds no NUL: a
+		/* Stored directly (lf_labels_put_sorted, stage.h) when the value holds no NUL: a
 		 * string without escapes (the scan rejects control bytes), a
 		 * number token, true/false. Decoded values go through
 		 * lf_labels_setn, which cuts them at a NUL (from \u0000). */
@@ -1173,8 +1072,8 @@ static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
 		n_mine = SIZE_MAX;
 		continue;
 	put:
-		n_mine = put_sorted(&e->extracted, j->name, j->name_len, v, vn,
-		                    s->distinct && e->extracted.n == n_mine) > 0
+		n_mine = lf_labels_put_sorted(&e->extracted, j->name, j->name_len, v, vn,
+		                              s->distinct && e->extracted.n == n_mine) > 0
 		                 ? e->extracted.n
 		                 : SIZE_MAX;
 	}

@@ -51,86 +51,6 @@ static void labels_free(void *state)
 	free(s);
 }
 
-/* True when v[0..n) is valid UTF-8: ASCII (the usual value) is checked
- * inline, a word at a time (overlapping loads for the tail), anything else
- * by lf_utf8_valid. */
-static inline bool utf8_ok(const char *v, size_t n)
-{
-	uint64_t acc = 0;
-	if (n >= 8) {
-		uint64_t w;
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			memcpy(&w, v + i, 8);
-			acc |= w;
-		}
-		memcpy(&w, v + n - 8, 8);
-		acc |= w;
-	} else if (n >= 4) {
-		uint32_t w1, w2;
-		memcpy(&w1, v, 4);
-		memcpy(&w2, v + n - 4, 4);
-		acc = w1 | w2;
-	} else {
-		for (size_t i = 0; i < n; i++)
-			acc |= (unsigned char)v[i];
-	}
-	return !(acc & 0x8080808080808080ull) || lf_utf8_valid(v, n);
-}
-
-/* lf_small_find(ls, name, len), trying slot *hint first (where name was
- * on the last line); updates *hint. Names are short: compared inline. */
-static inline const struct lf_label *find_hinted(const struct lf_labels *ls, const char *name,
-                                                 size_t len, size_t *hint)
-{
-	size_t h = *hint;
-	if (h < ls->n && ls->v[h].name_len == len) {
-		const char *a = ls->v[h].name;
-		size_t i = 0;
-		while (i < len && a[i] == name[i])
-			i++;
-		if (i == len)
-			return &ls->v[h];
-	}
-	const struct lf_label *l = lf_small_find(ls, name, len);
-	if (l)
-		*hint = (size_t)(l - ls->v);
-	return l;
-}
-
-/* memcpy(d, s, n) for short names and values, without a call: overlapping
- * loads and stores that stay inside [0, n). */
-static inline void copy_short(char *d, const char *s, size_t n)
-{
-	if (n > 16) {
-		memcpy(d, s, n);
-	} else if (n >= 8) {
-		uint64_t a, b;
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		uint32_t a, b;
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	}
-}
-
-/* Byte order of two names given with their lengths (strcmp's order). */
-static inline int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t m = alen < blen ? alen : blen;
-	for (size_t i = 0; i < m; i++)
-		if (a[i] != b[i])
-			return (unsigned char)a[i] - (unsigned char)b[i];
-	return (alen > blen) - (alen < blen);
-}
-
 /* lf_labels_setn_nonul(ls, name, nlen, val, vlen) for the usual case of a
  * small stream label set (a target's handful of labels): a linear scan
  * finds the place, and when the spare slot at ls->n already has room (it
@@ -147,7 +67,7 @@ static void labels_put(struct lf_labels *ls, const char *name, size_t nlen, cons
 	if (n > 16)
 		goto general;
 	for (; i < n; i++)
-		if ((c = name_cmp(ls->v[i].name, ls->v[i].name_len, name, nlen)) >= 0)
+		if ((c = lf_name_cmp(ls->v[i].name, ls->v[i].name_len, name, nlen)) >= 0)
 			break;
 	if (i < n && c == 0) {
 		struct lf_label *d = &ls->v[i];
@@ -155,7 +75,7 @@ static void labels_put(struct lf_labels *ls, const char *name, size_t nlen, cons
 			return; /* already so: nothing changes */
 		if (d->value_cap <= vlen)
 			goto general;
-		copy_short(d->value, val, vlen);
+		lf_copy_short(d->value, val, vlen);
 		d->value[vlen] = '\0';
 		d->value_len = vlen;
 		lf_labels_touch(ls);
@@ -167,10 +87,10 @@ static void labels_put(struct lf_labels *ls, const char *name, size_t nlen, cons
 	struct lf_label spare = ls->v[n];
 	for (size_t k = n; k > i; k--)
 		ls->v[k] = ls->v[k - 1];
-	copy_short(spare.name, name, nlen);
+	lf_copy_short(spare.name, name, nlen);
 	spare.name[nlen] = '\0';
 	spare.name_len = nlen;
-	copy_short(spare.value, val, vlen);
+	lf_copy_short(spare.value, val, vlen);
 	spare.value[vlen] = '\0';
 	spare.value_len = vlen;
 	ls->v[i] = spare;
@@ -213,9 +133,9 @@ static enum lf_pipe_result labels_process(void *state, struct lf_entry *e,
 	(void)rest;
 	struct labels_stage *s = state;
 	for (size_t i = 0; i < s->m.n; i++) {
-		const struct lf_label *l =
-		        find_hinted(&e->extracted, s->m.vals[i], s->src_len[i], &s->hint[i]);
-		if (!l || !utf8_ok(l->value, l->value_len))
+		const struct lf_label *l = lf_small_find_hinted(&e->extracted, s->m.vals[i],
+		                                                s->src_len[i], &s->hint[i]);
+		if (!l || !lf_utf8_valid_fast(l->value, l->value_len))
 			continue;
 		/* neither holds a NUL: a configured name, a stored value */
 		labels_put(&e->labels, s->m.keys[i], s->key_len[i], l->value, l->value_len);

@@ -6,7 +6,7 @@
  * Per line this runs once per configured name, so the name and source
  * lengths and the order in which names are stored are computed at load
  * time: storing in sorted name order into the (per line empty) structured
- * metadata appends each value at the end of the set (put_sorted). */
+ * metadata appends each value at the end of the set (lf_labels_put_sorted, stage.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,147 +88,6 @@ static int sm_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, void 
 	return 0;
 }
 
-/* True when v[0..n) is valid UTF-8: ASCII (the usual value) is checked
- * inline, a word at a time (overlapping loads for the tail), anything else
- * by lf_utf8_valid. */
-static inline bool utf8_ok(const char *v, size_t n)
-{
-	uint64_t acc = 0;
-	if (n >= 8) {
-		uint64_t w;
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			memcpy(&w, v + i, 8);
-			acc |= w;
-		}
-		memcpy(&w, v + n - 8, 8);
-		acc |= w;
-	} else if (n >= 4) {
-		uint32_t w1, w2;
-		memcpy(&w1, v, 4);
-		memcpy(&w2, v + n - 4, 4);
-		acc = w1 | w2;
-	} else {
-		for (size_t i = 0; i < n; i++)
-			acc |= (unsigned char)v[i];
-	}
-	return !(acc & 0x8080808080808080ull) || lf_utf8_valid(v, n);
-}
-
-/* a[0..n) == b[0..n) for short names, without a call: overlapping word
- * loads. */
-static inline bool short_eq(const char *a, const char *b, size_t n)
-{
-	if (n >= 8) {
-		uint64_t x, y;
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			memcpy(&x, a + i, 8);
-			memcpy(&y, b + i, 8);
-			if (x != y)
-				return false;
-		}
-		memcpy(&x, a + n - 8, 8);
-		memcpy(&y, b + n - 8, 8);
-		return x == y;
-	}
-	if (n >= 4) {
-		uint32_t x1, y1, x2, y2;
-		memcpy(&x1, a, 4);
-		memcpy(&y1, b, 4);
-		memcpy(&x2, a + n - 4, 4);
-		memcpy(&y2, b + n - 4, 4);
-		return ((x1 ^ y1) | (x2 ^ y2)) == 0;
-	}
-	if (n >= 2) {
-		uint16_t x1, y1;
-		memcpy(&x1, a, 2);
-		memcpy(&y1, b, 2);
-		return x1 == y1 && a[n - 1] == b[n - 1];
-	}
-	return n == 0 || a[0] == b[0];
-}
-
-/* Byte order of two names given with their lengths (strcmp's order). */
-static inline int name_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t m = alen < blen ? alen : blen;
-	for (size_t i = 0; i < m; i++)
-		if (a[i] != b[i])
-			return (unsigned char)a[i] - (unsigned char)b[i];
-	return (alen > blen) - (alen < blen);
-}
-
-/* memcpy(d, s, n) for the short values of log fields, without a call:
- * overlapping loads and stores that stay inside [0, n). */
-static inline void copy_short(char *d, const char *s, size_t n)
-{
-	if (n > 16) {
-		memcpy(d, s, n);
-	} else if (n >= 8) {
-		uint64_t a, b;
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		uint32_t a, b;
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	}
-}
-
-/* lf_labels_setn(ls, name, nlen, val, vlen) where name and val contain no
- * NUL. When name sorts after every name in the set (after_last: the caller
- * knows it does) and the spare slot at ls->n already has room (the usual
- * case for a set cleared per line and filled in sorted order: the slot kept
- * last line's buffers), the label is appended in place: no search, no
- * shifting, and the name is not copied when the slot already holds it.
- * Otherwise lf_labels_setn does it. Returns 1 after an append in place, 0
- * after lf_labels_setn, -1 on ENOMEM. Appending in place follows labels.h's
- * rule for code outside labels.c: write the spare slot at n, then n++ (the
- * set then counts as changed). (stage_json.c has the same helper; it could
- * move to common/labels.c.) */
-static int put_sorted(struct lf_labels *ls, const char *name, size_t nlen, const char *val,
-                      size_t vlen, bool after_last)
-{
-	size_t n = ls->n;
-	if (n < ls->cap && (after_last || n == 0 ||
-	                    name_cmp(ls->v[n - 1].name, ls->v[n - 1].name_len, name, nlen) < 0)) {
-		struct lf_label *d = &ls->v[n];
-		if (d->name_cap > nlen && d->value_cap > vlen) {
-			if (d->name_len != nlen || !short_eq(d->name, name, nlen)) {
-				memcpy(d->name, name, nlen);
-				d->name[nlen] = '\0';
-				d->name_len = nlen;
-			}
-			copy_short(d->value, val, vlen);
-			d->value[vlen] = '\0';
-			d->value_len = vlen;
-			ls->n = n + 1;
-			return 1;
-		}
-	}
-	return lf_labels_setn(ls, name, nlen, val, vlen) < 0 ? -1 : 0;
-}
-
-/* lf_small_find(ls, name, len), trying slot *hint first (where name was
- * on the last line); updates *hint. */
-static inline const struct lf_label *find_hinted(const struct lf_labels *ls, const char *name,
-                                                 size_t len, size_t *hint)
-{
-	size_t h = *hint;
-	if (h < ls->n && ls->v[h].name_len == len && short_eq(ls->v[h].name, name, len))
-		return &ls->v[h];
-	const struct lf_label *l = lf_small_find(ls, name, len);
-	if (l)
-		*hint = (size_t)(l - ls->v);
-	return l;
-}
-
 static enum lf_pipe_result sm_process(void *state, struct lf_entry *e, const struct lf_chain *rest)
 {
 	(void)rest;
@@ -238,14 +97,14 @@ static enum lf_pipe_result sm_process(void *state, struct lf_entry *e, const str
 	size_t n_mine = SIZE_MAX; /* sm.n right after an append in place */
 	for (size_t k = 0; k < s->m.n; k++) {
 		size_t i = s->order[k];
-		const struct lf_label *l =
-		        find_hinted(&e->extracted, s->m.vals[i], s->src_len[i], &s->hint[i]);
-		if (!l || !utf8_ok(l->value, l->value_len))
+		const struct lf_label *l = lf_small_find_hinted(&e->extracted, s->m.vals[i],
+		                                                s->src_len[i], &s->hint[i]);
+		if (!l || !lf_utf8_valid_fast(l->value, l->value_len))
 			continue;
 		/* names are distinct (YAML) and sorted: after our own append
 		 * the next one sorts after every present name */
-		n_mine = put_sorted(&e->sm, s->m.keys[i], s->key_len[i], l->value, l->value_len,
-		                    s->distinct && e->sm.n == n_mine) > 0
+		n_mine = lf_labels_put_sorted(&e->sm, s->m.keys[i], s->key_len[i], l->value,
+		                              l->value_len, s->distinct && e->sm.n == n_mine) > 0
 		                 ? e->sm.n
 		                 : SIZE_MAX;
 	}
@@ -259,7 +118,7 @@ static enum lf_pipe_result sm_process(void *state, struct lf_entry *e, const str
 			continue; /* names no source */
 		for (size_t i = 0; i < s->m.n && !any; i++)
 			any = s->src_len[i] == l->name_len &&
-			      short_eq(l->name, s->m.vals[i], l->name_len);
+			      lf_bytes_eq(l->name, s->m.vals[i], l->name_len);
 	}
 	if (!any)
 		return LF_PIPE_EMITTED;

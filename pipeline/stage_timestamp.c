@@ -130,28 +130,14 @@ fail:
 	return -1;
 }
 
-/* a[0..n) == b[0..n) for a short name, inline (no memcmp call). */
-static inline bool name_eq(const char *a, const char *b, size_t n)
-{
-	size_t i = 0;
-	while (i < n && a[i] == b[i])
-		i++;
-	return i == n;
-}
-
 static enum lf_pipe_result ts_process(void *state, struct lf_entry *e, const struct lf_chain *rest)
 {
 	(void)rest;
 	struct ts_stage *s = state;
 	/* the extracted map mostly has the same shape line after line: try
 	 * where the source was last time before scanning */
-	const struct lf_labels *ex = &e->extracted;
-	const struct lf_label *l = NULL;
-	if (s->hint < ex->n && ex->v[s->hint].name_len == s->source_len &&
-	    name_eq(ex->v[s->hint].name, s->source, s->source_len))
-		l = &ex->v[s->hint];
-	else if ((l = lf_small_find(ex, s->source, s->source_len)) != NULL)
-		s->hint = (size_t)(l - ex->v);
+	const struct lf_label *l =
+	        lf_small_find_hinted(&e->extracted, s->source, s->source_len, &s->hint);
 	if (l) {
 		const char *v = l->value;
 		size_t n = l->value_len; /* labels keep it equal to strlen */

@@ -1,7 +1,7 @@
 /* test_fastpaths.c — the per-line fast paths of the json, labels
  * and structured_metadata stages, each checked against a general path:
  *   - json stores its values in name order, appending into the extracted
- *     map in place when it can (put_sorted); the result must equal setting
+ *     map in place when it can (lf_labels_put_sorted); the result must equal setting
  *     the same values with lf_labels_setn in configured order, whatever the
  *     map already holds and whatever the reused slots held on earlier lines;
  *   - json finds first-level members in one pass (root_lookup): duplicates,
