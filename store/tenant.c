@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -570,6 +571,10 @@ void lf_tenant_close(struct lf_tenant *t)
 		return;
 	for (size_t i = 0; i < t->n_streams; i++)
 		stream_free(t->streams[i]);
+	for (size_t i = 0; i < t->n_spare; i++)
+		lf_buf_free(&t->spare[i]);
+	lf_buf_free(&t->chunk_out);
+	free(t->sort_es);
 	free(t->streams);
 	free(t->table);
 	lf_wal_close(t->wal);
@@ -661,13 +666,50 @@ static void discard(struct lf_tenant *t, const char *reason, uint64_t lines, uin
  * mmap threshold (fixed at 1 MiB by main), so it is mapped lazily: pages
  * count in RSS only once entries are written to them. Failure is harmless
  * (the head grows as before). */
-static void head_reserve(struct lf_tenant *t, struct lf_stream *s)
+static size_t head_want(const struct lf_tenant *t)
 {
 	int64_t want = t->cfg->chunk_target_size + t->cfg->chunk_target_size / 8;
 	if (want > (int64_t)16 << 20)
 		want = (int64_t)16 << 20;
-	if (want > 0)
-		(void)lf_buf_reserve(&s->head, (size_t)want);
+	return want > 0 ? (size_t)want : 0;
+}
+
+static void head_reserve(struct lf_tenant *t, struct lf_stream *s)
+{
+	if (t->n_spare) {
+		s->head = t->spare[--t->n_spare];
+		return;
+	}
+	size_t want = head_want(t);
+	if (want)
+		(void)lf_buf_reserve(&s->head, want);
+}
+
+/* A head that overran chunk_target_size (the flusher was behind) keeps
+ * those pages resident when it is reused: give back the part past the
+ * target, so a reused head costs no more RSS than one that just reached its
+ * target. The pages come back zero-filled if a head grows into them. */
+static void head_trim(const struct lf_tenant *t, struct lf_buf *b)
+{
+	size_t page = 4096;
+	uintptr_t from = ((uintptr_t)b->data + (size_t)t->cfg->chunk_target_size + page - 1) &
+	                 ~(uintptr_t)(page - 1);
+	uintptr_t to = ((uintptr_t)b->data + b->cap) & ~(uintptr_t)(page - 1);
+	if (t->cfg->chunk_target_size > 0 && to > from)
+		(void)madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+/* Empties b into the spare pool, or frees it when the pool is full or b
+ * grew far past a head's usual size (under lock). */
+static void head_release(struct lf_tenant *t, struct lf_buf *b)
+{
+	if (b->cap && t->n_spare < LF_TENANT_SPARE && b->cap <= 2 * head_want(t) + 4096) {
+		lf_buf_reset(b);
+		t->spare[t->n_spare++] = *b;
+		*b = (struct lf_buf)LF_BUF_INIT;
+		return;
+	}
+	lf_buf_free(b);
 }
 
 int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf *errors,
@@ -841,9 +883,15 @@ static int write_chunk(struct lf_tenant *t, struct lf_stream *s, struct lf_wal_p
                        struct lf_buf *out, struct lf_chunk_ref *ref, struct lf_error *err)
 {
 	size_t n = s->flushing_n;
-	struct lf_sentry *es = malloc((n ? n : 1) * sizeof(*es));
-	if (!es)
-		return lf_err(err, "out of memory");
+	lf_buf_reset(out);
+	if (n > t->sort_cap) {
+		struct lf_sentry *grown = realloc(t->sort_es, n * sizeof(*grown));
+		if (!grown)
+			return lf_err(err, "out of memory for %zu entries of stream %s", n, s->key);
+		t->sort_es = grown;
+		t->sort_cap = n;
+	}
+	struct lf_sentry *es = t->sort_es;
 	struct lf_rd r = {(const unsigned char *)s->flushing.data,
 	                  (const unsigned char *)s->flushing.data + s->flushing.len, 0};
 	size_t k = 0;
@@ -852,10 +900,8 @@ static int write_chunk(struct lf_tenant *t, struct lf_stream *s, struct lf_wal_p
 			break;
 		k++;
 	}
-	if (k != n) {
-		free(es);
+	if (k != n)
 		return lf_err(err, "stream %s: head data malformed", s->key);
-	}
 	/* Streams with one writer arrive in order: check before sorting. */
 	size_t unsorted = 1;
 	while (unsorted < n && cmp_entry(&es[unsorted - 1], &es[unsorted]) <= 0)
@@ -864,11 +910,8 @@ static int write_chunk(struct lf_tenant *t, struct lf_stream *s, struct lf_wal_p
 		qsort(es, n, sizeof(*es), cmp_entry);
 	struct lf_chunk_info info;
 	if (lf_chunk_encode(s->key, es, n, (size_t)t->cfg->chunk_block_size,
-	                    (enum lf_chunk_codec)t->cfg->chunk_encoding, out, &info, err) < 0) {
-		free(es);
+	                    (enum lf_chunk_codec)t->cfg->chunk_encoding, out, &info, err) < 0)
 		return -1;
-	}
-	free(es);
 	if (!s->series_id && lf_index_series(t->ix, s->key, &s->labels, &s->series_id, err) < 0)
 		return -1;
 	char name[128];
@@ -912,7 +955,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 {
 	const struct lf_store_config *c = t->cfg;
 	pthread_mutex_lock(&t->flush_mu);
-	struct lf_buf out = LF_BUF_INIT;
+	struct lf_buf *out = &t->chunk_out;
 	int written = 0, failed = 0;
 	/* One stream at a time: cut, write, release. Only one head copy is in
 	 * flight, so memory stays near the sum of the heads (cutting every
@@ -925,10 +968,11 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 			break;
 		}
 		struct lf_stream *s = t->streams[i];
-		bool cut = s->head_n && (force || (int64_t)s->head.len >= c->chunk_target_size ||
-		                         mono - s->head_last_mono >= c->chunk_idle_period ||
-		                         mono - s->head_first_mono >= c->max_chunk_age ||
-		                         s->head_max - s->head_min >= c->max_chunk_age);
+		bool by_size = (int64_t)s->head.len >= c->chunk_target_size;
+		bool cut = s->head_n &&
+		           (force || by_size || mono - s->head_last_mono >= c->chunk_idle_period ||
+		            mono - s->head_first_mono >= c->max_chunk_age ||
+		            s->head_max - s->head_min >= c->max_chunk_age);
 		if (!cut) {
 			pthread_rwlock_unlock(&t->lock);
 			continue;
@@ -950,7 +994,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 
 		struct lf_chunk_ref ref;
 		struct lf_error err;
-		int rc = write_chunk(t, s, pos, &out, &ref, &err);
+		int rc = write_chunk(t, s, pos, out, &ref, &err);
 		pthread_rwlock_wrlock(&t->lock);
 		if (rc == 0) {
 			if (chunk_ref_add(s, &ref) < 0)
@@ -980,11 +1024,19 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 				dup_clear(s); /* rebuilt from the merged head on need */
 			}
 		}
-		lf_buf_free(&s->flushing);
+		/* A stream cut for size will most likely fill a head again: its
+		 * next head reuses this buffer (or the pool gets it). */
+		if (s->head.cap == 0 && by_size) {
+			lf_buf_reset(&s->flushing);
+			head_trim(t, &s->flushing);
+			s->head = s->flushing;
+			s->flushing = (struct lf_buf)LF_BUF_INIT;
+		} else {
+			head_release(t, &s->flushing);
+		}
 		s->flushing_n = 0;
 		pthread_rwlock_unlock(&t->lock);
 	}
-	lf_buf_free(&out);
 
 	/* WAL checkpoint: segments older than every head's oldest record go. */
 	uint32_t keep = lf_wal_segment(t->wal);

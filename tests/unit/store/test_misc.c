@@ -200,10 +200,11 @@ static void store_metrics(struct lf_metrics *reg, struct lf_store_metrics *m)
 }
 
 /* Pushes one stream {job="bp"} with n lines of len bytes at ts0, ts0+1, ... */
-static void push_lines(struct lf_tenant *t, struct lf_store_config *c, int64_t ts0, int n, int len)
+static void push_job(struct lf_tenant *t, struct lf_store_config *c, const char *job, int64_t ts0,
+                     int n, int len)
 {
 	struct lf_buf json = LF_BUF_INIT;
-	lf_buf_appends(&json, "{\"streams\":[{\"stream\":{\"job\":\"bp\"},\"values\":[");
+	lf_buf_printf(&json, "{\"streams\":[{\"stream\":{\"job\":\"%s\"},\"values\":[", job);
 	for (int i = 0; i < n; i++) {
 		lf_buf_printf(&json, "%s[\"%lld\",\"", i ? "," : "", (long long)(ts0 + i));
 		for (int k = 0; k < len; k++)
@@ -222,6 +223,94 @@ static void push_lines(struct lf_tenant *t, struct lf_store_config *c, int64_t t
 	assert_int_equal(lf_tenant_push(t, &b, NULL, &err), 204);
 	lf_ingest_batch_free(&b);
 	lf_buf_free(&json);
+}
+
+static void push_lines(struct lf_tenant *t, struct lf_store_config *c, int64_t ts0, int n, int len)
+{
+	push_job(t, c, "bp", ts0, n, len);
+}
+
+static struct lf_stream *stream_of(struct lf_tenant *t, const char *job)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "{job=\"%s\"}", job);
+	for (size_t i = 0; i < t->n_streams; i++)
+		if (!strcmp(t->streams[i]->key, key))
+			return t->streams[i];
+	fail_msg("no stream %s", key);
+	return NULL;
+}
+
+/* Head buffers are reused: a head cut for size gets its own buffer back
+ * (emptied), other cuts feed a pool of at most LF_TENANT_SPARE buffers that
+ * new heads take from; nothing pushed is lost on the way. */
+static void test_head_buffer_reuse(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lf-tenant-reuse-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct lf_store_config c;
+	assert_int_equal(lf_store_config_defaults(&c), 0);
+	c.chunk_target_size = 64 * 1024;
+	struct lf_metrics *reg = lf_metrics_new();
+	struct lf_store_metrics m;
+	store_metrics(reg, &m);
+	struct lf_tenant *t;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(dir, "ten", &c, &m, &t, &err), 0);
+	int64_t now = lf_now_ns();
+
+	/* ~70 KB: past the target, under the 1.25 x backpressure point */
+	push_job(t, &c, "a", now, 70, 1000);
+	struct lf_stream *a = stream_of(t, "a");
+	const char *buf = a->head.data;
+	assert_true(a->head.len >= 70 * 1000);
+	assert_true(lf_tenant_flush(t, false) >= 0);
+	assert_int_equal(a->n_chunks, 1);
+	assert_int_equal(a->head_n, 0);
+	assert_ptr_equal(a->head.data, buf); /* cut for size: same buffer, empty */
+	assert_int_equal(a->head.len, 0);
+	assert_int_equal(t->n_spare, 0);
+	push_job(t, &c, "a", now + 100, 10, 1000);
+	assert_ptr_equal(a->head.data, buf);
+
+	/* A forced cut (as for idle streams and shutdown) pools the buffer. */
+	assert_true(lf_tenant_flush(t, true) >= 0);
+	assert_int_equal(a->n_chunks, 2);
+	assert_int_equal(a->head.cap, 0);
+	assert_int_equal(t->n_spare, 1);
+	push_job(t, &c, "b", now + 200, 5, 100); /* a new head takes it */
+	assert_ptr_equal(stream_of(t, "b")->head.data, buf);
+	assert_int_equal(t->n_spare, 0);
+
+	/* The pool is bounded. */
+	char job[16];
+	for (int i = 0; i < LF_TENANT_SPARE + 3; i++) {
+		snprintf(job, sizeof(job), "p%d", i);
+		push_job(t, &c, job, now + 300 + i * 10, 3, 100);
+	}
+	assert_true(lf_tenant_flush(t, true) >= 0);
+	assert_int_equal(t->n_spare, LF_TENANT_SPARE);
+
+	/* Every line is there, in chunks: 70 + 10 of a, 5 of b, 3 of each p. */
+	struct lf_selector *sel;
+	const char *q = "{job=~\".+\"}";
+	assert_int_equal(lf_selector_parse(q, strlen(q), 0, &sel, &err), 0);
+	struct lf_log_query lq = {sel, now - 1000, now + 1000000, 5000, false};
+	struct lf_query_stats st;
+	struct lf_buf out = LF_BUF_INIT;
+	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	assert_int_equal(st.returned, 70 + 10 + 5 + 3 * (LF_TENANT_SPARE + 3));
+	assert_int_equal(st.head_lines, 0);
+
+	lf_tenant_close(t);
+	lf_selector_free(sel);
+	lf_buf_free(&out);
+	lf_metrics_free(reg);
+	lf_store_config_free(&c);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 /* Backpressure: with no flusher running, a push that leaves a head past
@@ -353,6 +442,7 @@ int main(void)
 	        cmocka_unit_test(test_crc32c),
 	        cmocka_unit_test(test_crc32c_large),
 	        cmocka_unit_test(test_push_backpressure),
+	        cmocka_unit_test(test_head_buffer_reuse),
 	        cmocka_unit_test(test_tenant_ids),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_api_time),
