@@ -21,11 +21,16 @@ Targets: ingest >= 150 MB/s per core, scan >= 1 GB/s per core warm,
 RSS <= 256 MiB.
 
     LOGFERRY_STORE=build/store/logferry-store STORE_BENCH=build/bench/store/store_bench \\
-        python3 bench/store/run_bench.py [TOTAL_MB=1024] [split|shared]
+        python3 bench/store/run_bench.py [TOTAL_MB=1024] [split|shared] [words|app]
 
 split (default): each stream has one writer (as with agents); shared: all 4
 clients write all 100 streams with interleaved timestamps (out-of-order
 arrivals, so the store's duplicate check works on every entry).
+
+words (default): lines of random numbers and 14 short words, high-entropy
+text that lz4 compresses 1.6x; app: logfmt application log lines with ids,
+sizes, durations and a random trace id, which lz4 compresses 2.4x. Chunk
+compression is the largest ingest cost, so the two differ a lot.
 """
 import json
 import os
@@ -133,6 +138,10 @@ def query(pid, url, ts_base, label):
 def main():
     total_mb = sys.argv[1] if len(sys.argv) > 1 else "1024"
     mode = sys.argv[2] if len(sys.argv) > 2 else "split"
+    text = sys.argv[3] if len(sys.argv) > 3 else "words"
+    if mode not in ("split", "shared") or text not in ("words", "app"):
+        sys.exit("usage: run_bench.py [TOTAL_MB] [split|shared] [words|app]")
+    print("store bench: %s MB, %s streams, %s text" % (total_mb, mode, text))
     d = tempfile.mkdtemp(prefix="lf-store-bench-")
     p = None
     try:
@@ -146,7 +155,8 @@ def main():
         log = os.path.join(d, "store.log")
         p, url = start(cfg, port, data, log)
         out = subprocess.run([BENCH, url, str(p.pid), total_mb, "4", "100", "200", "1048576",
-                              mode, "noquery"], capture_output=True, text=True)
+                              mode, "noquery"], capture_output=True, text=True,
+                             env=dict(os.environ, STORE_BENCH_TEXT=text))
         sys.stdout.write(out.stdout)
         sys.stderr.write(out.stderr[-4000:])
         if out.returncode != 0:

@@ -2,8 +2,9 @@
  *
  * Ingest: C clients (threads) POST snappy+protobuf batches of ~batch_bytes
  * (100 streams x 200-byte lines by default) over keep-alive connections.
- * Line texts are generated before the clock starts (random words and
- * numbers: snappy compresses them like real logs, ~65%; one line in 10000
+ * Line texts are generated before the clock starts (STORE_BENCH_TEXT=words:
+ * random words and numbers, which snappy shrinks only to ~62% and lz4 to
+ * ~63%; =app: logfmt service log lines, ~42% with lz4; one line in 10000
  * holds "needle"); each batch gets fresh timestamps and is encoded by its
  * client right before sending, so no entry is a duplicate (the store drops
  * exact duplicates, which would make the run measure the wrong path). The
@@ -15,7 +16,7 @@
  * (first = cold-ish, best = warm); scan rate = bytes processed / time.
  *
  * usage: store_bench URL STORE_PID TOTAL_MB [CLIENTS=4] [STREAMS=100] [LINE=200] [BATCH=1048576]
- *                    [split|shared] [noquery]
+ *                    [split|shared] [noquery]       env STORE_BENCH_TEXT=words|app
  * noquery: ingest only (run_bench.py times the queries itself, on a restarted
  * store whose data is all in chunks, cold and warm).
  */
@@ -38,6 +39,12 @@ static int n_streams = 100, line_size = 200, batch_bytes = 1 << 20;
  * in time order, as with agents); 1: every client writes every stream, with
  * interleaved timestamps (out-of-order arrivals: the duplicate check runs) */
 static int shared;
+/* Line texts (env STORE_BENCH_TEXT): "words" (default) are random numbers
+ * and 14 short words, high-entropy text that lz4 compresses only 1.6x;
+ * "app" are logfmt application log lines (level, caller, message, method,
+ * path with an id, status, sizes, durations, a random 128-bit trace id),
+ * which lz4 compresses about as well as typical service logs. */
+static int app_text;
 static int n_clients = 4;
 static int64_t batches_per_client;
 static int64_t ts_base;
@@ -77,6 +84,41 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
+/* One "app" line (see app_text) of exactly size bytes, cut at size or
+ * padded with 'x' to it. n orders the ts= field within the set. */
+static void app_line(char *l, int size, uint64_t *seed, int64_t n)
+{
+	static const char *levels[] = {"info", "info",  "info",  "info", "info",
+	                               "info", "debug", "debug", "warn", "error"};
+	static const char *callers[] = {"handler.go:142", "handler.go:97", "db.go:311",
+	                                "cache.go:58",    "auth.go:203",   "server.go:88",
+	                                "queue.go:415",   "client.go:77"};
+	static const char *msgs[] = {"request completed", "cache miss", "query executed",
+	                             "token refreshed",   "retrying",   "job enqueued",
+	                             "connection reused", "slow query", "upstream timeout",
+	                             "user lookup"};
+	static const char *methods[] = {"GET", "GET", "GET", "POST", "PUT", "DELETE"};
+	static const char *paths[] = {"/api/v1/users/", "/api/v1/orders/", "/api/v1/items/",
+	                              "/healthz?probe=", "/api/v2/search?q="};
+	static const int statuses[] = {200, 200, 200, 200, 201, 204, 304, 400, 404, 500};
+	uint64_t r = rnd(seed), r2 = rnd(seed), t1 = rnd(seed), t2 = rnd(seed);
+	char tmp[512];
+	int k = snprintf(tmp, sizeof(tmp),
+	                 "ts=2026-11-21T10:%02d:%02d.%06dZ level=%s caller=%s msg=\"%s\" "
+	                 "method=%s path=%s%u status=%d bytes=%u duration_ms=%u.%03u "
+	                 "trace_id=%016" PRIx64 "%016" PRIx64 " user=u-%u ",
+	                 (int)(n / 60000000 % 60), (int)(n / 1000000 % 60), (int)(n % 1000000),
+	                 levels[r % 10], callers[(r >> 8) % 8], msgs[(r >> 16) % 10],
+	                 methods[(r >> 24) % 6], paths[(r >> 32) % 5], (unsigned)(r2 % 100000),
+	                 statuses[(r >> 40) % 10], (unsigned)(r2 >> 20) % 65536,
+	                 (unsigned)(r2 >> 40) % 2000, (unsigned)(r2 >> 52) % 1000, t1, t2,
+	                 (unsigned)(r >> 44) % 50000);
+	if (k < 0)
+		k = 0;
+	for (int i = 0; i < size; i++)
+		l[i] = i < k ? tmp[i] : 'x';
+}
+
 static void prepare(struct client *c)
 {
 	uint64_t seed = rng_state + (uint64_t)c->id * 7919;
@@ -97,7 +139,9 @@ static void prepare(struct client *c)
 		c->lines[b] = malloc((size_t)per_batch * (size_t)line_size + 32);
 		for (int i = 0; i < per_batch; i++) {
 			char *l = c->lines[b] + (size_t)i * (size_t)line_size;
-			int p = 0;
+			int p = app_text ? line_size : 0;
+			if (app_text)
+				app_line(l, line_size, &seed, (int64_t)b * per_batch + i);
 			while (p < line_size) {
 				uint64_t r = rnd(&seed);
 				if (r % 3 == 0) {
@@ -297,6 +341,12 @@ int main(int argc, char **argv)
 	shared = argc > 8 && !strcmp(argv[8], "shared");
 	bool queries = !(argc > 9 && !strcmp(argv[9], "noquery"));
 	n_clients = clients;
+	const char *text = getenv("STORE_BENCH_TEXT");
+	app_text = text && !strcmp(text, "app");
+	if (text && !app_text && strcmp(text, "words")) {
+		fprintf(stderr, "STORE_BENCH_TEXT=%s: use words or app\n", text);
+		return 2;
+	}
 	curl_global_init(CURL_GLOBAL_ALL);
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
