@@ -974,6 +974,11 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		            mono - s->head_first_mono >= c->max_chunk_age ||
 		            s->head_max - s->head_min >= c->max_chunk_age);
 		if (!cut) {
+			/* An empty head keeps the buffer it got back after a
+			 * size cut only while its stream is written to. */
+			if (!s->head_n && s->head.cap &&
+			    mono - s->head_last_mono >= c->chunk_idle_period)
+				head_release(t, &s->head);
 			pthread_rwlock_unlock(&t->lock);
 			continue;
 		}

@@ -112,8 +112,10 @@ struct lf_tenant {
 	/* Buffers of flushed heads, emptied and kept (under lock) for the next
 	 * empty head. A fresh head buffer is mapped by malloc, so each of its
 	 * pages faults and is zeroed on first write and is unmapped again after
-	 * the flush: 10% of ingest CPU before this. At most LF_TENANT_SPARE are
-	 * kept, so the pool adds at most that many heads to RSS. */
+	 * the flush: 10% of ingest CPU before this. A head cut for size gets
+	 * its own buffer back instead (kept while the stream is not idle for
+	 * chunk_idle_period). At most LF_TENANT_SPARE are pooled, so the pool
+	 * adds at most that many heads to RSS. */
 	struct lf_buf spare[LF_TENANT_SPARE];
 	size_t n_spare;
 	/* The flusher's chunk buffer and entry array, reused across chunks

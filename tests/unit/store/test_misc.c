@@ -271,8 +271,16 @@ static void test_head_buffer_reuse(void **state)
 	assert_ptr_equal(a->head.data, buf); /* cut for size: same buffer, empty */
 	assert_int_equal(a->head.len, 0);
 	assert_int_equal(t->n_spare, 0);
-	push_job(t, &c, "a", now + 100, 10, 1000);
+	/* Once the stream is idle, the empty head's buffer goes to the pool. */
+	int64_t idle = c.chunk_idle_period;
+	c.chunk_idle_period = 1;
+	assert_true(lf_tenant_flush(t, false) >= 0);
+	c.chunk_idle_period = idle;
+	assert_int_equal(a->head.cap, 0);
+	assert_int_equal(t->n_spare, 1);
+	push_job(t, &c, "a", now + 100, 10, 1000); /* and comes back */
 	assert_ptr_equal(a->head.data, buf);
+	assert_int_equal(t->n_spare, 0);
 
 	/* A forced cut (as for idle streams and shutdown) pools the buffer. */
 	assert_true(lf_tenant_flush(t, true) >= 0);
