@@ -200,6 +200,53 @@ static void store_metrics(struct lf_metrics *reg, struct lf_store_metrics *m)
 }
 
 /* Pushes one stream {job="bp"} with n lines of len bytes at ts0, ts0+1, ... */
+/* A tenant in a fresh temp dir, for the tests below. */
+struct tenant_fix {
+	char dir[64];
+	struct lf_store_config c;
+	struct lf_metrics *reg;
+	struct lf_store_metrics m;
+	struct lf_tenant *t;
+};
+
+static void fix_open(struct tenant_fix *f, int64_t chunk_target_size)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/lf-tenant-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(lf_store_config_defaults(&f->c), 0);
+	f->c.chunk_target_size = chunk_target_size;
+	f->reg = lf_metrics_new();
+	store_metrics(f->reg, &f->m);
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(f->dir, "ten", &f->c, &f->m, &f->t, &err), 0);
+}
+
+static void fix_close(struct tenant_fix *f)
+{
+	lf_tenant_close(f->t);
+	lf_metrics_free(f->reg);
+	lf_store_config_free(&f->c);
+	char cmd[100];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Runs the log query q over [from, to] (limit 5000) for its stats. */
+static struct lf_query_stats query_stats(struct lf_tenant *t, const char *q, int64_t from,
+                                         int64_t to)
+{
+	struct lf_error err;
+	struct lf_selector *sel;
+	assert_int_equal(lf_selector_parse(q, strlen(q), 0, &sel, &err), 0);
+	struct lf_log_query lq = {sel, from, to, 5000, false};
+	struct lf_query_stats st;
+	struct lf_buf out = LF_BUF_INIT;
+	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	lf_selector_free(sel);
+	lf_buf_free(&out);
+	return st;
+}
+
 static void push_job(struct lf_tenant *t, struct lf_store_config *c, const char *job, int64_t ts0,
                      int n, int len)
 {
@@ -247,21 +294,14 @@ static struct lf_stream *stream_of(struct lf_tenant *t, const char *job)
 static void test_head_buffer_reuse(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/lf-tenant-reuse-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	struct lf_store_config c;
-	assert_int_equal(lf_store_config_defaults(&c), 0);
-	c.chunk_target_size = 64 * 1024;
-	struct lf_metrics *reg = lf_metrics_new();
-	struct lf_store_metrics m;
-	store_metrics(reg, &m);
-	struct lf_tenant *t;
-	struct lf_error err;
-	assert_int_equal(lf_tenant_open(dir, "ten", &c, &m, &t, &err), 0);
+	struct tenant_fix f;
+	fix_open(&f, 64 * 1024);
+	struct lf_tenant *t = f.t;
+	struct lf_store_config *c = &f.c;
 	int64_t now = lf_now_ns();
 
 	/* ~70 KB: past the target, under the 1.25 x backpressure point */
-	push_job(t, &c, "a", now, 70, 1000);
+	push_job(t, c, "a", now, 70, 1000);
 	struct lf_stream *a = stream_of(t, "a");
 	const char *buf = a->head.data;
 	assert_true(a->head.len >= 70 * 1000);
@@ -272,13 +312,13 @@ static void test_head_buffer_reuse(void **state)
 	assert_int_equal(a->head.len, 0);
 	assert_int_equal(t->n_spare, 0);
 	/* Once the stream is idle, the empty head's buffer goes to the pool. */
-	int64_t idle = c.chunk_idle_period;
-	c.chunk_idle_period = 1;
+	int64_t idle = c->chunk_idle_period;
+	c->chunk_idle_period = 1;
 	assert_true(lf_tenant_flush(t, false) >= 0);
-	c.chunk_idle_period = idle;
+	c->chunk_idle_period = idle;
 	assert_int_equal(a->head.cap, 0);
 	assert_int_equal(t->n_spare, 1);
-	push_job(t, &c, "a", now + 100, 10, 1000); /* and comes back */
+	push_job(t, c, "a", now + 100, 10, 1000); /* and comes back */
 	assert_ptr_equal(a->head.data, buf);
 	assert_int_equal(t->n_spare, 0);
 
@@ -287,7 +327,7 @@ static void test_head_buffer_reuse(void **state)
 	assert_int_equal(a->n_chunks, 2);
 	assert_int_equal(a->head.cap, 0);
 	assert_int_equal(t->n_spare, 1);
-	push_job(t, &c, "b", now + 200, 5, 100); /* a new head takes it */
+	push_job(t, c, "b", now + 200, 5, 100); /* a new head takes it */
 	assert_ptr_equal(stream_of(t, "b")->head.data, buf);
 	assert_int_equal(t->n_spare, 0);
 
@@ -295,30 +335,16 @@ static void test_head_buffer_reuse(void **state)
 	char job[16];
 	for (int i = 0; i < LF_TENANT_SPARE + 3; i++) {
 		snprintf(job, sizeof(job), "p%d", i);
-		push_job(t, &c, job, now + 300 + i * 10, 3, 100);
+		push_job(t, c, job, now + 300 + i * 10, 3, 100);
 	}
 	assert_true(lf_tenant_flush(t, true) >= 0);
 	assert_int_equal(t->n_spare, LF_TENANT_SPARE);
 
 	/* Every line is there, in chunks: 70 + 10 of a, 5 of b, 3 of each p. */
-	struct lf_selector *sel;
-	const char *q = "{job=~\".+\"}";
-	assert_int_equal(lf_selector_parse(q, strlen(q), 0, &sel, &err), 0);
-	struct lf_log_query lq = {sel, now - 1000, now + 1000000, 5000, false};
-	struct lf_query_stats st;
-	struct lf_buf out = LF_BUF_INIT;
-	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	struct lf_query_stats st = query_stats(t, "{job=~\".+\"}", now - 1000, now + 1000000);
 	assert_int_equal(st.returned, 70 + 10 + 5 + 3 * (LF_TENANT_SPARE + 3));
 	assert_int_equal(st.head_lines, 0);
-
-	lf_tenant_close(t);
-	lf_selector_free(sel);
-	lf_buf_free(&out);
-	lf_metrics_free(reg);
-	lf_store_config_free(&c);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	fix_close(&f);
 }
 
 /* Backpressure: with no flusher running, a push that leaves a head past
@@ -326,45 +352,22 @@ static void test_head_buffer_reuse(void **state)
 static void test_push_backpressure(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/lf-tenant-bp-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	struct lf_store_config c;
-	assert_int_equal(lf_store_config_defaults(&c), 0);
-	c.chunk_target_size = 4000;
-	struct lf_metrics *reg = lf_metrics_new();
-	struct lf_store_metrics m;
-	store_metrics(reg, &m);
-	struct lf_tenant *t;
-	struct lf_error err;
-	assert_int_equal(lf_tenant_open(dir, "ten", &c, &m, &t, &err), 0);
+	struct tenant_fix f;
+	fix_open(&f, 4000);
 	int64_t now = lf_now_ns();
-	struct lf_selector *sel;
 	const char *q = "{job=\"bp\"}";
-	assert_int_equal(lf_selector_parse(q, strlen(q), 0, &sel, &err), 0);
-	struct lf_log_query lq = {sel, now - 1000, now + 1000000, 1000, false};
-	struct lf_query_stats st;
-	struct lf_buf out = LF_BUF_INIT;
 
-	push_lines(t, &c, now, 40, 100); /* ~4.1 KB: past the target, under 1.25 x */
-	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	push_lines(f.t, &f.c, now, 40, 100); /* ~4.1 KB: past the target, under 1.25 x */
+	struct lf_query_stats st = query_stats(f.t, q, now - 1000, now + 1000000);
 	assert_int_equal(st.chunks_ref, 0);
 	assert_int_equal(st.head_lines, 40);
 
-	push_lines(t, &c, now + 100, 20, 100); /* ~6.2 KB: the push cuts the head */
-	lf_buf_reset(&out);
-	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	push_lines(f.t, &f.c, now + 100, 20, 100); /* ~6.2 KB: the push cuts the head */
+	st = query_stats(f.t, q, now - 1000, now + 1000000);
 	assert_int_equal(st.chunks_ref, 1);
 	assert_int_equal(st.head_lines, 0);
 	assert_int_equal(st.returned, 60);
-
-	lf_tenant_close(t);
-	lf_selector_free(sel);
-	lf_buf_free(&out);
-	lf_metrics_free(reg);
-	lf_store_config_free(&c);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	fix_close(&f);
 }
 
 /* A tenant end to end without HTTP: push, query, flush to a chunk, reopen. */
