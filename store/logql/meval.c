@@ -1408,6 +1408,7 @@ int lf_mq_run(const struct lf_mq_source *src, const struct lf_mq_request *rq,
 		e.deadline = t0 + lim->query_timeout;
 	struct mat m;
 	if (eval(&e, q, &m) < 0) {
+		mat_free(&m);
 		*status = e.status ? e.status : 500;
 		free(e.excl);
 		lf_buf_free(&e.kb);
