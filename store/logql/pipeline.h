@@ -65,17 +65,18 @@ int lf_lq_pipeline_parse(struct lf_lq_lexer *lx, unsigned flags, struct lf_lq_pi
                          struct lf_error *err);
 /* Parses a whole pipeline text (e.g. `| json | a="b"`), nothing else may
  * follow. Convenience for tests and fuzzing. */
-int lf_lq_pipeline_parse_str(const char *s, size_t len, unsigned flags,
-                             struct lf_lq_pipeline **out, struct lf_error *err);
+int lf_lq_pipeline_parse_str(const char *s, size_t len, unsigned flags, struct lf_lq_pipeline **out,
+                             struct lf_error *err);
 void lf_lq_pipeline_free(struct lf_lq_pipeline *p); /* NULL ok */
 /* An independent copy (own scratch state) for another thread. NULL on
  * ENOMEM. */
 struct lf_lq_pipeline *lf_lq_pipeline_clone(const struct lf_lq_pipeline *p);
 
-struct lf_lq_out {                    /* valid until the next process call on the same pipeline */
-	const struct lf_labels *labels; /* stream labels + extracted/formatted ones (incl. __error__,
-	                                 * __error_details__ when set), sorted */
-	const char *line;               /* possibly rewritten line */
+struct lf_lq_out { /* valid until the next process call on the same pipeline */
+	const struct lf_labels
+	        *labels;  /* stream labels + extracted/formatted ones (incl. __error__,
+	                   * __error_details__ when set), sorted */
+	const char *line; /* possibly rewritten line */
 	size_t len;
 	bool has_value; /* set by `| unwrap` (metric pipelines) */
 	double value;
