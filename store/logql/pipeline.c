@@ -1422,6 +1422,11 @@ size_t lf_lq_pipeline_leading_filters(const struct lf_lq_pipeline *p,
 	return p->n_leading;
 }
 
+bool lf_lq_pipeline_is_empty(const struct lf_lq_pipeline *p)
+{
+	return p->n == 0;
+}
+
 bool lf_lq_pipeline_has_unwrap(const struct lf_lq_pipeline *p)
 {
 	for (size_t i = 0; i < p->n; i++)
