@@ -53,9 +53,12 @@ enum {
 	LF_LQ_PIPE_METRIC = 1u << 0,
 };
 
-/* Parses pipeline stages at the lexer's position (after
- * lf_selector_parse_lx has consumed the selector and possibly leading line
- * filters); stops before the first token that does not continue the
+/* Parses pipeline stages at the lexer's position, after
+ * lf_selector_parse_lx has consumed the selector. Call that one with
+ * LF_SELECTOR_NO_FILTERS so that this parser sees every line filter: the
+ * selector's own filter parser does not know `|= ip("...")` (a leading
+ * string filter it already took is fine, but then apply it yourself).
+ * Stops before the first token that does not continue the
  * pipeline (it is left peeked in lx), e.g. `[`, `)`, EOF. Errors carry
  * Loki's texts and positions (`parse error at line 1, col N: syntax error:
  * unexpected ...`, `invalid line template: ...`). An empty pipeline (the
@@ -65,17 +68,18 @@ int lf_lq_pipeline_parse(struct lf_lq_lexer *lx, unsigned flags, struct lf_lq_pi
                          struct lf_error *err);
 /* Parses a whole pipeline text (e.g. `| json | a="b"`), nothing else may
  * follow. Convenience for tests and fuzzing. */
-int lf_lq_pipeline_parse_str(const char *s, size_t len, unsigned flags,
-                             struct lf_lq_pipeline **out, struct lf_error *err);
+int lf_lq_pipeline_parse_str(const char *s, size_t len, unsigned flags, struct lf_lq_pipeline **out,
+                             struct lf_error *err);
 void lf_lq_pipeline_free(struct lf_lq_pipeline *p); /* NULL ok */
 /* An independent copy (own scratch state) for another thread. NULL on
  * ENOMEM. */
 struct lf_lq_pipeline *lf_lq_pipeline_clone(const struct lf_lq_pipeline *p);
 
-struct lf_lq_out {                    /* valid until the next process call on the same pipeline */
-	const struct lf_labels *labels; /* stream labels + extracted/formatted ones (incl. __error__,
-	                                 * __error_details__ when set), sorted */
-	const char *line;               /* possibly rewritten line */
+struct lf_lq_out { /* valid until the next process call on the same pipeline */
+	const struct lf_labels
+	        *labels;  /* stream labels + extracted/formatted ones (incl. __error__,
+	                   * __error_details__ when set), sorted */
+	const char *line; /* possibly rewritten line */
 	size_t len;
 	bool has_value; /* set by `| unwrap` (metric pipelines) */
 	double value;
@@ -94,6 +98,8 @@ bool lf_lq_pipeline_is_filter_only(const struct lf_lq_pipeline *p);
  * costs); they are still applied by lf_lq_pipeline_process too. */
 size_t lf_lq_pipeline_leading_filters(const struct lf_lq_pipeline *p,
                                       const struct lf_line_filter **filters);
+/* True when the pipeline has no stage at all. */
+bool lf_lq_pipeline_is_empty(const struct lf_lq_pipeline *p);
 /* True when the pipeline contains `| unwrap`. */
 bool lf_lq_pipeline_has_unwrap(const struct lf_lq_pipeline *p);
 

@@ -41,6 +41,7 @@ static const struct mstream data[] = {
         {"{job=\"u\", v=\"4\"}", {{30, "z"}, {0, NULL}}},
         {"{job=\"bad\", v=\"abc\"}", {{10, "x"}, {0, NULL}}},
         {"{job=\"big\"}", {{1, "x"}, {0, NULL}}},
+        {"{job=\"lf\"}", {{5, "level=error dur=1.5s"}, {6, "level=info dur=500ms"}, {0, NULL}}},
 };
 
 static int mem_scan(void *ctx, const struct lf_selector *sel, int64_t from, int64_t to,
@@ -336,8 +337,30 @@ static const struct gcase cases[] = {
         /* errors */
         {"sum_over_time({job=\"bad\"} | unwrap v [1m])", false, 61, 0, NULL,
          "pipeline error: 'SampleExtractionErr' for series: '{__error__=\"SampleExtractionErr\", "
-         "job=\"bad\", v=\"abc\"}'.\nUse a label filter",
+         "__error_details__=\"strconv.ParseFloat: parsing \\\"abc\\\": invalid syntax\", "
+         "job=\"bad\", v=\"abc\"}'.\nUse a label filter to intentionally skip this error. (e.g | "
+         "__error__!=\"SampleExtractionErr\").\nTo skip all potential errors you can match empty "
+         "errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | "
+         "unwrap latency | __error__=\"\" )\n",
          400},
+        {"sum_over_time({job=\"bad\"} | unwrap v | __error__=\"\" [1m])", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[]", 200},
+        /* with the log pipeline: parsers, extracted labels, duration() */
+        {"sum by (level) (count_over_time({job=\"lf\"} | logfmt [1m]))", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"level\":\"error\"},\"value\":["
+         "1700000101,\"1\"]},{\"metric\":{\"level\":\"info\"},\"value\":[1700000101,\"1\"]}]",
+         200},
+        {"sum_over_time({job=\"lf\"} | logfmt | unwrap duration(dur) [1m])", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"job\":\"lf\",\"level\":"
+         "\"error\"},\"value\":[1700000101,\"1.5\"]},{\"metric\":{\"job\":\"lf\",\"level\":"
+         "\"info\"},\"value\":[1700000101,\"0.5\"]}]",
+         200},
+        {"bytes_over_time({job=\"lf\"} | logfmt | line_format \"{{.level}}\" [1m])", false, 61, 0,
+         NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"dur\":\"1.5s\",\"job\":\"lf\","
+         "\"level\":\"error\"},\"value\":[1700000101,\"5\"]},{\"metric\":{\"dur\":\"500ms\","
+         "\"job\":\"lf\",\"level\":\"info\"},\"value\":[1700000101,\"4\"]}]",
+         200},
         {"sum_over_time({job=\"j\"}[1m])", false, 61, 0, NULL,
          "parse error : invalid aggregation sum_over_time without unwrap", 400},
         {"count_over_time({job=\"u\"} | unwrap v [1m])", false, 61, 0, NULL,
