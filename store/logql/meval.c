@@ -393,15 +393,13 @@ static int on_entry(void *ctx, uint32_t sidx, const struct lf_labels *stream, in
 	step_span(e, r->off, r->range, ts, &i0, &i1);
 	if (i0 >= i1 && r->n->rop != LF_MQ_ABSENT_OVER_TIME)
 		return 0;
-	if (!lf_selector_match_line(r->n->sel, line, len))
-		return 0;
-	e->st.post_filter_lines++;
 	struct lf_lq_out out;
 	int rc = lf_lq_pipeline_process(r->pipe, ts, line, len, stream, &out);
 	if (rc < 0)
 		return oom(e);
 	if (rc == 0)
 		return 0;
+	e->st.post_filter_lines++;
 	if (r->n->unwrap && !out.has_value)
 		return 0;
 	long s;
@@ -642,7 +640,10 @@ static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m)
 	}
 	/* `to` is exclusive (3.6): the last step's window is open at its end;
 	 * +1 so that a sample exactly there reaches step_span, which drops it */
-	rc = e->src->scan(e->src->ctx, n->sel, from, to + 1, on_entry, &r, &e->st, e->err);
+	const struct lf_line_filter *lfs = NULL;
+	size_t nlf = lf_lq_pipeline_leading_filters(n->pipe, &lfs);
+	rc = e->src->scan(e->src->ctx, n->sel, lfs, nlf, from, to + 1, on_entry, &r, &e->st,
+	                  e->err);
 	if (rc < 0) {
 		if (!e->status)
 			e->status = 500;
@@ -987,7 +988,6 @@ static int eval_binop(struct ev *e, const struct lf_mq_node *n, struct mat *out)
 		rc = eval(e, n->r, &r);
 	if (rc < 0)
 		goto done;
-	bool cmp = lf_mq_bop_is_cmp(n->bop);
 	struct mat o = {0};
 	if (l.scalar || r.scalar) {
 		/* vector op literal */
@@ -1115,9 +1115,6 @@ static int eval_binop(struct ev *e, const struct lf_mq_node *n, struct mat *out)
 				} else {
 					for (size_t i = 0; n->has_matching && i < n->n_match; i++)
 						lf_labels_del(&tmp, n->match_names[i]);
-				}
-				if (cmp && !n->return_bool) {
-					/* a filter keeps the lhs sample */
 				}
 				if (lseen[msig[s]] >= 0) {
 					e->status = 500;
@@ -1564,8 +1561,9 @@ static int scan_buf(const struct lf_buf *b, int64_t from, int64_t to, uint32_t s
 	return 0;
 }
 
-static int tenant_scan(void *sctx, const struct lf_selector *sel, int64_t from, int64_t to,
-                       lf_mq_entry_fn fn, void *fctx, struct lf_query_stats *st,
+static int tenant_scan(void *sctx, const struct lf_selector *sel,
+                       const struct lf_line_filter *filters, size_t n_filters, int64_t from,
+                       int64_t to, lf_mq_entry_fn fn, void *fctx, struct lf_query_stats *st,
                        struct lf_error *err)
 {
 	struct lf_tenant *t = sctx;
@@ -1573,8 +1571,8 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel, int64_t from, 
 		return 0;
 	const char *needle = NULL;
 	size_t nlen = 0;
-	for (size_t i = 0; i < sel->n_filters; i++) {
-		const struct lf_line_filter *f = &sel->filters[i];
+	for (size_t i = 0; i < n_filters; i++) {
+		const struct lf_line_filter *f = &filters[i];
 		if (f->op == LF_FILTER_CONTAINS && f->n_alts == 1 && f->alts[0].len > 0) {
 			needle = f->alts[0].value;
 			nlen = f->alts[0].len;

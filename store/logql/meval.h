@@ -36,12 +36,14 @@ typedef int (*lf_mq_entry_fn)(void *ctx, uint32_t stream_idx, const struct lf_la
 
 /* Where entries come from: the store (lf_mq_tenant_source) or, in tests, an
  * in-memory set. scan calls fn for every entry with from <= ts < to of the
- * streams whose labels match sel's matchers, in any order (line filters
- * are applied by the engine). Returns 0, or -1 when fn stopped it or on a
- * read error (err set). */
+ * streams whose labels match sel's matchers, in any order. filters are the
+ * query's leading line filters: a source may skip entries (or whole blocks)
+ * they reject, the engine applies them anyway. Returns 0, or -1 when fn
+ * stopped it or on a read error (err set). */
 struct lf_mq_source {
-	int (*scan)(void *src_ctx, const struct lf_selector *sel, int64_t from, int64_t to,
-	            lf_mq_entry_fn fn, void *fn_ctx, struct lf_query_stats *st,
+	int (*scan)(void *src_ctx, const struct lf_selector *sel,
+	            const struct lf_line_filter *filters, size_t n_filters, int64_t from,
+	            int64_t to, lf_mq_entry_fn fn, void *fn_ctx, struct lf_query_stats *st,
 	            struct lf_error *err);
 	void *ctx;
 };

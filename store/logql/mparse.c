@@ -314,7 +314,8 @@ static int log_range(struct p *p, struct lf_mq_node *n)
 		return -1;
 	if (t.kind != LF_LQ_LBRACE)
 		return lf_lq_syntax_error(p->err, &t, paren ? "{" : NULL);
-	if (lf_selector_parse_lx(&p->lx, LF_SELECTOR_REQUIRE_NONEMPTY, &n->sel, p->err) < 0)
+	if (lf_selector_parse_lx(&p->lx, LF_SELECTOR_REQUIRE_NONEMPTY | LF_SELECTOR_NO_FILTERS,
+	                         &n->sel, p->err) < 0)
 		return -1;
 	if (lf_lq_pipeline_parse(&p->lx, LF_LQ_PIPE_METRIC, &n->pipe, p->err) < 0)
 		return -1;

@@ -44,10 +44,13 @@ static const struct mstream data[] = {
         {"{job=\"lf\"}", {{5, "level=error dur=1.5s"}, {6, "level=info dur=500ms"}, {0, NULL}}},
 };
 
-static int mem_scan(void *ctx, const struct lf_selector *sel, int64_t from, int64_t to,
-                    lf_mq_entry_fn fn, void *fctx, struct lf_query_stats *st, struct lf_error *err)
+static int mem_scan(void *ctx, const struct lf_selector *sel, const struct lf_line_filter *lfs,
+                    size_t nlf, int64_t from, int64_t to, lf_mq_entry_fn fn, void *fctx,
+                    struct lf_query_stats *st, struct lf_error *err)
 {
 	(void)ctx;
+	(void)lfs;
+	(void)nlf;
 	(void)err;
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(data) / sizeof(data[0]) && rc == 0; i++) {
