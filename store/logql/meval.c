@@ -306,27 +306,43 @@ static inline int64_t ceil_div(int64_t a, int64_t b)
 	return -floor_div(-a, b);
 }
 
-/* steps [*i0, *i1) whose window holds a sample at ts */
+static inline int64_t sat(__int128 v)
+{
+	return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : (int64_t)v;
+}
+
+static inline __int128 floor_div128(__int128 a, __int128 b)
+{
+	__int128 q = a / b;
+	if ((a % b) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+/* steps [*i0, *i1) whose window holds a sample at ts (128-bit arithmetic:
+ * ranges and offsets may be huge) */
 static void step_span(const struct ev *e, int64_t off, int64_t range, int64_t ts, size_t *i0,
                       size_t *i1)
 {
-	int64_t a = ts + off;
-	int64_t lo, hi;
+	__int128 a = (__int128)ts + off;
+	__int128 lo, hi;
 	if (e->step == 0) {
 		lo = a <= e->start ? 0 : 1;
 		hi = e->start < a + range ? 1 : 0;
 		if (lo == 0 && hi == 1 && a == e->start && e->excl[0])
 			lo = 1;
 	} else {
-		lo = ceil_div(a - e->start, e->step);
-		hi = ceil_div(a + range - e->start, e->step);
+		lo = -floor_div128(-(a - e->start), e->step);
+		hi = -floor_div128(-(a + range - e->start), e->step);
 		if (lo < 0)
 			lo = 0;
-		if (hi > (int64_t)e->ns)
-			hi = (int64_t)e->ns;
-		if (lo < hi && e->start + lo * e->step == a && e->excl[lo])
+		if (hi > (__int128)e->ns)
+			hi = (__int128)e->ns;
+		if (lo < hi && (__int128)e->start + lo * e->step == a && e->excl[(size_t)lo])
 			lo++;
 	}
+	if (lo > (__int128)e->ns)
+		lo = (__int128)e->ns;
 	if (hi < lo)
 		hi = lo;
 	*i0 = (size_t)lo;
@@ -627,10 +643,11 @@ static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m)
 		goto out;
 	}
 	int64_t last = e->start + (int64_t)(e->ns - 1) * e->step;
-	int64_t from = e->start - n->range - n->offset, to = last - n->offset;
-	if (e->lim->max_query_length > 0 && to - from > e->lim->max_query_length) {
+	int64_t from = sat((__int128)e->start - n->range - n->offset),
+	        to = sat((__int128)last - n->offset);
+	if (e->lim->max_query_length > 0 && (__int128)to - from > e->lim->max_query_length) {
 		char a[40], b[40];
-		lf_format_duration(to - from, a, sizeof(a));
+		lf_format_duration(sat((__int128)to - from), a, sizeof(a));
 		lf_format_duration(e->lim->max_query_length, b, sizeof(b));
 		e->status = 400;
 		rc = lf_err(e->err,
@@ -642,8 +659,8 @@ static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m)
 	 * +1 so that a sample exactly there reaches step_span, which drops it */
 	const struct lf_line_filter *lfs = NULL;
 	size_t nlf = lf_lq_pipeline_leading_filters(n->pipe, &lfs);
-	rc = e->src->scan(e->src->ctx, n->sel, lfs, nlf, from, to + 1, on_entry, &r, &e->st,
-	                  e->err);
+	rc = e->src->scan(e->src->ctx, n->sel, lfs, nlf, from, sat((__int128)to + 1), on_entry, &r,
+	                  &e->st, e->err);
 	if (rc < 0) {
 		if (!e->status)
 			e->status = 500;
@@ -736,8 +753,8 @@ static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m)
 			qsort(a->s, a->sn, sizeof(*a->s), smp_cmp);
 		size_t lo = 0, hi = 0;
 		for (size_t t = 0; t < e->ns; t++) {
-			int64_t end = e->start + (int64_t)t * e->step - n->offset;
-			int64_t beg = end - n->range;
+			__int128 end = (__int128)e->start + (int64_t)t * e->step - n->offset;
+			__int128 beg = end - n->range;
 			while (hi < a->sn &&
 			       (a->s[hi].ts < end || (!e->excl[t] && a->s[hi].ts == end)))
 				hi++;
