@@ -72,7 +72,7 @@ for t in "${targets[@]}"; do
 	case "$t" in
 	chunk) extra="-I$root/store $root/store/chunk.c $root/store/crc32c.c -llz4 -lz" ;;
 	logql_pipeline) extra="-I$root/store/logql $root/store/logql/pipeline.c" ;;
-	logql_metric) extra="-I$root/store -I$root/store/logql $root/store/logql/mparse.c $root/store/logql/meval.c $root/store/logql/pipeline.c $root/store/query.c $root/store/tenant.c $root/store/chunk.c $root/store/crc32c.c -llz4 -lz" ;;
+	logql_metric) extra="-I$root/store -I$root/store/logql $(ls "$root"/store/*.c "$root"/store/logql/*.c | grep -v -e /main.c -e /api.c) -lsqlite3 -llz4 -lz" ;;
 	esac
 	# shellcheck disable=SC2086
 	if ! "$CC" $cflags -fsanitize=fuzzer $inc "$src" $extra "$B/libcommon.a" $libs \
