@@ -787,6 +787,8 @@ int lf_mq_parse(const char *q, size_t len, struct lf_mq_node **out, struct lf_er
 {
 	struct p p = {.err = err};
 	*out = NULL;
+	if (len > 5120) /* Loki's maxInputSize */
+		return lf_err(err, "parse error : input size too long (%zu > 5120)", len);
 	lf_lq_lexer_init(&p.lx, q, len);
 	struct lf_mq_node *n = NULL;
 	int rc = expr(&p, 0, &n);

@@ -478,6 +478,22 @@ static void test_series_limit(void **state)
 	lf_buf_free(&out);
 }
 
+static void test_input_size(void **state)
+{
+	(void)state;
+	char q[5200];
+	memset(q, ' ', sizeof(q) - 1);
+	memcpy(q, "vector(1)", 9);
+	q[5121] = 0; /* 5121 bytes: one over Loki's limit */
+	struct lf_mq_node *n = NULL;
+	struct lf_error err;
+	assert_int_equal(lf_mq_parse(q, strlen(q), &n, &err), -1);
+	assert_string_equal(err.msg, "parse error : input size too long (5121 > 5120)");
+	q[5120] = 0;
+	assert_int_equal(lf_mq_parse(q, strlen(q), &n, &err), 0);
+	lf_mq_free(n);
+}
+
 static void test_timeout(void **state)
 {
 	(void)state;
@@ -562,9 +578,9 @@ static void test_format_float(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_golden),       cmocka_unit_test(test_series_limit),
-	        cmocka_unit_test(test_timeout),      cmocka_unit_test(test_split_boundaries),
-	        cmocka_unit_test(test_format_float),
+	        cmocka_unit_test(test_golden),           cmocka_unit_test(test_series_limit),
+	        cmocka_unit_test(test_timeout),          cmocka_unit_test(test_input_size),
+	        cmocka_unit_test(test_split_boundaries), cmocka_unit_test(test_format_float),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
