@@ -324,6 +324,27 @@ static inline __int128 floor_div128(__int128 a, __int128 b)
 static void step_span(const struct ev *e, int64_t off, int64_t range, int64_t ts, size_t *i0,
                       size_t *i1)
 {
+	/* the usual case in 64-bit arithmetic: no overflow possible */
+	const int64_t lim = INT64_C(1) << 61;
+	if (e->step > 0 && ts > -lim && ts < lim && off > -lim && off < lim && range < lim &&
+	    e->start > -lim && e->start < lim) {
+		int64_t a = ts + off;
+		int64_t lo = ceil_div(a - e->start, e->step);
+		int64_t hi = ceil_div(a + range - e->start, e->step);
+		if (lo < 0)
+			lo = 0;
+		if (hi > (int64_t)e->ns)
+			hi = (int64_t)e->ns;
+		if (lo < hi && e->start + lo * e->step == a && e->excl[lo])
+			lo++;
+		if (lo > (int64_t)e->ns)
+			lo = (int64_t)e->ns;
+		if (hi < lo)
+			hi = lo;
+		*i0 = (size_t)lo;
+		*i1 = (size_t)hi;
+		return;
+	}
 	__int128 a = (__int128)ts + off;
 	__int128 lo, hi;
 	if (e->step == 0) {
