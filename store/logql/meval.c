@@ -260,9 +260,8 @@ static int check_deadline(struct ev *e)
 
 /* ---- range aggregations ---- */
 
-struct smp {
+struct smp { /* 16 bytes: an unwrapped query keeps one per selected sample */
 	int64_t ts;
-	uint64_t seq;
 	double v;
 };
 
@@ -289,7 +288,7 @@ struct rctx {
 	const struct lf_labels *last_out;
 	struct lf_labels_mark last_mark;
 	long last_series;
-	uint64_t seq, ticks;
+	uint64_t ticks;
 	int64_t off, range;
 };
 
@@ -476,16 +475,43 @@ static int on_entry(void *ctx, uint32_t sidx, const struct lf_labels *stream, in
 		a->s = v;
 		a->scap = nc;
 	}
-	a->s[a->sn++] = (struct smp){ts, r->seq++, out.value};
+	a->s[a->sn++] = (struct smp){ts, out.value};
 	return 0;
 }
 
-static int smp_cmp(const void *x, const void *y)
+/* Sorts samples by time, keeping the arrival order of equal times (a
+ * bottom-up merge sort; runs already in order, the usual case, cost one
+ * pass). -1 on ENOMEM. */
+static int smp_sort(struct smp *v, size_t n)
 {
-	const struct smp *a = x, *b = y;
-	if (a->ts != b->ts)
-		return a->ts < b->ts ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+	size_t i;
+	for (i = 1; i < n && v[i - 1].ts <= v[i].ts; i++)
+		;
+	if (i >= n)
+		return 0;
+	struct smp *tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return -1;
+	struct smp *src = v, *dst = tmp;
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t a = lo, b = mid, o = lo;
+			while (a < mid && b < hi)
+				dst[o++] = src[b].ts < src[a].ts ? src[b++] : src[a++];
+			while (a < mid)
+				dst[o++] = src[a++];
+			while (b < hi)
+				dst[o++] = src[b++];
+		}
+		struct smp *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(tmp);
+	return 0;
 }
 
 static int dbl_cmp(const void *x, const void *y)
@@ -770,8 +796,11 @@ static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m)
 			}
 			continue;
 		}
-		if (a->sn > 1)
-			qsort(a->s, a->sn, sizeof(*a->s), smp_cmp);
+		if (smp_sort(a->s, a->sn) < 0) {
+			free(scratch);
+			rc = oom(e);
+			goto out;
+		}
 		size_t lo = 0, hi = 0;
 		for (size_t t = 0; t < e->ns; t++) {
 			__int128 end = (__int128)e->start + (int64_t)t * e->step - n->offset;

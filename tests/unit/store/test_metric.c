@@ -41,6 +41,9 @@ static const struct mstream data[] = {
         {"{job=\"u\", v=\"4\"}", {{30, "z"}, {0, NULL}}},
         {"{job=\"bad\", v=\"abc\"}", {{10, "x"}, {0, NULL}}},
         {"{job=\"big\"}", {{1, "x"}, {0, NULL}}},
+        /* out of order, and two samples at the same time (arrival order kept) */
+        {"{job=\"ooo\"}",
+         {{30, "v=3"}, {10, "v=1"}, {40, "v=5"}, {20, "v=2"}, {40, "v=6"}, {0, NULL}}},
         {"{job=\"lf\"}", {{5, "level=error dur=1.5s"}, {6, "level=info dur=500ms"}, {0, NULL}}},
 };
 
@@ -336,6 +339,18 @@ static const struct gcase cases[] = {
         {"rate({job=\"u\"} | unwrap v [1m])", false, 61, 0, NULL,
          "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"job\":\"u\"},\"value\":["
          "1700000101,\"0.15\"]}]",
+         200},
+        {"first_over_time({job=\"ooo\"} | logfmt | unwrap v [1m])", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"job\":\"ooo\"},\"value\":["
+         "1700000101,\"1\"]}]",
+         200},
+        {"last_over_time({job=\"ooo\"} | logfmt | unwrap v [1m])", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"job\":\"ooo\"},\"value\":["
+         "1700000101,\"6\"]}]",
+         200},
+        {"rate_counter({job=\"ooo\"} | logfmt | unwrap v [1m])", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"job\":\"ooo\"},\"value\":["
+         "1700000101,\"0.1\"]}]",
          200},
         /* errors */
         {"sum_over_time({job=\"bad\"} | unwrap v [1m])", false, 61, 0, NULL,
