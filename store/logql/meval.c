@@ -280,6 +280,10 @@ struct rctx {
 	size_t nacc;
 	bool want_bytes;
 	const char *unwrap_label; /* removed from the series labels */
+	/* the grouping of an enclosing sum the range is fused with: samples
+	 * count straight into the sum's groups (NULL: one series per label
+	 * set) */
+	const struct lf_mq_grouping *fuse;
 	struct lf_labels tmp;
 	/* caches */
 	uint32_t last_stream;
@@ -373,6 +377,25 @@ static long series_for(struct rctx *r, const struct lf_labels *ls)
 {
 	const struct lf_mq_node *n = r->n;
 	struct ev *e = r->e;
+	if (r->fuse && !lf_labels_get(ls, "__error__")) {
+		/* straight into the enclosing sum's group (see eval_vagg) */
+		const struct lf_mq_grouping *g = r->fuse;
+		lf_labels_clear(&r->tmp);
+		if (g->present && !g->without) {
+			for (size_t i = 0; i < g->n; i++) {
+				const char *v = lf_labels_get(ls, g->names[i]);
+				if (v && *v && lf_labels_set(&r->tmp, g->names[i], v) < 0)
+					return -1;
+			}
+		} else if (g->present) {
+			if (lf_labels_copy(&r->tmp, ls) < 0)
+				return -1;
+			for (size_t i = 0; i < g->n; i++)
+				lf_labels_del(&r->tmp, g->names[i]);
+			lf_labels_del(&r->tmp, "__name__");
+		}
+		return mat_series(e, r->m, &r->tmp);
+	}
 	if (lf_labels_get(ls, "__error__") ||
 	    (!n->grp.present && !(r->unwrap_label && lf_labels_get(ls, r->unwrap_label))))
 		return mat_series(e, r->m, ls);
@@ -677,9 +700,10 @@ static int pipeline_error(struct ev *e, const struct mat *m)
 
 static int eval(struct ev *e, const struct lf_mq_node *n, struct mat *out);
 
-static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m)
+static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m,
+                      const struct lf_mq_grouping *fuse)
 {
-	struct rctx r = {.e = e, .n = n, .m = m, .off = n->offset, .range = n->range};
+	struct rctx r = {.e = e, .n = n, .m = m, .off = n->offset, .range = n->range, .fuse = fuse};
 	r.want_bytes = n->rop == LF_MQ_BYTES_OVER_TIME || n->rop == LF_MQ_BYTES_RATE;
 	char *uname = n->unwrap ? unwrap_name(n->pipe) : NULL;
 	r.unwrap_label = uname;
@@ -859,6 +883,17 @@ static int vsel_cmp(const void *x, const void *y, void *arg)
 static int eval_vagg(struct ev *e, const struct lf_mq_node *n, struct mat *out)
 {
 	struct mat in = {0};
+	const struct lf_mq_node *c = n->l;
+	if (n->vop == LF_MQ_SUM && c->kind == LF_MQ_RANGE && !c->unwrap &&
+	    (c->rop == LF_MQ_COUNT_OVER_TIME || c->rop == LF_MQ_BYTES_OVER_TIME)) {
+		/* sum of integer counts: adding per group while scanning gives
+		 * exactly what summing the per-series values would, without a
+		 * series per label set (a parser's high-cardinality labels would
+		 * make millions). Samples with __error__ keep their own series
+		 * (the pipeline error names one). */
+		memset(out, 0, sizeof(*out));
+		return eval_range(e, c, out, &n->grp);
+	}
 	int rc = eval(e, n->l, &in);
 	if (rc < 0)
 		goto done;
@@ -1320,7 +1355,7 @@ static int eval(struct ev *e, const struct lf_mq_node *n, struct mat *out)
 		return 0;
 	}
 	case LF_MQ_RANGE:
-		return eval_range(e, n, out);
+		return eval_range(e, n, out, NULL);
 	case LF_MQ_VAGG:
 		return eval_vagg(e, n, out);
 	case LF_MQ_BINOP:

@@ -152,6 +152,16 @@ static const struct gcase cases[] = {
          "\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"job\":\"j\"},\"values\":[["
          "1700000100,\"4\"],[1700000160,\"2\"]]}]",
          200},
+        /* not fused with the range: a sum of per-series rates */
+        {"sum by (job) (rate({job=\"j\"}[1m]))", true, 60, 120, "60",
+         "\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"job\":\"j\"},\"values\":[["
+         "1700000100,\"0.06666666666666667\"],[1700000160,\"0.03333333333333333\"]]}]",
+         200},
+        /* fused with the range: a high-cardinality parser label is summed away */
+        {"sum by (level) (bytes_over_time({job=\"lf\"} | logfmt [1m]))", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"level\":\"error\"},\"value\":["
+         "1700000101,\"20\"]},{\"metric\":{\"level\":\"info\"},\"value\":[1700000101,\"20\"]}]",
+         200},
         {"sum(count_over_time({job=\"j\"}[1m])) without (app)", true, 60, 120, "60",
          "\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"job\":\"j\"},\"values\":[["
          "1700000100,\"4\"],[1700000160,\"2\"]]}]",
