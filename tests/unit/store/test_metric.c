@@ -236,6 +236,35 @@ static const struct gcase cases[] = {
          "\"value\":[1700000101,\"12\"]},{\"metric\":{\"app\":\"b\",\"job\":\"j\"},\"value\":"
          "[1700000101,\"4\"]}]",
          200},
+        /* group_left(team) copies team from the one side */
+        {"count_over_time({job=\"j\"}[1m]) / on(job) group_left(team) label_replace(sum by (job) "
+         "(count_over_time({job=\"j\"}[1m])), \"team\", \"t1\", \"job\", \".*\")",
+         false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"app\":\"a\",\"job\":\"j\","
+         "\"team\":\"t1\"},\"value\":[1700000101,\"0.75\"]},{\"metric\":{\"app\":\"b\","
+         "\"job\":\"j\",\"team\":\"t1\"},\"value\":[1700000101,\"0.25\"]}]",
+         200},
+        /* group_right: the right side is the "many" side; values stay lhs op rhs */
+        {"sum by (job) (count_over_time({job=\"j\"}[1m])) / on(job) group_right "
+         "count_over_time({job=\"j\"}[1m])",
+         false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"app\":\"a\",\"job\":\"j\"},"
+         "\"value\":[1700000101,\"1.3333333333333333\"]},{\"metric\":{\"app\":\"b\","
+         "\"job\":\"j\"},\"value\":[1700000101,\"4\"]}]",
+         200},
+        {"count_over_time({job=\"j\"}[1m]) unless on(job) vector(1)", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"app\":\"a\",\"job\":\"j\"},"
+         "\"value\":[1700000101,\"3\"]},{\"metric\":{\"app\":\"b\",\"job\":\"j\"},"
+         "\"value\":[1700000101,\"1\"]}]",
+         200},
+        {"count_over_time({job=\"j\"}[1m]) and on() vector(1)", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"app\":\"a\",\"job\":\"j\"},"
+         "\"value\":[1700000101,\"3\"]},{\"metric\":{\"app\":\"b\",\"job\":\"j\"},"
+         "\"value\":[1700000101,\"1\"]}]",
+         200},
+        {"count_over_time({job=\"j\"}[1m]) * on(job) group_left count_over_time({job=\"j\"}[1m])",
+         false, 61, 0, NULL,
+         "found duplicate series on the right hand-side;many-to-many matching not allowed", 500},
         {"count_over_time({job=\"j\"}[1m]) > 1", true, 60, 120, "60",
          "\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"app\":\"a\",\"job\":\"j\"},"
          "\"values\":[[1700000100,\"3\"]]}]",
