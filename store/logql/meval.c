@@ -1387,7 +1387,9 @@ static int parse_step(const char *s, int64_t start, int64_t end, int64_t *step,
 	char *e;
 	double d = strtod(s, &e);
 	if (!*e && e != s) {
-		*step = (int64_t)(d * 1e9);
+		/* Go converts an out-of-range float to the most negative int64 */
+		double ns = d * 1e9;
+		*step = ns < 9.2e18 && ns > -9.2e18 ? (int64_t)ns : INT64_MIN;
 	} else if (lf_parse_duration(s, step, err) < 0) {
 		return lf_err(err, "cannot parse \"%.64s\" to a valid duration", s);
 	}
@@ -1444,22 +1446,29 @@ int lf_mq_run(const struct lf_mq_source *src, const struct lf_mq_request *rq,
 	int64_t t0 = lf_monotonic_ns();
 	*status = 400;
 	struct lf_mq_node *q = NULL;
-	if (lf_mq_parse(rq->query, strlen(rq->query), &q, err) < 0)
-		return -1;
 	struct ev e = {.src = src, .lim = lim, .err = err};
 	int64_t start = rq->start, end = rq->end;
+	/* Loki checks the HTTP parameters before it parses the query */
 	if (rq->range) {
+		if (end < start) {
+			lf_err(err, "end timestamp must not be before or equal to start time");
+			goto fail;
+		}
 		if (parse_step(rq->step, start, end, &e.step, err) < 0)
 			goto fail;
-		if ((end - start) / e.step > 11000) {
+		if (((__int128)end - start) / e.step > 11000) {
 			lf_err(err,
 			       "exceeded maximum resolution of 11,000 points per timeseries. Try "
 			       "decreasing the query resolution (?step=XX)");
 			goto fail;
 		}
-		if (lim->max_query_length > 0 && end - start > lim->max_query_length) {
+	}
+	if (lf_mq_parse(rq->query, strlen(rq->query), &q, err) < 0)
+		goto fail;
+	if (rq->range) {
+		if (lim->max_query_length > 0 && (__int128)end - start > lim->max_query_length) {
 			char a[40], b[40];
-			lf_format_duration(end - start, a, sizeof(a));
+			lf_format_duration(sat((__int128)end - start), a, sizeof(a));
 			lf_format_duration(lim->max_query_length, b, sizeof(b));
 			lf_err(err,
 			       "the query time range exceeds the limit (query length: %s, limit: "
@@ -1470,8 +1479,9 @@ int lf_mq_run(const struct lf_mq_source *src, const struct lf_mq_request *rq,
 		/* the frontend aligns to the step in ms */
 		int64_t sms = e.step / LF_NS_PER_MS;
 		if (sms > 0 && lim->split_interval > 0) {
-			start = floor_div(start / LF_NS_PER_MS, sms) * sms * LF_NS_PER_MS;
-			end = ceil_div(end / LF_NS_PER_MS, sms) * sms * LF_NS_PER_MS;
+			start = sat((__int128)floor_div(start / LF_NS_PER_MS, sms) * sms *
+			            LF_NS_PER_MS);
+			end = sat((__int128)ceil_div(end / LF_NS_PER_MS, sms) * sms * LF_NS_PER_MS);
 		}
 		e.ns = (size_t)((end - start) / e.step) + 1;
 	} else {

@@ -452,6 +452,13 @@ static const struct gcase cases[] = {
          "multiple matches for labels: many-to-one matching must be explicit", 500},
         {"count_over_time({job=\"j\"}[1m])", true, 60, 120, "0",
          "zero or negative query resolution step widths are not accepted", 400},
+        {"count_over_time({job=\"j\"}[1m])", true, 60, 120, "1e300",
+         "zero or negative query resolution step widths are not accepted", 400},
+        /* parameters are checked before the query is parsed */
+        {"count_over_time(", true, 60, 120, "-1",
+         "zero or negative query resolution step widths are not accepted", 400},
+        {"count_over_time({job=\"j\"}[1m])", true, 120, 60, "1",
+         "end timestamp must not be before or equal to start time", 400},
         {"count_over_time({job=\"j\"}[1m])", true, 0, 11001, "1",
          "exceeded maximum resolution of 11,000 points per timeseries", 400},
         {"count_over_time({job=\"j\"}[1m])", true, 0, 722 * 3600, "3600",
