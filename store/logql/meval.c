@@ -1362,8 +1362,11 @@ static int eval(struct ev *e, const struct lf_mq_node *n, struct mat *out)
 		return eval_binop(e, n, out);
 	case LF_MQ_LABEL_REPLACE:
 		return eval_label_replace(e, n, out);
+	case LF_MQ_LOG: /* refused by the parser */
+		break;
 	}
-	return 0;
+	e->status = 400;
+	return lf_err(e->err, "parse error : a log expression is not a metric query");
 }
 
 /* ---- the request ---- */

@@ -242,10 +242,12 @@ static int range_dur(struct p *p, int64_t *out)
 	size_t s = lx->pos, e = s;
 	while (e < lx->len && lx->s[e] != ']')
 		e++;
+	/* Loki's lexer reads the range with Next(), which invalidates the
+	 * scanner's line (0) but keeps the column of the `[` */
 	if (e >= lx->len)
 		return lf_err(p->err,
-		              "parse error at line %d, col %d: missing closing ']' in duration",
-		              t.line, t.col);
+		              "parse error at line 0, col %d: missing closing ']' in duration",
+		              t.col);
 	char buf[64];
 	size_t a = s, b = e;
 	while (a < b && (lx->s[a] == ' ' || lx->s[a] == '\t'))
@@ -259,8 +261,8 @@ static int range_dur(struct p *p, int64_t *out)
 	if (n == 0 || memchr(lx->s + a, '\n', b - a) || lf_parse_duration(buf, out, &derr) < 0 ||
 	    *out < 0)
 		return lf_err(p->err,
-		              "parse error at line %d, col %d: not a valid duration string: \"%s\"",
-		              t.line, t.col, buf);
+		              "parse error at line 0, col %d: not a valid duration string: \"%s\"",
+		              t.col, buf);
 	for (size_t i = s; i <= e; i++) {
 		if ((lx->s[i] & 0xC0) != 0x80)
 			lx->col++;
@@ -326,25 +328,14 @@ static int log_range(struct p *p, struct lf_mq_node *n)
 	if (peek(p, &t) < 0)
 		return -1;
 	if (is_pipe_start(t.kind)) {
-		/* `{sel}[5m] | unwrap x`: the stages after the range */
-		if (lf_lq_pipeline_has_unwrap(n->pipe))
+		/* Loki's grammar has `selector RANGE pipelineExpr` and `selector
+		 * RANGE unwrapExpr`: stages after the range only when there were
+		 * none before it */
+		if (!lf_lq_pipeline_is_empty(n->pipe))
 			return lf_lq_syntax_error(p->err, &t, NULL);
 		struct lf_lq_pipeline *more = NULL;
 		if (lf_lq_pipeline_parse(&p->lx, LF_LQ_PIPE_METRIC, &more, p->err) < 0)
 			return -1;
-		if (!lf_lq_pipeline_is_filter_only(n->pipe) || !lf_lq_pipeline_has_unwrap(more)) {
-			lf_lq_pipeline_free(more);
-			return lf_lq_syntax_error(p->err, &t, NULL);
-		}
-		/* the stages before the range were only line filters (they are
-		 * in sel too when they directly follow the selector); keep them
-		 * by re-parsing both parts together is not possible here, so
-		 * refuse anything but an empty leading pipeline */
-		if (lf_lq_pipeline_leading_filters(n->pipe, &(const struct lf_line_filter *){0}) >
-		    0) {
-			lf_lq_pipeline_free(more);
-			return lf_lq_syntax_error(p->err, &t, NULL);
-		}
 		lf_lq_pipeline_free(n->pipe);
 		n->pipe = more;
 	}
@@ -399,6 +390,23 @@ static int validate_range(struct p *p, struct lf_mq_node *n, const char *param)
 }
 
 static int expr(struct p *p, int minprec, struct lf_mq_node **out);
+
+/* A log expression ended where a metric one was wanted: yacc fails at the
+ * next token. */
+static int no_log(struct p *p, const struct lf_mq_node *n)
+{
+	if (!n || n->kind != LF_MQ_LOG)
+		return 0;
+	struct lf_lq_token t;
+	if (peek(p, &t) < 0)
+		return -1;
+	return lf_lq_syntax_error(p->err, &t, NULL);
+}
+
+static const char *log_type(const struct lf_mq_node *n)
+{
+	return lf_lq_pipeline_is_empty(n->pipe) ? "*syntax.MatchersExpr" : "*syntax.PipelineExpr";
+}
 
 static int range_agg(struct p *p, enum lf_mq_rop op, struct lf_mq_node **out)
 {
@@ -470,7 +478,7 @@ static int vector_agg(struct p *p, enum lf_mq_vop op, struct lf_mq_node **out)
 			p->lx.peek = save.peek;
 		}
 	}
-	if (expr(p, 0, &n->l) < 0)
+	if (expr(p, 0, &n->l) < 0 || no_log(p, n->l) < 0)
 		return -1;
 	if (expect(p, LF_LQ_RPAREN, NULL) < 0)
 		return -1;
@@ -521,7 +529,7 @@ static int label_replace(struct p *p, struct lf_mq_node **out)
 	if (!n)
 		return -1;
 	*out = n;
-	if (expect(p, LF_LQ_LPAREN, "(") < 0 || expr(p, 0, &n->l) < 0 ||
+	if (expect(p, LF_LQ_LPAREN, "(") < 0 || expr(p, 0, &n->l) < 0 || no_log(p, n->l) < 0 ||
 	    expect(p, LF_LQ_COMMA, NULL) < 0 || string_arg(p, &n->dst) < 0 ||
 	    expect(p, LF_LQ_COMMA, ",") < 0 || string_arg(p, &n->repl) < 0 ||
 	    expect(p, LF_LQ_COMMA, ",") < 0 || string_arg(p, &n->src) < 0 ||
@@ -581,6 +589,27 @@ static int primary(struct p *p, struct lf_mq_node **out)
 		if (expr(p, 0, out) < 0)
 			return -1;
 		return expect(p, LF_LQ_RPAREN, NULL);
+	}
+	if (t.kind == LF_LQ_LBRACE) {
+		/* a log expression: Loki's grammar takes it as a binary
+		 * operand (then refuses its type) or fails at what follows */
+		struct lf_mq_node *n = node_new(p, LF_MQ_LOG);
+		if (!n)
+			return -1;
+		*out = n;
+		p->lx.has_peek = true; /* give the `{` back */
+		p->lx.peek = t;
+		if (lf_selector_parse_lx(&p->lx,
+		                         LF_SELECTOR_REQUIRE_NONEMPTY | LF_SELECTOR_NO_FILTERS,
+		                         &n->sel, p->err) < 0 ||
+		    lf_lq_pipeline_parse(&p->lx, 0, &n->pipe, p->err) < 0 || peek(p, &t) < 0)
+			return -1;
+		if (t.kind == LF_LQ_LBRACKET)
+			return lf_err(
+			        p->err,
+			        "parse error at line 0, col %d: syntax error: unexpected RANGE",
+			        t.col);
+		return 0;
 	}
 	if (t.kind == LF_LQ_IDENT) {
 		int i = lookup(rop_names, sizeof(rop_names) / sizeof(rop_names[0]), p, &t);
@@ -748,6 +777,15 @@ static int expr(struct p *p, int minprec, struct lf_mq_node **out)
 			break;
 		if ((rc = expr(p, op == LF_MQ_POW ? pr : pr + 1, &n->r)) < 0)
 			break;
+		if (n->l->kind == LF_MQ_LOG || n->r->kind == LF_MQ_LOG) {
+			bool left = n->l->kind == LF_MQ_LOG;
+			rc = lf_err(p->err,
+			            "parse error : unexpected type for %s leg of binary operation "
+			            "(%s): %s",
+			            left ? "left" : "right", bop_names[op],
+			            log_type(left ? n->l : n->r));
+			break;
+		}
 		if (is_set_op(n->bop)) {
 			if (n->l->kind == LF_MQ_LITERAL) {
 				char v[64];
@@ -792,6 +830,8 @@ int lf_mq_parse(const char *q, size_t len, struct lf_mq_node **out, struct lf_er
 	lf_lq_lexer_init(&p.lx, q, len);
 	struct lf_mq_node *n = NULL;
 	int rc = expr(&p, 0, &n);
+	if (rc == 0)
+		rc = no_log(&p, n);
 	if (rc == 0) {
 		struct lf_lq_token t;
 		if (next(&p, &t) < 0)

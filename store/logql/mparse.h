@@ -36,6 +36,8 @@ enum lf_mq_kind {
 	LF_MQ_VAGG,          /* sum / avg / ... / topk / sort */
 	LF_MQ_BINOP,         /* lhs op rhs */
 	LF_MQ_LABEL_REPLACE, /* label_replace(v, dst, repl, src, re) */
+	LF_MQ_LOG,           /* a log expression where a metric one is wanted: only kept
+	                      * while parsing, to give Loki's error */
 };
 
 enum lf_mq_rop {

@@ -141,6 +141,12 @@ static const struct gcase cases[] = {
          "\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"app\":\"a\",\"job\":\"j\"},"
          "\"values\":[[1700000070,\"3\"],[1700000100,\"3\"],[1700000130,\"1\"]]}]",
          200},
+        /* line filters after the range (Loki's `selector RANGE pipelineExpr`) */
+        {"count_over_time({job=\"j\"}[1m] |= \"error\")", false, 61, 0, NULL,
+         "\"resultType\":\"vector\",\"result\":[{\"metric\":{\"app\":\"a\",\"job\":\"j\"},"
+         "\"value\":[1700000101,\"2\"]},{\"metric\":{\"app\":\"b\",\"job\":\"j\"},\"value\":["
+         "1700000101,\"1\"]}]",
+         200},
         /* line filter */
         {"count_over_time({job=\"j\"} |= \"error\" [1m])", true, 60, 120, "60",
          "\"resultType\":\"matrix\",\"result\":["
@@ -441,9 +447,38 @@ static const struct gcase cases[] = {
         {"sum(count_over_time({job=\"j\"}[1m])", false, 61, 0, NULL,
          "parse error at line 1, col 35: syntax error: unexpected $end", 400},
         {"count_over_time({job=\"j\"}[1m", false, 61, 0, NULL,
-         "parse error at line 1, col 26: missing closing ']' in duration", 400},
+         "parse error at line 0, col 26: missing closing ']' in duration", 400},
         {"count_over_time({job=\"j\"}[5minutes])", false, 61, 0, NULL,
-         "parse error at line 1, col 26: not a valid duration string: \"5minutes\"", 400},
+         "parse error at line 0, col 26: not a valid duration string: \"5minutes\"", 400},
+        /* texts and positions from Loki's own parser tests */
+        {"rate({ foo = \"bar\" }[5minutes])", false, 61, 0, NULL,
+         "parse error at line 0, col 21: not a valid duration string: \"5minutes\"", 400},
+        {"rate({ foo = \"bar\" }[5)", false, 61, 0, NULL,
+         "parse error at line 0, col 21: missing closing ']' in duration", 400},
+        {"min({ foo = \"bar\" }[5m])", false, 61, 0, NULL,
+         "parse error at line 0, col 20: syntax error: unexpected RANGE", 400},
+        {"stddev({ foo = \"bar\" })", false, 61, 0, NULL,
+         "parse error at line 1, col 23: syntax error: unexpected )", 400},
+        {"unk({ foo = \"bar\" }[5m])", false, 61, 0, NULL,
+         "parse error at line 1, col 1: syntax error: unexpected IDENTIFIER", 400},
+        {"bottomk(he,count_over_time({ foo = \"bar\" }[5h]))", false, 61, 0, NULL,
+         "parse error at line 1, col 9: syntax error: unexpected IDENTIFIER", 400},
+        {"label_replace(rate({ foo = \"bar\" }[5m]),\"\")", false, 61, 0, NULL,
+         "parse error at line 1, col 43: syntax error: unexpected ), expecting ,", 400},
+        {"sum(count_over_time({foo=\"bar\"}[5m])) by (foo) + 1 or 1", false, 61, 0, NULL,
+         "parse error : unexpected literal for right leg of logical/set binary operation (or): "
+         "1.000000",
+         400},
+        {"absent_over_time({ foo = \"bar\" }[5h]) by (foo)", false, 61, 0, NULL,
+         "parse error : grouping not allowed for absent_over_time aggregation", 400},
+        {"1 + {foo=\"bar\"} |= \"x\"", false, 61, 0, NULL,
+         "parse error : unexpected type for right leg of binary operation (+): "
+         "*syntax.PipelineExpr",
+         400},
+        {"({foo=\"bar\"}) / count_over_time({foo=\"bar\"}[5m])", false, 61, 0, NULL,
+         "parse error : unexpected type for left leg of binary operation (/): "
+         "*syntax.MatchersExpr",
+         400},
         {"-vector(5) % 3", false, 0, 0, NULL, "parse error at line 1, col 2: syntax error", 400},
         {"count_over_time({job=\"j\"}[1m]) + count_over_time({job=\"j\"}[1m]) * on() "
          "count_over_time({job=\"j\"}[1m])",
