@@ -409,21 +409,21 @@ static void test_logfmt_scanner(void **state)
 static void test_json_strict(void **state)
 {
 	(void)state;
+	struct lf_jparser jp = {0};
 	const char *ok = "{\"a\":[1,2.5e3,{\"b\":null}],\"c\":\"\\u00e9\"}";
-	assert_true(lf_json_valid(ok, strlen(ok)));
-	assert_false(lf_json_valid("{\"a\":1x}", 8));
-	assert_false(lf_json_valid("{\"a\":1,}", 8));
-	assert_false(lf_json_valid("{} x", 4));
-	assert_true(lf_json_valid(" 12 ", 4));
-	struct lf_json_step path[] = {{"a", 1, 0}, {NULL, 0, 2}, {"b", 1, 0}};
-	const char *v;
-	size_t vl;
-	const char *doc = "{\"x\":1,\"a\":[0,{},{\"b\":\"hi\"}]}";
-	assert_int_equal(lf_json_get(doc, strlen(doc), path, 3, &v, &vl), LF_JSON_STRING);
-	assert_int_equal(vl, 2);
-	assert_memory_equal(v, "hi", 2);
-	path[1].index = 5;
-	assert_int_equal(lf_json_get(doc, strlen(doc), path, 3, &v, &vl), LF_JSON_NONE);
+	assert_int_equal(lf_jparse(&jp, ok, strlen(ok)), 0);
+	assert_int_equal(jp.v[0].type, LF_J_OBJ);
+	assert_int_equal(jp.v[0].count, 2);
+	/* containers carry their raw text */
+	const struct lf_jnode *arr = &jp.v[jp.v[0].child];
+	assert_int_equal(arr->type, LF_J_ARR);
+	assert_int_equal(arr->len, strlen("[1,2.5e3,{\"b\":null}]"));
+	assert_memory_equal(arr->s, "[1,2.5e3,{\"b\":null}]", arr->len);
+	assert_int_equal(lf_jparse(&jp, "{\"a\":1x}", 8), -1);
+	assert_int_equal(lf_jparse(&jp, "{\"a\":1,}", 8), -1);
+	assert_int_equal(lf_jparse(&jp, "{} x", 4), -1);
+	assert_int_equal(lf_jparse(&jp, " 12 ", 4), 0);
+	lf_jparser_free(&jp);
 }
 
 int main(void)
