@@ -569,9 +569,12 @@ static int parse_lfilt_primary(struct pctx *c, struct lfilt **out)
 			goto fail;
 		if (ipmatch_new(c->lx->str.data ? c->lx->str.data : "", c->lx->str.len, &f->ip,
 		                c->err) < 0) {
-			char m[LF_ERROR_MAX];
+			char m[LF_ERROR_MAX], txt[300];
 			snprintf(m, sizeof m, "%s", c->err->msg);
-			lf_err(c->err, "parse error at line %d, col %d: %s", t.line, t.col, m);
+			snprintf(txt, sizeof txt, "%s%sip(\"%.*s\")", f->name,
+			         f->op == C_EQ ? "=" : "!=", (int)c->lx->str.len,
+			         c->lx->str.data ? c->lx->str.data : "");
+			stage_err(c->err, txt, m);
 			goto fail;
 		}
 		if (next(c, &t) < 0)
@@ -713,6 +716,8 @@ static struct stage *new_stage(struct lf_lq_pipeline *p, enum stage_kind k, stru
 	return s;
 }
 
+static int stage_build_err(const struct stage *s, struct lf_error *err, const char *msg);
+
 static int parse_line_filter(struct pctx *c, struct lf_lq_pipeline *p,
                              const struct lf_lq_token *optok)
 {
@@ -745,10 +750,12 @@ static int parse_line_filter(struct pctx *c, struct lf_lq_pipeline *p,
 		}
 		if (ipmatch_new(c->lx->str.data ? c->lx->str.data : "", c->lx->str.len, &s->ip,
 		                c->err) < 0) {
-			char m[LF_ERROR_MAX];
+			char m[LF_ERROR_MAX], txt[300];
 			snprintf(m, sizeof m, "%s", c->err->msg);
-			return lf_err(c->err, "parse error at line %d, col %d: %s", st.line, st.col,
-			              m);
+			snprintf(txt, sizeof txt, "%s ip(\"%.*s\")",
+			         s->ip_neg ? "!=" : "|=", (int)c->lx->str.len,
+			         c->lx->str.data ? c->lx->str.data : "");
+			return stage_err(c->err, txt, m);
 		}
 		if (next(c, &t) < 0)
 			return -1;
@@ -776,8 +783,7 @@ static int parse_line_filter(struct pctx *c, struct lf_lq_pipeline *p,
 		if (op == LF_FILTER_RE || op == LF_FILTER_NOT_RE) {
 			struct lf_error rerr;
 			if (lf_regex_new(a->value, 0, &a->re, &rerr) < 0)
-				return lf_err(c->err, "parse error at line %d, col %d: %s", t.line,
-				              t.col, rerr.msg);
+				return stage_build_err(s, c->err, rerr.msg);
 		}
 		struct lf_lq_token o;
 		if (peek(c, &o) < 0)

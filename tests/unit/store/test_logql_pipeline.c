@@ -255,6 +255,12 @@ static const struct ecase ecases[] = {
         {"|~ ip(\"1.2.3.4\")", "parse error : stage '|~ ip(\"1.2.3.4\")' : ip: invalid "
                                "operation"},
         {"| unwrap x", "parse error at line 1, col 3: syntax error: unexpected IDENTIFIER"},
+        {"|= ip(\"1.2.3\")", "parse error : stage '|= ip(\"1.2.3\")' : ip: invalid pattern: "
+                             "\"1.2.3\""},
+        {"| json | a != ip(\"x/99\")", "parse error : stage 'a!=ip(\"x/99\")' : ip: invalid "
+                                       "pattern: \"x/99\""},
+        {"|~ \"(\"", "parse error : stage '|~ \"(\"' : invalid regex \"(\": missing closing "
+                     "parenthesis at offset 1"},
         {"| json |", "parse error at line 1, col 9: syntax error: unexpected $end"},
         {"| line_format", "parse error at line 1, col 14: syntax error: unexpected $end, "
                           "expecting STRING"},
