@@ -172,6 +172,10 @@ static const struct pcase cases[] = {
         {"| logfmt | line_format \"{{.level}}: {{.msg}} {{.nope}}\"", S, "level=info msg=hi", 1,
          "{app=\"a\", level=\"info\", msg=\"hi\"}", "info: hi "},
         {"| line_format \"{{__line__}}!\" |= \"x!\"", S, "x", 1, S, "x!"},
+        /* the entry time (1000 ns in these cases) */
+        {"| line_format `{{ __timestamp__ | unixEpochNanos }}`", S, "x", 1, S, "1000"},
+        {"| json | line_format `{{ .__error__ }}` | drop __error_details__", S, "x", 1,
+         "{__error__=\"JSONParserErr\", app=\"a\"}", "JSONParserErr"},
         {"| logfmt | label_format lvl=level", S, "level=info", 1, "{app=\"a\", lvl=\"info\"}",
          NULL},
         {"| logfmt | label_format lvl=nope", S, "level=info", 1, "{app=\"a\", level=\"info\"}",
