@@ -131,12 +131,34 @@ struct ev {
 	int status;
 	struct lf_error *err;
 	struct lf_buf kb; /* scratch */
+	int64_t mem;      /* bytes accounted against lim->max_memory */
+	bool over_budget;
 };
 
 static int oom(struct ev *e)
 {
+	if (e->over_budget) {
+		e->status = 400;
+		return lf_err(
+		        e->err,
+		        "the query needs more than %" PRId64
+		        " MiB for its series; aggregate them (e.g. sum by (...)) or narrow the "
+		        "selector",
+		        e->lim->max_memory >> 20);
+	}
 	e->status = 500;
 	return lf_err(e->err, "out of memory");
+}
+
+/* Accounts n more bytes; false (and the budget flag) past max_memory. */
+static bool charge(struct ev *e, size_t n)
+{
+	e->mem += (int64_t)n;
+	if (e->lim->max_memory > 0 && e->mem > e->lim->max_memory) {
+		e->over_budget = true;
+		return false;
+	}
+	return true;
 }
 
 static uint64_t hash_str(const char *s)
@@ -198,6 +220,8 @@ static long mat_series(struct ev *e, struct mat *m, const struct lf_labels *ls)
 			return (long)i;
 		h = (h + 1) & (m->htcap - 1);
 	}
+	if (!charge(e, e->ns * 9 + strlen(k) * 2 + 96))
+		return -1;
 	if (m->n == m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 16;
 		struct lf_labels *nl = realloc(m->ls, nc * sizeof(*nl));
@@ -432,6 +456,8 @@ static int acc_for(struct rctx *r, size_t s)
 	}
 	struct sacc *a = &r->acc[s];
 	if (!r->n->unwrap && !a->cd) {
+		if (!charge(r->e, (r->e->ns + 1) * sizeof(int64_t) * (r->want_bytes ? 2 : 1)))
+			return -1;
 		a->cd = calloc(r->e->ns + 1, sizeof(int64_t));
 		if (!a->cd)
 			return -1;
@@ -492,6 +518,8 @@ static int on_entry(void *ctx, uint32_t sidx, const struct lf_labels *stream, in
 	}
 	if (a->sn == a->scap) {
 		size_t nc = a->scap ? a->scap * 2 : 16;
+		if (!charge(e, (nc - a->scap) * sizeof(struct smp)))
+			return oom(e);
 		struct smp *v = realloc(a->s, nc * sizeof(*v));
 		if (!v)
 			return oom(e);
@@ -1377,6 +1405,7 @@ void lf_mq_limits_default(struct lf_mq_limits *l)
 	l->max_query_length = 721 * 3600 * LF_NS_PER_SEC;
 	l->query_timeout = 60 * LF_NS_PER_SEC;
 	l->split_interval = 30 * 60 * LF_NS_PER_SEC;
+	l->max_memory = 192 << 20;
 }
 
 static int parse_step(const char *s, int64_t start, int64_t end, int64_t *step,

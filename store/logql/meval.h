@@ -57,6 +57,12 @@ struct lf_mq_limits {
 	int64_t max_query_length; /* ns, 721h; 0 = unlimited */
 	int64_t query_timeout;    /* ns, 1m; 0 = none */
 	int64_t split_interval;   /* ns, the frontend's split_queries_by_interval (30m); 0 = off */
+	/* Bytes the engine may hold for one query's series (values, counters,
+	 * labels, unwrapped samples): 192 MiB, so that a query selecting
+	 * millions of series (a parser's high-cardinality labels without an
+	 * aggregation that can be fused with the range) fails with a 400
+	 * instead of exhausting memory. Not a Loki limit; 0 = none. */
+	int64_t max_memory;
 };
 void lf_mq_limits_default(struct lf_mq_limits *l);
 
