@@ -29,8 +29,11 @@
 #include "selector.h"
 
 /* One log entry handed to the engine. stream_idx identifies the stream
- * within one scan call (entries of a stream share their labels object).
- * Return 0 to continue, -1 to stop the scan (the engine's error is set). */
+ * within one scan call (entries of a stream share their labels object), or
+ * is LF_MQ_NO_STREAM when the labels are the entry's own (stream labels
+ * plus its structured metadata). Return 0 to continue, -1 to stop the scan
+ * (the engine's error is set). */
+#define LF_MQ_NO_STREAM UINT32_MAX
 typedef int (*lf_mq_entry_fn)(void *ctx, uint32_t stream_idx, const struct lf_labels *stream,
                               int64_t ts, const char *line, size_t len);
 
