@@ -465,6 +465,11 @@ static const struct gcase cases[] = {
          "parse error at line 1, col 9: syntax error: unexpected IDENTIFIER", 400},
         {"label_replace(rate({ foo = \"bar\" }[5m]),\"\")", false, 61, 0, NULL,
          "parse error at line 1, col 43: syntax error: unexpected ), expecting ,", 400},
+        {"label_replace(rate({ foo = \"bar\" }[5m]),\"foo\",\"$1\",\"bar\",\"^^^^x43\\\\q\")",
+         false, 61, 0, NULL,
+         "parse error : invalid regex in label_replace: error parsing regexp: invalid escape "
+         "sequence: `\\q`",
+         400},
         {"sum(count_over_time({foo=\"bar\"}[5m])) by (foo) + 1 or 1", false, 61, 0, NULL,
          "parse error : unexpected literal for right leg of logical/set binary operation (or): "
          "1.000000",
