@@ -631,6 +631,8 @@ void lf_api_handle(void *ctx, const struct lf_http_request *req, struct lf_http_
 		handle_series(a, req, resp);
 	} else if (!strcmp(p, "/loki/api/v1/index/stats")) {
 		handle_index_stats(a, req, resp);
+	} else if (lf_api_ext_handle(a, req, resp)) {
+		return;
 	} else if (!strcmp(p, "/ready")) {
 		lf_http_text(resp, 200, "ready\n");
 	} else if (!strcmp(p, "/metrics")) {
@@ -651,4 +653,23 @@ void lf_api_handle(void *ctx, const struct lf_http_request *req, struct lf_http_
 	} else {
 		lf_http_text(resp, 404, "404 page not found\n");
 	}
+}
+
+/* ---- for the handlers in api_*.c ---- */
+
+void lf_api_count(struct lf_api *a, const char *route, int status)
+{
+	count(a, route, status);
+}
+
+void lf_api_fail(struct lf_api *a, const char *route, struct lf_http_response *resp, int status,
+                 const char *msg)
+{
+	fail(a, route, resp, status, msg);
+}
+
+const char *lf_api_tenant(struct lf_api *a, const char *route, const struct lf_http_request *req,
+                          struct lf_http_response *resp)
+{
+	return tenant_of(a, route, req, resp);
 }
