@@ -55,11 +55,10 @@ static void body_give(struct lf_httpd *s, struct lf_buf *b)
 }
 
 /* A pending upgrade: created with the 101 response, handed to the callee
- * when MHD calls upgrade_handler, dropped in on_completed otherwise. Both
- * run on the connection's MHD thread. */
+ * (and freed) when MHD calls upgrade_handler, dropped in on_completed
+ * otherwise. Both run on the connection's MHD thread. */
 struct upg {
 	struct lf_http_upgrade_cb cb;
-	bool started;
 };
 
 struct form_pair {
@@ -97,13 +96,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	(void)cls, (void)c, (void)toe;
 	struct req_ctx *r = *con_cls;
-	if (r && r->upg) {
-		if (!r->upg->started) {
-			if (r->upg->cb.drop)
-				r->upg->cb.drop(r->upg->cb.ctx);
-			free(r->upg);
-		}
-		r->upg = NULL; /* a started one was freed by upgrade_handler */
+	if (r && r->upg) { /* never upgraded (upgrade_handler clears it) */
+		if (r->upg->cb.drop)
+			r->upg->cb.drop(r->upg->cb.ctx);
+		free(r->upg);
+		r->upg = NULL;
 	}
 	if (r)
 		req_free(r->srv, r);
@@ -114,10 +111,13 @@ static void upgrade_handler(void *cls, struct MHD_Connection *connection, void *
                             const char *extra_in, size_t extra_in_size, MHD_socket sock,
                             struct MHD_UpgradeResponseHandle *urh)
 {
-	(void)connection, (void)con_cls;
+	(void)connection;
 	struct upg *u = cls;
-	u->started = true;
+	struct req_ctx *rc = con_cls; /* the request's state, still alive */
+	if (rc && rc->upg == u)
+		rc->upg = NULL;
 	struct lf_http_upgrade_cb cb = u->cb;
+	free(u);
 	cb.run(cb.ctx, sock, extra_in, extra_in_size, (struct lf_http_upgrade *)urh);
 }
 

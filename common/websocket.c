@@ -248,6 +248,8 @@ int lf_ws_reader_next(struct lf_ws_reader *r, struct lf_ws_event *ev, unsigned *
 		return -1;
 	}
 	for (;;) {
+		if (!r->in.data)
+			return 0;
 		const uint8_t *p = (const uint8_t *)r->in.data + r->in_off;
 		size_t n = r->in.len - r->in_off;
 		struct lf_ws_frame f;

@@ -582,8 +582,9 @@ static void handle_index_stats(struct lf_api *a, const struct lf_http_request *r
 	const char *tid = tenant_of(a, route, req, resp);
 	if (!tid)
 		return;
+	/* parsed like query_range (default: the last hour); matchers only */
 	int64_t start, end;
-	if (meta_range(a, route, req, resp, &start, &end) < 0)
+	if (lf_api_index_range(a, route, req, resp, &start, &end) < 0)
 		return;
 	const char *q = lf_http_arg(req, "query");
 	struct lf_selector *sel = NULL;
@@ -592,7 +593,7 @@ static void handle_index_stats(struct lf_api *a, const struct lf_http_request *r
 		fail(a, route, resp, 400, "query parameter is required");
 		return;
 	}
-	if (lf_selector_parse(q, strlen(q), 0, &sel, &err) < 0) {
+	if (lf_api_parse_matchers(q, &sel, &err) < 0) {
 		fail(a, route, resp, 400, err.msg);
 		return;
 	}

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "httpd.h"
 #include "metrics.h"
+#include "selector.h"
 #include "store.h"
 
 struct lf_tail_hub;
@@ -37,6 +38,13 @@ void lf_api_tail(struct lf_api *a, const struct lf_http_request *req,
                  struct lf_http_response *resp);
 
 /* Helpers shared by the api_*.c files. */
+/* start/end/since as query_range parses them (default: the last hour);
+ * -1 after answering 400. */
+int lf_api_index_range(struct lf_api *a, const char *route, const struct lf_http_request *req,
+                       struct lf_http_response *resp, int64_t *start, int64_t *end);
+/* A selector without line filters (Loki's syntax.ParseMatchers): a query
+ * with a pipeline gives "only label matchers is supported". */
+int lf_api_parse_matchers(const char *q, struct lf_selector **out, struct lf_error *err);
 void lf_api_count(struct lf_api *a, const char *route, int status);
 void lf_api_fail(struct lf_api *a, const char *route, struct lf_http_response *resp, int status,
                  const char *msg);

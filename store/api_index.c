@@ -51,6 +51,49 @@ static void secs(struct lf_buf *o, int64_t ns)
 	lf_buf_printf(o, "%s%" PRId64 ".%s", ms < 0 && ms / 1000 == 0 ? "-" : "", ms / 1000, f);
 }
 
+int lf_api_index_range(struct lf_api *a, const char *route, const struct lf_http_request *req,
+                       struct lf_http_response *resp, int64_t *start, int64_t *end)
+{
+	char msg[160];
+	int64_t now = lf_now_ns();
+	const char *ps = lf_http_arg(req, "end");
+	if (lf_api_parse_time(ps, now, end) < 0)
+		goto bad;
+	int64_t since = 3600 * LF_NS_PER_SEC;
+	const char *sn = lf_http_arg(req, "since");
+	struct lf_error derr;
+	if (sn && *sn && lf_parse_duration(sn, &since, &derr) < 0) {
+		lf_api_fail(a, route, resp, 400, derr.msg);
+		return -1;
+	}
+	ps = lf_http_arg(req, "start");
+	if (lf_api_parse_time(ps, *end - since, start) < 0)
+		goto bad;
+	if (*end < *start) {
+		lf_api_fail(a, route, resp, 400,
+		            "end timestamp must not be before or equal to start time");
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(msg, sizeof(msg), "cannot parse \"%.64s\" to a valid timestamp", ps ? ps : "");
+	lf_api_fail(a, route, resp, 400, msg);
+	return -1;
+}
+
+int lf_api_parse_matchers(const char *q, struct lf_selector **out, struct lf_error *err)
+{
+	struct lf_selector *sel = NULL;
+	if (lf_selector_parse(q, strlen(q), 0, &sel, err) < 0)
+		return -1;
+	if (sel->n_filters) {
+		lf_selector_free(sel);
+		return lf_err(err, "only label matchers is supported");
+	}
+	*out = sel;
+	return 0;
+}
+
 /* ---- volume ---- */
 
 struct vgroup {
@@ -133,7 +176,7 @@ static bool is_target(const struct vparams *p, const char *name)
 	return false;
 }
 
-/* Adds bytes in bucket range [b0, b1] of every group the stream belongs to. */
+/* Adds a stream's bytes per bucket to every group it belongs to. */
 static void add_stream(struct vstate *v, const struct vparams *p, const struct lf_selector *sel,
                        const struct lf_labels *ls, const uint64_t *per_bucket)
 {
@@ -247,18 +290,8 @@ static void handle_volume(struct lf_api *a, const struct lf_http_request *req,
 	char msg[LF_ERROR_MAX + 64];
 	struct vparams p;
 	memset(&p, 0, sizeof(p));
-	int64_t now = lf_now_ns();
-	const char *ps = lf_http_arg(req, "end");
-	if (lf_api_parse_time(ps, now, &p.end) < 0)
-		goto badtime;
-	ps = lf_http_arg(req, "start");
-	if (lf_api_parse_time(ps, p.end - 3600 * LF_NS_PER_SEC, &p.start) < 0)
-		goto badtime;
-	if (p.end < p.start) {
-		lf_api_fail(a, route, resp, 400,
-		            "end timestamp must not be before or equal to start time");
+	if (lf_api_index_range(a, route, req, resp, &p.start, &p.end) < 0)
 		return;
-	}
 	const char *ls = lf_http_arg(req, "limit");
 	long long limit = 100;
 	if (ls && *ls) {
@@ -316,7 +349,7 @@ static void handle_volume(struct lf_api *a, const struct lf_http_request *req,
 	}
 	struct lf_selector *sel = NULL;
 	struct lf_error err;
-	if (lf_selector_parse(q, strlen(q), LF_SELECTOR_NO_FILTERS, &sel, &err) < 0) {
+	if (lf_api_parse_matchers(q, &sel, &err) < 0) {
 		lf_api_fail(a, route, resp, 400, err.msg);
 		return;
 	}
@@ -411,10 +444,6 @@ static void handle_volume(struct lf_api *a, const struct lf_http_request *req,
 	lf_buf_appends(&o, "]}}");
 	vstate_free(&v);
 	json_reply(a, route, resp, &o);
-	return;
-badtime:
-	snprintf(msg, sizeof(msg), "cannot parse \"%.64s\" to a valid timestamp", ps ? ps : "");
-	lf_api_fail(a, route, resp, 400, msg);
 }
 
 /* ---- format_query ---- */

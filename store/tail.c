@@ -431,7 +431,8 @@ static void drain(struct session *s)
 	pthread_mutex_unlock(&s->mu);
 
 	struct lf_error err;
-	const char *p = s->take_drops.data, *end = p + s->take_drops.len;
+	const char *p = s->take_drops.data;
+	const char *end = p ? p + s->take_drops.len : NULL;
 	while (p && p < end) {
 		int64_t ts = get_i64(&p);
 		uint32_t kl = get_u32(&p);
@@ -446,7 +447,7 @@ static void drain(struct session *s)
 	struct lf_buf lj = LF_BUF_INIT;
 	bool cur_ok = false;
 	p = s->take.data;
-	end = p + s->take.len;
+	end = p ? p + s->take.len : NULL;
 	while (p && p < end) {
 		char kind = *p++;
 		if (kind == 'S') {

@@ -26,6 +26,9 @@ struct rec {
 
 static void run(const uint8_t *p, size_t n, size_t chunk, bool mask, struct rec *out)
 {
+	static const uint8_t none[1];
+	if (!p)
+		p = none; /* n == 0 */
 	struct lf_ws_reader r;
 	lf_ws_reader_init(&r, mask, MAX_MSG);
 	out->rc = 0;
@@ -88,8 +91,10 @@ static void run(const uint8_t *p, size_t n, size_t chunk, bool mask, struct rec 
 static void reencode(const struct rec *a, struct lf_buf *wire)
 {
 	static const uint8_t m[4] = {1, 2, 3, 4};
+	if (!a->ev.len)
+		return;
 	const char *p = a->ev.data, *end = p + a->ev.len;
-	while (p && p < end) {
+	while (p < end) {
 		int kind = *p++;
 		unsigned c;
 		uint32_t len;
