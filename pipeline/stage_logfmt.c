@@ -1,13 +1,15 @@
 /* stage_logfmt.c — `logfmt: {mapping, source}`: extracts the mapped keys of
  * a logfmt line (mapping {extracted_name: logfmt_key}; an empty key means
  * the same name). The scanner follows go-logfmt's decoder, which Promtail
- * uses: a syntax error (e.g. `=` or `"` inside a bare value, an unterminated
- * quote) stops the scan; values found before it are kept. A key without
+ * uses (the scanner is common/logfmt.c, shared with LogQL): a syntax error (e.g. `=` or `"` inside
+ * a bare value, an unterminated quote) stops the scan; values found before it are kept. A key
+ * without
  * `=` yields "". Quoted values are unquoted with JSON-style escapes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/logfmt.h"
 #include "stage.h"
 
 struct logfmt_stage {
@@ -17,6 +19,11 @@ struct logfmt_stage {
 	struct lf_pipe_shared *sh;
 	bool *live; /* per mapping entry: may a later stage read it? */
 	bool any_live;
+};
+
+struct logfmt_pair_ctx {
+	struct logfmt_stage *s;
+	struct lf_entry *e;
 };
 
 static const char *const logfmt_keys[] = {"mapping", "source", NULL};
@@ -76,77 +83,6 @@ static int logfmt_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, v
 	return 0;
 }
 
-/* JSON-style unquote of a quoted body (without the quotes). */
-static bool unquote(const char *s, size_t n, struct lf_buf *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\\') {
-			if (++i >= n)
-				return false;
-			switch (s[i]) {
-			case '"':
-			case '\\':
-			case '/':
-				lf_buf_putc(out, s[i]);
-				break;
-			case 'b':
-				lf_buf_putc(out, '\b');
-				break;
-			case 'f':
-				lf_buf_putc(out, '\f');
-				break;
-			case 'n':
-				lf_buf_putc(out, '\n');
-				break;
-			case 'r':
-				lf_buf_putc(out, '\r');
-				break;
-			case 't':
-				lf_buf_putc(out, '\t');
-				break;
-			case 'u': {
-				if (i + 4 >= n)
-					return false;
-				int a = lf_hexval(s[i + 1]), b = lf_hexval(s[i + 2]),
-				    c2 = lf_hexval(s[i + 3]), d = lf_hexval(s[i + 4]);
-				if (a < 0 || b < 0 || c2 < 0 || d < 0)
-					return false;
-				unsigned cp = (unsigned)(a << 12 | b << 8 | c2 << 4 | d);
-				i += 4;
-				if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < n && s[i + 1] == '\\' &&
-				    s[i + 2] == 'u') {
-					int a2 = lf_hexval(s[i + 3]), b2 = lf_hexval(s[i + 4]),
-					    c3 = lf_hexval(s[i + 5]), d2 = lf_hexval(s[i + 6]);
-					/* A digit may be -1 (checked below): shift unsigned. */
-					unsigned lo = (unsigned)a2 << 12 | (unsigned)b2 << 8 |
-					              (unsigned)c3 << 4 | (unsigned)d2;
-					if (a2 >= 0 && b2 >= 0 && c3 >= 0 && d2 >= 0 &&
-					    lo >= 0xdc00 && lo < 0xe000) {
-						cp = 0x10000 + ((cp - 0xd800) << 10) +
-						     (lo - 0xdc00);
-						i += 6;
-					} else {
-						cp = 0xfffd;
-					}
-				} else if (cp >= 0xd800 && cp < 0xe000) {
-					cp = 0xfffd;
-				}
-				lf_utf8_append(out, cp);
-				break;
-			}
-			default:
-				return false;
-			}
-			continue;
-		}
-		if (c < ' ')
-			return false;
-		lf_buf_putc(out, (char)c);
-	}
-	return true;
-}
-
 /* Looks key up in the mapping and stores value for each name mapped to it. */
 static void store(struct logfmt_stage *s, struct lf_entry *e, const char *k, size_t kl,
                   const char *v, size_t vl)
@@ -161,74 +97,21 @@ static void store(struct logfmt_stage *s, struct lf_entry *e, const char *k, siz
 	}
 }
 
+/* lf_logfmt_scan callback: stores each mapped key. */
+static int on_pair(void *ctx, const char *k, size_t kl, const char *v, size_t vl, bool quoted)
+{
+	(void)quoted;
+	struct logfmt_pair_ctx *pc = ctx;
+	store(pc->s, pc->e, k, kl, v, vl);
+	return 0;
+}
+
 /* Scans one record (a line without '\n'); false on a syntax error. */
 static bool scan_record(struct logfmt_stage *s, struct lf_entry *e, const char *line, size_t n)
 {
-	size_t pos = 0;
-	for (;;) {
-		while (pos < n && (unsigned char)line[pos] <= ' ')
-			pos++;
-		if (pos >= n)
-			return true;
-		size_t ks = pos;
-		while (pos < n) {
-			unsigned char c = (unsigned char)line[pos];
-			if (c == '=' || c == '"' || c <= ' ')
-				break;
-			pos++;
-		}
-		if (pos < n && line[pos] == '"')
-			return false; /* unexpected '"' */
-		const char *key = line + ks;
-		size_t kl = pos - ks;
-		if (pos >= n || line[pos] != '=') {
-			store(s, e, key, kl, "", 0);
-			continue;
-		}
-		if (kl == 0)
-			return false; /* unexpected '=' */
-		pos++;                /* '=' */
-		if (pos >= n || (unsigned char)line[pos] <= ' ') {
-			store(s, e, key, kl, "", 0);
-			continue;
-		}
-		if (line[pos] == '"') {
-			size_t qs = pos + 1;
-			bool esc = false, has_esc = false;
-			size_t j = qs;
-			for (; j < n; j++) {
-				if (esc) {
-					esc = false;
-				} else if (line[j] == '\\') {
-					esc = has_esc = true;
-				} else if (line[j] == '"') {
-					break;
-				}
-			}
-			if (j >= n)
-				return false; /* unterminated quoted value */
-			if (has_esc) {
-				lf_buf_reset(&s->val);
-				if (!unquote(line + qs, j - qs, &s->val))
-					return false; /* invalid quoted value */
-				store(s, e, key, kl, s->val.data ? s->val.data : "", s->val.len);
-			} else {
-				store(s, e, key, kl, line + qs, j - qs);
-			}
-			pos = j + 1;
-			continue;
-		}
-		size_t vs = pos;
-		while (pos < n) {
-			unsigned char c = (unsigned char)line[pos];
-			if (c == '=' || c == '"')
-				return false; /* unexpected byte in value */
-			if (c <= ' ')
-				break;
-			pos++;
-		}
-		store(s, e, key, kl, line + vs, pos - vs);
-	}
+	struct logfmt_pair_ctx pc = {s, e};
+	struct lf_logfmt_error le;
+	return lf_logfmt_scan(line, n, &s->val, on_pair, &pc, &le) == 0;
 }
 
 static enum lf_pipe_result logfmt_process(void *state, struct lf_entry *e,

@@ -13,6 +13,7 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "pipeline.h"
 #include "query.h"
 #include "selector.h"
 #include "timeutil.h"
@@ -229,6 +230,45 @@ static bool query_is_log(const char *q)
 	return *q == '{';
 }
 
+/* A LogQL log query: the selector's matchers, then the pipeline with every
+ * line filter (NULL when empty); the store's fast paths take the leading
+ * line filters from the pipeline. */
+static int parse_log_query(const char *q, struct lf_selector **sel, struct lf_lq_pipeline **pipe,
+                           struct lf_error *err)
+{
+	*sel = NULL;
+	*pipe = NULL;
+	size_t n = strlen(q);
+	if (n > 5120)
+		return lf_err(err, "parse error : input size too long (%zu > 5120)", n);
+	struct lf_lq_lexer lx;
+	lf_lq_lexer_init(&lx, q, n);
+	struct lf_lq_token t;
+	int rc = -1;
+	if (lf_selector_parse_lx(&lx, LF_SELECTOR_REQUIRE_NONEMPTY | LF_SELECTOR_NO_FILTERS, sel,
+	                         err) < 0 ||
+	    lf_lq_pipeline_parse(&lx, 0, pipe, err) < 0 || lf_lq_next(&lx, &t, err) < 0)
+		goto out;
+	if (t.kind != LF_LQ_EOF) {
+		lf_lq_syntax_error(err, &t, NULL);
+		goto out;
+	}
+	if (lf_lq_pipeline_is_empty(*pipe)) {
+		lf_lq_pipeline_free(*pipe);
+		*pipe = NULL;
+	}
+	rc = 0;
+out:
+	lf_lq_lexer_free(&lx);
+	if (rc < 0) {
+		lf_selector_free(*sel);
+		lf_lq_pipeline_free(*pipe);
+		*sel = NULL;
+		*pipe = NULL;
+	}
+	return rc;
+}
+
 static void format_value(double v, char *out, size_t n)
 {
 	if (isnan(v)) {
@@ -353,17 +393,19 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 			return;
 		}
 		struct lf_selector *sel = NULL;
-		if (lf_selector_parse(q, strlen(q), LF_SELECTOR_REQUIRE_NONEMPTY, &sel, &err) < 0) {
+		struct lf_lq_pipeline *pipe = NULL;
+		if (parse_log_query(q, &sel, &pipe, &err) < 0) {
 			fail(a, route, resp, 400, err.msg);
 			return;
 		}
 		struct lf_tenant *tn = lf_store_tenant(a->store, tid, false, &err);
-		struct lf_log_query lq = {sel, start, end, (size_t)limit, forward};
+		struct lf_log_query lq = {sel, start, end, (size_t)limit, forward, pipe};
 		struct lf_query_stats st;
 		lf_buf_appends(&o, "{\"status\":\"success\",\"data\":{\"resultType\":\"streams\","
 		                   "\"result\":");
 		if (lf_query_logs(tn, &lq, &o, &st, &err) < 0) {
 			lf_selector_free(sel);
+			lf_lq_pipeline_free(pipe);
 			lf_buf_free(&o);
 			fail(a, route, resp, 500, err.msg);
 			return;
@@ -372,6 +414,7 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 		lf_query_stats_json(&st, &o);
 		lf_buf_appends(&o, "}}");
 		lf_selector_free(sel);
+		lf_lq_pipeline_free(pipe);
 	} else {
 		double v;
 		bool vec;
@@ -673,4 +716,10 @@ const char *lf_api_tenant(struct lf_api *a, const char *route, const struct lf_h
                           struct lf_http_response *resp)
 {
 	return tenant_of(a, route, req, resp);
+}
+
+int lf_api_parse_log_query(const char *q, struct lf_selector **sel, struct lf_lq_pipeline **pipe,
+                           struct lf_error *err)
+{
+	return parse_log_query(q, sel, pipe, err);
 }

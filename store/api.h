@@ -38,6 +38,11 @@ void lf_api_tail(struct lf_api *a, const struct lf_http_request *req,
                  struct lf_http_response *resp);
 
 /* Helpers shared by the api_*.c files. */
+struct lf_lq_pipeline;
+/* A whole LogQL log query: matchers (a non-empty one required) and the
+ * pipeline (*pipe NULL when there is none). 0 / -1. */
+int lf_api_parse_log_query(const char *q, struct lf_selector **sel, struct lf_lq_pipeline **pipe,
+                           struct lf_error *err);
 /* start/end/since as query_range parses them (default: the last hour);
  * -1 after answering 400. */
 int lf_api_index_range(struct lf_api *a, const char *route, const struct lf_http_request *req,

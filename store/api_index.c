@@ -18,6 +18,7 @@
 #include "api.h"
 #include "codec.h"
 #include "ingest.h"
+#include "pipeline.h"
 #include "query.h"
 #include "selector.h"
 #include "timeutil.h"
@@ -462,16 +463,20 @@ static void handle_format_query(struct lf_api *a, const struct lf_http_request *
 	struct lf_buf f = LF_BUF_INIT;
 	if (*s == '{') {
 		struct lf_selector *sel = NULL;
-		if (lf_selector_parse(q, strlen(q), 0, &sel, &err) < 0) {
+		struct lf_lq_pipeline *pipe = NULL;
+		if (lf_api_parse_log_query(q, &sel, &pipe, &err) < 0) {
 			lf_api_fail(a, route, resp, 400, err.msg);
 			return;
 		}
 		lf_selector_render(sel, &f);
+		if (pipe)
+			lf_lq_pipeline_render(pipe, &f);
 		lf_selector_free(sel);
+		lf_lq_pipeline_free(pipe);
 	} else {
 		lf_api_fail(a, route, resp, 400,
-		            "format_query: only log queries (a stream selector with line "
-		            "filters) can be formatted by logferry-store so far");
+		            "format_query: only log queries (a stream selector and its "
+		            "pipeline) can be formatted by logferry-store so far");
 		return;
 	}
 	struct lf_buf o = LF_BUF_INIT;

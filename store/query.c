@@ -115,14 +115,19 @@ struct hit {
 	int64_t ts;
 	uint64_t seq; /* scan order, breaks ties */
 	uint32_t sidx;
-	uint32_t n_sm;
-	char *data; /* line then encoded metadata, one allocation */
+	uint32_t n_sm; /* with a pipeline (sidx = PIPE_SIDX): the full output label set */
+	char *data;    /* line then encoded metadata, one allocation */
 	size_t line_len, sm_len;
 };
 
 struct qstream {
 	struct lf_stream *s;
 };
+
+/* With a label-changing pipeline, hits carry their whole output label set
+ * (encoded where the metadata goes) and share this stream index, so that
+ * equal output sets group into one result stream, as Loki's do. */
+#define PIPE_SIDX UINT32_MAX
 
 struct coll {
 	struct hit *h;
@@ -136,6 +141,12 @@ struct coll {
 	 * do not contain x at all is skipped without walking its entries. */
 	const char *needle;
 	size_t needle_len;
+	/* the LogQL pipeline after the selector (NULL: none) and its scratch */
+	struct lf_lq_pipeline *pipe;
+	bool pipe_labels; /* the pipeline may change labels */
+	const struct qstream *qs;
+	struct lf_labels in;
+	struct lf_buf enc;
 };
 
 /* a is better than b: kept in preference. */
@@ -203,15 +214,50 @@ static void offer(struct coll *c, uint32_t sidx, const struct lf_sentry *e)
 		return;
 	if (c->sel && !lf_selector_match_line(c->sel, e->line, e->line_len))
 		return;
+	const char *line = e->line, *sm = (const char *)e->sm;
+	size_t line_len = e->line_len, smlen = (size_t)(e->sm_end - e->sm);
+	uint32_t n_sm = (uint32_t)e->n_sm;
+	if (c->pipe) {
+		const struct lf_labels *in = &c->qs[sidx].s->labels;
+		if (e->n_sm && c->pipe_labels) {
+			/* structured metadata joins the labels the pipeline sees */
+			lf_labels_copy(&c->in, in);
+			struct lf_rd r = {e->sm, e->sm_end, 0};
+			for (size_t k = 0; k < e->n_sm && !r.bad; k++) {
+				size_t nl, vl;
+				const char *n = lf_rd_bytes(&r, &nl);
+				const char *v = lf_rd_bytes(&r, &vl);
+				if (!r.bad)
+					lf_labels_setn(&c->in, n, nl, v, vl);
+			}
+			in = &c->in;
+		}
+		struct lf_lq_out o;
+		if (lf_lq_pipeline_process(c->pipe, e->ts, e->line, e->line_len, in, &o) != 1)
+			return;
+		line = o.line;
+		line_len = o.len;
+		if (c->pipe_labels) {
+			lf_buf_reset(&c->enc);
+			for (size_t k = 0; k < o.labels->n; k++) {
+				const struct lf_label *l = &o.labels->v[k];
+				lf_buf_bytes(&c->enc, l->name, l->name_len);
+				lf_buf_bytes(&c->enc, l->value, l->value_len);
+			}
+			sidx = PIPE_SIDX;
+			sm = c->enc.data;
+			smlen = c->enc.len;
+			n_sm = (uint32_t)o.labels->n;
+		}
+	}
 	c->st->post_filter_lines++;
-	size_t smlen = (size_t)(e->sm_end - e->sm);
-	char *data = malloc(e->line_len + smlen + 1);
+	char *data = malloc(line_len + smlen + 1);
 	if (!data)
 		return;
-	memcpy(data, e->line, e->line_len);
+	memcpy(data, line, line_len);
 	if (smlen)
-		memcpy(data + e->line_len, e->sm, smlen);
-	struct hit h = {e->ts, seq, sidx, (uint32_t)e->n_sm, data, e->line_len, smlen};
+		memcpy(data + line_len, sm, smlen);
+	struct hit h = {e->ts, seq, sidx, n_sm, data, line_len, smlen};
 	if (c->n < c->limit) {
 		if (c->n == c->cap) {
 			/* grown on demand: a big limit costs nothing until it is filled */
@@ -382,9 +428,15 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 	                 .start = q->start,
 	                 .end = q->end,
 	                 .sel = q->sel,
-	                 .st = st};
-	for (size_t i = 0; q->sel && i < q->sel->n_filters; i++) {
-		const struct lf_line_filter *f = &q->sel->filters[i];
+	                 .st = st,
+	                 .pipe = q->pipe};
+	c.pipe_labels = q->pipe && !lf_lq_pipeline_is_filter_only(q->pipe);
+	const struct lf_line_filter *lead = q->sel ? q->sel->filters : NULL;
+	size_t n_lead = q->sel ? q->sel->n_filters : 0;
+	if (q->pipe && !n_lead)
+		n_lead = lf_lq_pipeline_leading_filters(q->pipe, &lead);
+	for (size_t i = 0; i < n_lead; i++) {
+		const struct lf_line_filter *f = &lead[i];
 		if (f->op == LF_FILTER_CONTAINS && f->n_alts == 1 && f->alts[0].len > 0) {
 			c.needle = f->alts[0].value;
 			c.needle_len = f->alts[0].len;
@@ -417,6 +469,7 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 	/* stable stream numbering: sorted by labels */
 	if (nqs)
 		qsort(qs, nqs, sizeof(*qs), qstream_cmp);
+	c.qs = qs;
 	for (size_t i = 0; i < nqs; i++) {
 		struct lf_stream *s = qs[i].s;
 		for (size_t j = 0; j < s->n_chunks; j++) {
@@ -474,7 +527,10 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 		       !memcmp(c.h[j].data + c.h[j].line_len, c.h[i].data + c.h[i].line_len,
 		               c.h[i].sm_len))
 			j++;
-		lf_labels_copy(&ls, &qs[c.h[i].sidx].s->labels);
+		if (c.h[i].sidx == PIPE_SIDX)
+			lf_labels_clear(&ls);
+		else
+			lf_labels_copy(&ls, &qs[c.h[i].sidx].s->labels);
 		struct lf_rd r = {
 		        (const unsigned char *)c.h[i].data + c.h[i].line_len,
 		        (const unsigned char *)c.h[i].data + c.h[i].line_len + c.h[i].sm_len, 0};
@@ -512,6 +568,8 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 	free(c.h);
 	free(qs);
 	lf_labels_free(&ls);
+	lf_labels_free(&c.in);
+	lf_buf_free(&c.enc);
 	lf_buf_free(&nb);
 	lf_buf_free(&vb);
 	st->exec_ns = lf_monotonic_ns() - t0;

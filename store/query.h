@@ -18,14 +18,19 @@
 
 #include "buf.h"
 #include "error.h"
+#include "pipeline.h"
 #include "selector.h"
 #include "tenant.h"
 
 struct lf_log_query {
-	const struct lf_selector *sel;
-	int64_t start, end; /* ns; start inclusive, end exclusive */
+	const struct lf_selector *sel; /* matchers + the line filters right after them */
+	int64_t start, end;            /* ns; start inclusive, end exclusive */
 	size_t limit;
 	bool forward;
+	/* The LogQL pipeline after the selector (NULL: none); used by this one
+	 * query (one thread). Result streams are keyed by the output label set
+	 * of each line. Last, so positional initialisers stay valid. */
+	struct lf_lq_pipeline *pipe;
 };
 
 struct lf_query_stats {

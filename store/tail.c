@@ -14,7 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "log.h"
+#include "pipeline.h"
 #include "query.h"
 #include "selector.h"
 #include "timeutil.h"
@@ -53,8 +55,12 @@ struct session {
 	int efd; /* eventfd: the inbox became non-empty, or stop */
 	atomic_bool stop;
 	bool subscribed;
-	struct lf_selector *sel; /* immutable once subscribed (read by pushes) */
-	struct session *next;    /* hub->all */
+	struct lf_selector *sel;     /* matchers; immutable once subscribed (read by pushes) */
+	struct lf_lq_pipeline *pipe; /* NULL = none; session thread only */
+	/* the pipeline's leading line filters (immutable, read by pushes) */
+	const struct lf_line_filter *lead;
+	size_t n_lead;
+	struct session *next; /* hub->all */
 	/* inbox, guarded by mu */
 	pthread_mutex_t mu;
 	struct lf_buf inbox;
@@ -196,7 +202,12 @@ static void deliver(struct session *s, const struct lf_ingest_batch *b)
 		bool head = false;
 		for (size_t j = 0; j < is->n; j++) {
 			const struct lf_ingest_entry *e = &b->entries[is->first + j];
-			if (e->dup || !lf_selector_match_line(s->sel, e->line, e->line_len))
+			if (e->dup)
+				continue;
+			bool keep = true;
+			for (size_t f = 0; f < s->n_lead && keep; f++)
+				keep = lf_line_filter_match(&s->lead[f], e->line, e->line_len);
+			if (!keep)
 				continue;
 			size_t need = 1 + 8 + 4 + 4 + e->line_len + (head ? 0 : 5 + is->key.len);
 			for (size_t k = 0; k < e->n_sm; k++) {
@@ -258,6 +269,7 @@ static void session_free(struct session *s)
 	free(s->tenant);
 	free(s->query);
 	lf_selector_free(s->sel);
+	lf_lq_pipeline_free(s->pipe);
 	if (s->efd >= 0)
 		close(s->efd);
 	pthread_mutex_destroy(&s->mu);
@@ -484,6 +496,14 @@ static void drain(struct session *s)
 		p += ll;
 		if (!cur_ok)
 			continue;
+		if (s->pipe) {
+			struct lf_lq_out o;
+			if (lf_lq_pipeline_process(s->pipe, ts, line, ll, ls, &o) != 1)
+				continue;
+			ls = o.labels;
+			line = o.line;
+			ll = (uint32_t)o.len;
+		}
 		lf_buf_reset(&lj);
 		lf_json_labels(&lj, ls);
 		size_t len;
@@ -578,7 +598,8 @@ static int history(struct session *s, struct lf_error *err)
 	                         .start = s->start,
 	                         .end = s->sub_ns,
 	                         .limit = s->limit,
-	                         .forward = false};
+	                         .forward = false,
+	                         .pipe = s->pipe};
 	struct lf_buf out = LF_BUF_INIT;
 	struct lf_query_stats st;
 	if (lf_query_logs(t, &q, &out, &st, err) < 0) {
@@ -759,8 +780,10 @@ static void *session_main(void *arg)
 	(void)setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	s->drops = calloc(LF_TAIL_MAX_DROPPED, sizeof(*s->drops));
 	int64_t max_entries = h->cfg->limits.max_entries_limit_per_query;
-	if (lf_selector_parse(s->query, strlen(s->query), LF_SELECTOR_REQUIRE_NONEMPTY, &s->sel,
-	                      &err) < 0) {
+	int prc = lf_api_parse_log_query(s->query, &s->sel, &s->pipe, &err);
+	if (prc == 0 && s->pipe)
+		s->n_lead = lf_lq_pipeline_leading_filters(s->pipe, &s->lead);
+	if (prc < 0) {
 		send_close(s, LF_WS_CLOSE_INTERNAL, err.msg);
 	} else if (max_entries > 0 && (int64_t)s->limit > max_entries) {
 		char msg[160];

@@ -122,7 +122,9 @@ def test_labels_stats_format():
         check(st == 400 and b"only label matchers is supported" in body, "stats filter")
         # format_query
         for q, want in (('{app="a",env=~"p.*"}|="x"   !~   "y"', '{app="a", env=~"p.*"} |= "x" !~ "y"'),
-                        ('{ app = "a" }', '{app="a"}')):
+                        ('{ app = "a" }', '{app="a"}'),
+                        ('{app="a"}|json|level="error"|line_format "{{.msg}}"',
+                         '{app="a"} | json | level="error" | line_format "{{.msg}}"')):
             d = get_json(s, "/loki/api/v1/format_query", {"query": q})
             check(d == {"status": "success", "data": want}, "format %r: %r" % (q, d))
         st, body = s.request("POST", "/loki/api/v1/format_query",

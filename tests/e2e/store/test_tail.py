@@ -123,6 +123,33 @@ def test_follow():
         s.stop()
 
 
+def test_pipeline():
+    """`{app="j"} | json | level="error"` tails with the extracted labels;
+    line_format rewrites the line; the history goes through the pipeline too."""
+    with Env() as env:
+        s = Store(env, "").start()
+        t0 = now_ns() - 10 * 10**9
+        push(s, {"app": "j"}, ['{"level":"error","msg":"old boom"}',
+                               '{"level":"info","msg":"old fine"}'], ts=t0)
+        w = WS(s.port, TAIL, {"query": '{app="j"} | json | level="error"'})
+        f = WS(s.port, TAIL, {"query": '{app="j"} |= "boom" | json | line_format "{{.msg}}!"'})
+        got = w.entries(1)
+        check(got[0][0] == {"app": "j", "level": "error", "msg": "old boom"} and
+              got[0][2] == '{"level":"error","msg":"old boom"}', "history via pipeline: %r" % got)
+        check(f.entries(1)[0][2] == "old boom!", "history line_format")
+        push(s, {"app": "j"}, ['{"level":"info","msg":"fine"}', '{"level":"error","msg":"boom"}',
+                               'not json boom'])
+        got = w.entries(1)
+        check(got[0][0] == {"app": "j", "level": "error", "msg": "boom"} and
+              got[0][2] == '{"level":"error","msg":"boom"}', "live via pipeline: %r" % got)
+        got = f.entries(2)
+        check([e[2] for e in got] == ["boom!", "!"], "live line_format: %r" % got)
+        check(got[1][0].get("__error__") == "JSONParserErr", "parser error label: %r" % got[1][0])
+        w.close()
+        f.close()
+        s.stop()
+
+
 def test_params():
     with Env() as env:
         s = Store(env, "limits_config:\n  max_entries_limit_per_query: 500\n").start()
@@ -282,6 +309,7 @@ def test_slow_client():
 
 if __name__ == "__main__":
     test_follow()
+    test_pipeline()
     test_params()
     test_auth()
     test_slow_client()
