@@ -111,14 +111,6 @@ struct lf_tail_hub *lf_tail_hub_new(struct lf_store *store, const struct lf_stor
 	return h;
 }
 
-unsigned lf_tail_sessions(struct lf_tail_hub *h)
-{
-	pthread_mutex_lock(&h->run_mu);
-	unsigned n = h->running;
-	pthread_mutex_unlock(&h->run_mu);
-	return n;
-}
-
 static void wake(struct session *s)
 {
 	uint64_t one = 1;

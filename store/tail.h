@@ -71,7 +71,4 @@ struct lf_tail_request {
 int lf_tail_prepare(struct lf_tail_hub *h, const struct lf_tail_request *rq,
                     struct lf_http_upgrade_cb *cb);
 
-/* Test and metrics view: sessions currently running. */
-unsigned lf_tail_sessions(struct lf_tail_hub *h);
-
 #endif
