@@ -114,6 +114,13 @@ def test_labels_stats_format():
         d = json.loads(body)
         check(st == 200 and d["streams"] == 2 and d["entries"] == 4 and d["chunks"] == 2 and
               set(d) == {"streams", "chunks", "entries", "bytes"}, "stats %r" % d)
+        check(d["bytes"] % 1024 == 0, "bytes are whole KB per chunk, as Loki's index: %r" % d)
+        # a stream of ~3 KB: its chunk counts round(3.x) KB
+        st, _ = s.push_json([({"app": "kb"}, [[str(t + i), "k" * 99] for i in range(30)])])
+        check(st == 204, "push kb")
+        d = json.loads(s.get("/loki/api/v1/index/stats", {"query": '{app="kb"}'})[1])
+        check(d["streams"] == 1 and d["entries"] == 30 and d["bytes"] == 3072,
+              "KB rounding: %r" % d)
         st, body = s.get("/loki/api/v1/index/stats",
                          {"query": '{env="prod"}', "start": t - 2 * 3600 * S,
                           "end": t - 3600 * S})
