@@ -262,7 +262,8 @@ def test_auth():
 def test_slow_client():
     with Env() as env:
         s = Store(env, "limits_config:\n  ingestion_rate_mb: 1000\n"
-                       "  ingestion_burst_size_mb: 1000\n").start()
+                       "  ingestion_burst_size_mb: 1000\n"
+                       "  per_stream_rate_limit: 1GB\n  per_stream_rate_limit_burst: 2GB\n").start()
         slow = WS(s.port, TAIL, {"query": '{app="slow"}'}, rcvbuf=4096)
         # make sure the session is subscribed before pushing: one entry through
         push(s, {"app": "slow"}, ["first"])
