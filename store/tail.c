@@ -22,8 +22,8 @@
 #include "timeutil.h"
 #include "websocket.h"
 
-#define PENDING_MAX_ENTRIES 100000
-#define PENDING_MAX_BYTES   ((size_t)64 << 20)
+#define PENDING_MAX_ENTRIES 20000
+#define PENDING_MAX_BYTES   ((size_t)16 << 20)
 #define SOCKET_SNDBUF       (128 * 1024)
 
 struct pend {

@@ -12,6 +12,11 @@
  * do not fit are recorded as dropped (timestamp + labels, at most 1000
  * kept, as Loki) and reported in the next frame. A push never waits for a
  * client: the session thread holds the mutex only to swap the inbox.
+ * The session runs the rest of the pipeline on what it takes and keeps the
+ * results, ordered by timestamp, until delay_for releases them: at most
+ * 20000 entries / 16 MiB more per client, beyond which entries are
+ * reported dropped too. Dropped entries carry the stream labels (plus
+ * structured metadata), as the pipeline has not run on them.
  *
  * Session side (one thread per client, after the websocket upgrade): parse
  * the query (errors close with 1011 and the text), enforce the per-tenant
