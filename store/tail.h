@@ -15,8 +15,8 @@
  * The session runs the rest of the pipeline on what it takes and keeps the
  * results, ordered by timestamp, until delay_for releases them: at most
  * 20000 entries / 16 MiB more per client, beyond which entries are
- * reported dropped too. Dropped entries carry the stream labels (plus
- * structured metadata), as the pipeline has not run on them.
+ * reported dropped too. Entries dropped from the inbox carry their stream
+ * labels: the pipeline after the leading line filters has not run on them.
  *
  * Session side (one thread per client, after the websocket upgrade): parse
  * the query (errors close with 1011 and the text), enforce the per-tenant
