@@ -30,11 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/jsonscan.h"
 #include "stage.h"
-
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 /* ---- JMESPath subset ---- */
 
@@ -67,88 +64,6 @@ static int jpath_push(struct jpath *p, struct step st)
 	p->steps = v;
 	p->steps[p->n++] = st;
 	return 0;
-}
-
-/* Unescapes the body of a JSON string (validated before) into out, Go
- * style: bad surrogates and invalid UTF-8 become U+FFFD. */
-static void json_unescape(const char *s, size_t n, struct lf_buf *out)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\\') {
-			char e = s[i + 1];
-			i += 2;
-			switch (e) {
-			case 'b':
-				lf_buf_putc(out, '\b');
-				break;
-			case 'f':
-				lf_buf_putc(out, '\f');
-				break;
-			case 'n':
-				lf_buf_putc(out, '\n');
-				break;
-			case 'r':
-				lf_buf_putc(out, '\r');
-				break;
-			case 't':
-				lf_buf_putc(out, '\t');
-				break;
-			case 'u': {
-				unsigned cp =
-				        (unsigned)(lf_hexval(s[i]) << 12 |
-				                   lf_hexval(s[i + 1]) << 8 |
-				                   lf_hexval(s[i + 2]) << 4 | lf_hexval(s[i + 3]));
-				i += 4;
-				if (cp >= 0xd800 && cp < 0xdc00) {
-					if (i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u') {
-						unsigned lo = (unsigned)(lf_hexval(s[i + 2]) << 12 |
-						                         lf_hexval(s[i + 3]) << 8 |
-						                         lf_hexval(s[i + 4]) << 4 |
-						                         lf_hexval(s[i + 5]));
-						if (lo >= 0xdc00 && lo < 0xe000) {
-							cp = 0x10000 + ((cp - 0xd800) << 10) +
-							     (lo - 0xdc00);
-							i += 6;
-						} else {
-							cp = 0xfffd;
-						}
-					} else {
-						cp = 0xfffd;
-					}
-				} else if (cp >= 0xdc00 && cp < 0xe000) {
-					cp = 0xfffd;
-				}
-				lf_utf8_append(out, cp);
-				break;
-			}
-			default: /* " \ / */
-				lf_buf_putc(out, e);
-			}
-			continue;
-		}
-		if (c < 0x80) {
-			size_t j = i;
-			while (j < n && (unsigned char)s[j] < 0x80 && s[j] != '\\')
-				j++;
-			lf_buf_append(out, s + i, j - i);
-			i = j;
-			continue;
-		}
-		/* multi-byte: copy valid sequences, replace bad bytes */
-		size_t len = (c & 0xe0) == 0xc0   ? 2
-		             : (c & 0xf0) == 0xe0 ? 3
-		             : (c & 0xf8) == 0xf0 ? 4
-		                                  : 0;
-		if (len && i + len <= n && lf_utf8_valid(s + i, len)) {
-			lf_buf_append(out, s + i, len);
-			i += len;
-		} else {
-			lf_utf8_append(out, 0xfffd);
-			i++;
-		}
-	}
 }
 
 /* Parses the JMESPath subset; returns the offset of the first unsupported
@@ -204,7 +119,7 @@ static long jpath_parse(const char *e, struct jpath *p)
 				lf_buf_free(&f);
 				return (long)i;
 			}
-			json_unescape(e + i + 1, j - i - 1, &f);
+			lf_json_unescape_go(e + i + 1, j - i - 1, &f);
 			i = j + 1;
 		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') {
 			size_t j = i;
@@ -234,379 +149,8 @@ static long jpath_parse(const char *e, struct jpath *p)
 
 /* ---- JSON parser into a flat node array ---- */
 
-enum jtype { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jnode {
-	uint8_t type;
-	bool esc;   /* J_STR / key: has backslash escapes */
-	bool ascii; /* J_STR: no byte >= 0x80, so valid UTF-8 */
-	bool key_esc;
-	uint32_t next;   /* next sibling (0 = none; node 0 is the root) */
-	uint32_t child;  /* first child (0 = none) */
-	uint32_t count;  /* children */
-	const char *s;   /* J_STR: body; J_NUM: token */
-	const char *key; /* member key body (object members) */
-	uint32_t len;
-	uint32_t key_len;
-};
-
-struct jparser {
-	const char *p, *end;
-	struct jnode *v;
-	size_t n, cap;
-	int depth;
-};
-
-/* Go allows 10000 levels; the recursive parser stops at 1000 so that a
- * hostile line cannot exhaust the event-loop thread's stack (ASan frames
- * are large). Deeper documents count as malformed. */
-#define JSON_MAX_DEPTH 1000
-
-/* JSON whitespace. */
-static const unsigned char jws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
-
-/* The parser works on a local cursor `p` (loads and stores of jp->p
- * would alias the node stores) and relies on the NUL after the input
- * (json_parse): *p is readable up to and including the end, and the NUL
- * there matches no token byte, so "*p == x" needs no bounds check. */
-
-/* Compact JSON (the common case) has no whitespace between tokens, so the
- * first byte is checked alone. Lines padded with spaces after the document
- * are skipped 8 bytes per step. */
-static inline const char *skip_ws(const char *p, const char *end)
-{
-	if (!jws[(unsigned char)*p])
-		return p;
-	for (uint64_t w; end - p >= 8; p += 8) {
-		memcpy(&w, p, 8);
-		if (w != 0x2020202020202020ull)
-			break;
-	}
-	while (jws[(unsigned char)*p])
-		p++;
-	return p;
-}
-
-/* Appends a node; returns its index or -1 (ENOMEM). Nodes are written
- * whole, once: the string and number members of an object (most nodes)
- * are complete when they are created. */
-static inline int add_node(struct jparser *jp, const struct jnode *x)
-{
-	if (__builtin_expect(jp->n == jp->cap, 0)) {
-		size_t c = jp->cap ? jp->cap * 2 : 64;
-		struct jnode *v = realloc(jp->v, c * sizeof *v);
-		if (!v)
-			return -1;
-		jp->v = v;
-		jp->cap = c;
-	}
-	jp->v[jp->n] = *x;
-	return (int)jp->n++;
-}
-
-static int new_node(struct jparser *jp, uint8_t type)
-{
-	return add_node(jp, &(struct jnode){.type = type});
-}
-
-/* Bytes that end the fast part of a string scan: '"', '\\', control
- * characters (invalid inside JSON strings; NUL also ends the input, see
- * json_parse) and bytes >= 0x80 (which clear *ascii). */
-static const unsigned char jstr_stop[256] = {
-        [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1};
-
-/* Scans a string body from p (after the opening quote); returns the
- * closing quote, or NULL when the string is malformed or unterminated.
- * Sets *esc, and *ascii when no byte is >= 0x80 (then it needs no UTF-8
- * check). The input ends with a NUL (json_parse), a stop byte, so the inner
- * loops need no bounds check. Inlined into its callers: the call itself
- * cost about a fifth of the scan for the short keys and values of typical
- * log lines. */
-static inline __attribute__((always_inline)) const char *
-scan_string(const char *sp, const char *send, bool *esc, bool *ascii)
-{
-	const unsigned char *p = (const unsigned char *)sp;
-	const unsigned char *end = (const unsigned char *)send;
-	*esc = false;
-	*ascii = true;
-	for (;;) {
-#ifdef __SSE2__
-		/* 16 bytes per step while they are inside the input (no read
-		 * past it): a stop byte is '"', '\\' or, compared signed, below
-		 * 0x20 (control bytes and bytes >= 0x80). */
-		while (end - p >= 16) {
-			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-			__m128i stop =
-			        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-			                                  _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-			                     _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
-			unsigned m = (unsigned)_mm_movemask_epi8(stop);
-			if (m) {
-				p += __builtin_ctz(m);
-				goto stopped;
-			}
-			p += 16;
-		}
-#endif
-		/* unrolled by 4: most bytes are plain */
-		while (!jstr_stop[p[0]] && !jstr_stop[p[1]] && !jstr_stop[p[2]] && !jstr_stop[p[3]])
-			p += 4;
-		while (!jstr_stop[*p])
-			p++;
-#ifdef __SSE2__
-	stopped:
-#endif
-		if (*p == '"')
-			return (const char *)p;
-		if (p >= end)
-			return NULL;
-		if (*p >= 0x80) {
-			*ascii = false;
-			p++;
-			continue;
-		}
-		if (*p < 0x20)
-			return NULL;
-		/* backslash */
-		*esc = true;
-		if (p + 1 >= end)
-			return NULL;
-		unsigned char e = p[1];
-		if (e == 'u') {
-			if (p + 6 > end)
-				return NULL;
-			for (int k = 2; k < 6; k++)
-				if (lf_hexval((char)p[k]) < 0)
-					return NULL;
-			p += 6;
-			continue;
-		}
-		if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' &&
-		    e != 'r' && e != 't')
-			return NULL;
-		p += 2;
-	}
-}
-
-static int parse_value(struct jparser *jp);
-
-/* A number token at p: returns its end, or NULL. */
-static const char *parse_number(const char *p)
-{
-	if (*p == '-')
-		p++;
-	if (*p == '0') {
-		p++;
-	} else if (*p >= '1' && *p <= '9') {
-		while (*p >= '0' && *p <= '9')
-			p++;
-	} else {
-		return NULL;
-	}
-	if (*p == '.') {
-		p++;
-		const char *d = p;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (p == d)
-			return NULL;
-	}
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if (*p == '+' || *p == '-')
-			p++;
-		const char *d = p;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (p == d)
-			return NULL;
-	}
-	return p;
-}
-
-/* A string value at p (the opening quote), the member with key kb/kl/kesc
- * (kb NULL: no key): returns the byte after the closing quote, or NULL;
- * *idx is its node. */
-static inline __attribute__((always_inline)) const char *
-parse_string(struct jparser *jp, const char *p, const char *kb, uint32_t kl, bool kesc, int *idx)
-{
-	bool esc, ascii;
-	const char *q = scan_string(p + 1, jp->end, &esc, &ascii);
-	if (!q)
-		return NULL;
-	struct jnode x = {.type = J_STR,
-	                  .esc = esc,
-	                  .ascii = ascii,
-	                  .key_esc = kesc,
-	                  .s = p + 1,
-	                  .len = (uint32_t)(q - (p + 1)),
-	                  .key = kb,
-	                  .key_len = kl};
-	*idx = add_node(jp, &x);
-	return *idx < 0 ? NULL : q + 1;
-}
-
-/* A number at p, the member with key kb/kl/kesc: as parse_string. */
-static inline __attribute__((always_inline)) const char *
-parse_num(struct jparser *jp, const char *p, const char *kb, uint32_t kl, bool kesc, int *idx)
-{
-	const char *q = parse_number(p);
-	if (!q)
-		return NULL;
-	struct jnode x = {.type = J_NUM,
-	                  .key_esc = kesc,
-	                  .s = p,
-	                  .len = (uint32_t)(q - p),
-	                  .key = kb,
-	                  .key_len = kl};
-	*idx = add_node(jp, &x);
-	return *idx < 0 ? NULL : q;
-}
-
-/* An object or array at p ('{' or '['). */
-static int parse_container(struct jparser *jp, const char *p)
-{
-	const char *end = jp->end;
-	if (++jp->depth > JSON_MAX_DEPTH)
-		return -1;
-	bool obj = *p == '{';
-	char close = obj ? '}' : ']';
-	int idx = new_node(jp, obj ? J_OBJ : J_ARR);
-	if (idx < 0)
-		return -1;
-	p = skip_ws(p + 1, end);
-	if (*p == close) {
-		jp->p = p + 1;
-		jp->depth--;
-		return idx;
-	}
-	uint32_t prev = 0, count = 0;
-	for (;;) {
-		/* p is at a member's first byte, whitespace skipped */
-		const char *kb = NULL;
-		uint32_t kl = 0;
-		bool kesc = false;
-		if (obj) {
-			if (*p != '"')
-				return -1;
-			bool kascii;
-			const char *q = scan_string(p + 1, end, &kesc, &kascii);
-			if (!q)
-				return -1;
-			kb = p + 1;
-			kl = (uint32_t)(q - kb);
-			p = q + 1;
-			if (*p != ':') {
-				p = skip_ws(p, end);
-				if (*p != ':')
-					return -1;
-			}
-			p = skip_ws(p + 1, end);
-		}
-		/* string and number members without the recursive call (the
-		 * common case) */
-		int ch;
-		if (*p == '"') {
-			p = parse_string(jp, p, kb, kl, kesc, &ch);
-			if (!p)
-				return -1;
-		} else if ((*p >= '0' && *p <= '9') || *p == '-') {
-			p = parse_num(jp, p, kb, kl, kesc, &ch);
-			if (!p)
-				return -1;
-		} else {
-			jp->p = p;
-			ch = parse_value(jp);
-			if (ch < 0)
-				return -1;
-			p = jp->p;
-			jp->v[ch].key = kb;
-			jp->v[ch].key_len = kl;
-			jp->v[ch].key_esc = kesc;
-		}
-		struct jnode *v = jp->v;
-		if (prev)
-			v[prev].next = (uint32_t)ch;
-		else
-			v[idx].child = (uint32_t)ch;
-		prev = (uint32_t)ch;
-		count++;
-		if (*p != ',' && *p != close)
-			p = skip_ws(p, end);
-		if (*p == ',') {
-			p = skip_ws(p + 1, end);
-			continue;
-		}
-		if (*p == close) {
-			p++;
-			break;
-		}
-		return -1;
-	}
-	jp->v[idx].count = count;
-	jp->depth--;
-	jp->p = p;
-	return idx;
-}
-
-static int lit(struct jparser *jp, const char *p, const char *w, size_t n)
-{
-	if ((size_t)(jp->end - p) < n || memcmp(p, w, n) != 0)
-		return -1;
-	jp->p = p + n;
-	return 0;
-}
-
-/* Parses the value at jp->p (whitespace before it skipped here); leaves
- * jp->p after it. Returns its node, or -1. */
-static int parse_value(struct jparser *jp)
-{
-	const char *p = skip_ws(jp->p, jp->end);
-	int idx;
-	switch (*p) {
-	case '{':
-	case '[':
-		return parse_container(jp, p);
-	case '"':
-		p = parse_string(jp, p, NULL, 0, false, &idx);
-		if (!p)
-			return -1;
-		jp->p = p;
-		return idx;
-	case 't':
-		idx = new_node(jp, J_TRUE);
-		return idx < 0 || lit(jp, p, "true", 4) < 0 ? -1 : idx;
-	case 'f':
-		idx = new_node(jp, J_FALSE);
-		return idx < 0 || lit(jp, p, "false", 5) < 0 ? -1 : idx;
-	case 'n':
-		idx = new_node(jp, J_NULL);
-		return idx < 0 || lit(jp, p, "null", 4) < 0 ? -1 : idx;
-	default:
-		if (p >= jp->end)
-			return -1;
-		p = parse_num(jp, p, NULL, 0, false, &idx);
-		if (!p)
-			return -1;
-		jp->p = p;
-		return idx;
-	}
-}
-
-/* Parses a whole document; the root is node 0. s[n] must be a NUL byte:
- * the scans use it as a sentinel instead of checking the end at every
- * byte (a NUL inside s is still an error: it is a control character or
- * an unexpected byte, and the scans check the end once they stop). */
-static int json_parse(struct jparser *jp, const char *s, size_t n)
-{
-	jp->p = s;
-	jp->end = s + n;
-	jp->n = 0;
-	jp->depth = 0;
-	if (parse_value(jp) < 0)
-		return -1;
-	return skip_ws(jp->p, jp->end) == jp->end ? 0 : -1;
-}
+/* The JSON parser (node tree, strict, Go encoding/json grammar) is
+ * common/jsonscan.c, shared with LogQL's `| json l="path"`. */
 
 /* ---- evaluation and rendering ---- */
 
@@ -640,17 +184,17 @@ struct json_stage {
 	uint64_t root_lens; /* bit L: some key0 has length L */
 	uint32_t *by_len;   /* indexes into ex, grouped by key0 length */
 	uint32_t by_len_start[65];
-	struct jparser jp;
+	struct lf_jparser jp;
 	struct lf_buf val, key, tmp, src;
 	struct lf_pipe_shared *sh;
 };
 
-static bool key_equals(struct json_stage *s, const struct jnode *x, const char *f, size_t fl)
+static bool key_equals(struct json_stage *s, const struct lf_jnode *x, const char *f, size_t fl)
 {
 	if (!x->key_esc)
 		return x->key_len == fl && lf_bytes_eq(x->key, f, fl);
 	lf_buf_reset(&s->key);
-	json_unescape(x->key, x->key_len, &s->key);
+	lf_json_unescape_go(x->key, x->key_len, &s->key);
 	return s->key.len == fl && memcmp(s->key.data, f, fl) == 0;
 }
 
@@ -658,12 +202,12 @@ static bool key_equals(struct json_stage *s, const struct jnode *x, const char *
  * first `from` steps, or -1 (null). */
 static long eval_from(struct json_stage *s, const struct jpath *p, long cur, size_t from)
 {
-	const struct jnode *v = s->jp.v;
+	const struct lf_jnode *v = s->jp.v;
 	for (size_t i = from; i < p->n; i++) {
 		const struct step *st = &p->steps[i];
-		const struct jnode *x = &v[cur];
+		const struct lf_jnode *x = &v[cur];
 		if (st->kind == STEP_FIELD) {
-			if (x->type != J_OBJ)
+			if (x->type != LF_J_OBJ)
 				return -1;
 			long found = -1;
 			/* the last duplicate wins, as in a Go map */
@@ -674,7 +218,7 @@ static long eval_from(struct json_stage *s, const struct jpath *p, long cur, siz
 				return -1;
 			cur = found;
 		} else {
-			if (x->type != J_ARR)
+			if (x->type != LF_J_ARR)
 				return -1;
 			long idx = st->index;
 			if (idx < 0)
@@ -687,7 +231,7 @@ static long eval_from(struct json_stage *s, const struct jpath *p, long cur, siz
 			cur = c;
 		}
 	}
-	return v[cur].type == J_NULL ? -1 : cur;
+	return v[cur].type == LF_J_NULL ? -1 : cur;
 }
 
 /* For every expression with a key0, sets its `first` to the root member
@@ -695,12 +239,12 @@ static long eval_from(struct json_stage *s, const struct jpath *p, long cur, siz
  * pass over the root object's members. */
 static void root_lookup(struct json_stage *s)
 {
-	const struct jnode *v = s->jp.v;
+	const struct lf_jnode *v = s->jp.v;
 	struct jexpr *ex = s->ex;
 	for (uint32_t k = 0; k < s->by_len_start[64]; k++)
 		ex[s->by_len[k]].first = -1;
 	for (uint32_t c = v[0].child; c; c = v[c].next) {
-		const struct jnode *x = &v[c];
+		const struct lf_jnode *x = &v[c];
 		if (x->key_esc) {
 			/* compare the unescaped key with every candidate */
 			for (uint32_t k = 0; k < s->by_len_start[64]; k++) {
@@ -725,20 +269,20 @@ static void root_lookup(struct json_stage *s)
  * or -1. */
 static inline long eval_expr(struct json_stage *s, const struct jexpr *j)
 {
-	if (s->jp.v[0].type == J_NULL)
+	if (s->jp.v[0].type == LF_J_NULL)
 		return -1;
 	if (j->key0) {
 		long c = j->first;
 		if (c < 0)
 			return -1;
 		if (j->path->n == 1) /* a plain member: the common expression */
-			return s->jp.v[c].type == J_NULL ? -1 : c;
+			return s->jp.v[c].type == LF_J_NULL ? -1 : c;
 		return eval_from(s, j->path, c, 1);
 	}
 	return eval_from(s, j->path, 0, 0);
 }
 
-static double num_value(const struct jnode *x)
+static double num_value(const struct lf_jnode *x)
 {
 	char b[64];
 	if (x->len < sizeof b) {
@@ -775,7 +319,7 @@ static int member_cmp(const void *a, const void *b)
  * -1) prints for its value: no exponent, no trailing fraction zeros, at most
  * 15 significant digits (then the token's digits are the shortest ones that
  * round-trip). Saves the float conversion in the common case. */
-static bool num_canonical(const struct jnode *x)
+static bool num_canonical(const struct lf_jnode *x)
 {
 	const char *p = x->s, *end = x->s + x->len;
 	if (p < end && *p == '-')
@@ -803,28 +347,28 @@ static bool num_canonical(const struct jnode *x)
 /* Go json.Marshal of the decoded value (map keys sorted). */
 static void render(struct json_stage *s, uint32_t idx, struct lf_buf *out)
 {
-	const struct jnode *x = &s->jp.v[idx];
+	const struct lf_jnode *x = &s->jp.v[idx];
 	switch (x->type) {
-	case J_NULL:
+	case LF_J_NULL:
 		lf_buf_appends(out, "null");
 		return;
-	case J_TRUE:
+	case LF_J_TRUE:
 		lf_buf_appends(out, "true");
 		return;
-	case J_FALSE:
+	case LF_J_FALSE:
 		lf_buf_appends(out, "false");
 		return;
-	case J_NUM:
+	case LF_J_NUM:
 		lf_fmt_json_float(out, num_value(x));
 		return;
-	case J_STR: {
+	case LF_J_STR: {
 		struct lf_buf u = LF_BUF_INIT;
-		json_unescape(x->s, x->len, &u);
+		lf_json_unescape_go(x->s, x->len, &u);
 		lf_json_append_string(out, u.data ? u.data : "", u.len);
 		lf_buf_free(&u);
 		return;
 	}
-	case J_ARR:
+	case LF_J_ARR:
 		lf_buf_putc(out, '[');
 		for (uint32_t c = x->child; c; c = s->jp.v[c].next) {
 			if (c != x->child)
@@ -833,7 +377,7 @@ static void render(struct json_stage *s, uint32_t idx, struct lf_buf *out)
 		}
 		lf_buf_putc(out, ']');
 		return;
-	case J_OBJ: {
+	case LF_J_OBJ: {
 		size_t n = x->count;
 		struct member *m = calloc(n ? n : 1, sizeof *m);
 		struct lf_buf keys = LF_BUF_INIT;
@@ -844,7 +388,7 @@ static void render(struct json_stage *s, uint32_t idx, struct lf_buf *out)
 		size_t *offs = calloc(n ? n : 1, sizeof *offs);
 		for (uint32_t c = x->child; c && offs; c = s->jp.v[c].next, k++) {
 			offs[k] = keys.len;
-			json_unescape(s->jp.v[c].key, s->jp.v[c].key_len, &keys);
+			lf_json_unescape_go(s->jp.v[c].key, s->jp.v[c].key_len, &keys);
 			m[k].key_len = keys.len - offs[k];
 			m[k].node = c;
 			m[k].pos = k;
@@ -1005,8 +549,8 @@ static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
 		in = s->src.data ? s->src.data : "";
 		n = s->src.len; /* shorter only on ENOMEM */
 	}
-	if (json_parse(&s->jp, in, n) < 0 ||
-	    (s->jp.v[0].type != J_OBJ && s->jp.v[0].type != J_NULL)) {
+	if (lf_jparse(&s->jp, in, n) < 0 ||
+	    (s->jp.v[0].type != LF_J_OBJ && s->jp.v[0].type != LF_J_NULL)) {
 		if (s->drop_malformed) {
 			lf_stage_count_drop(s->sh, "json_malformed");
 			return LF_PIPE_DROPPED;
@@ -1014,7 +558,7 @@ static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
 		lf_stage_count_error(s->sh, "json", "malformed_json");
 		return LF_PIPE_EMITTED;
 	}
-	if (s->jp.v[0].type == J_OBJ)
+	if (s->jp.v[0].type == LF_J_OBJ)
 		root_lookup(s);
 	/* n_mine: ls->n right after this stage appended the previous value in
 	 * place; while it still holds, the next (greater) name is known to
@@ -1029,7 +573,7 @@ static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
 			lf_labels_del(&e->extracted, j->name);
 			continue;
 		}
-		const struct jnode *x = &s->jp.v[idx];
+		const struct lf_jnode *x = &s->jp.v[idx];
 		/* Stored directly (lf_labels_put_sorted, stage.h) when the value holds no NUL: a
 		 * string without escapes (the scan rejects control bytes), a
 		 * number token, true/false. Decoded values go through
@@ -1037,16 +581,16 @@ static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
 		const char *v;
 		size_t vn;
 		switch (x->type) {
-		case J_STR:
+		case LF_J_STR:
 			if (!x->esc && (x->ascii || lf_utf8_valid(x->s, x->len))) {
 				v = x->s;
 				vn = x->len;
 				goto put;
 			}
 			lf_buf_reset(&s->val);
-			json_unescape(x->s, x->len, &s->val);
+			lf_json_unescape_go(x->s, x->len, &s->val);
 			break;
-		case J_NUM:
+		case LF_J_NUM:
 			if (num_canonical(x)) {
 				v = x->s;
 				vn = x->len;
@@ -1055,11 +599,11 @@ static enum lf_pipe_result json_process(void *state, struct lf_entry *e,
 			lf_buf_reset(&s->val);
 			lf_fmt_go_float(&s->val, num_value(x));
 			break;
-		case J_TRUE:
+		case LF_J_TRUE:
 			v = "true";
 			vn = 4;
 			goto put;
-		case J_FALSE:
+		case LF_J_FALSE:
 			v = "false";
 			vn = 5;
 			goto put;

@@ -218,10 +218,17 @@ enum stage_kind {
 	S_UNWRAP,
 };
 
+/* One step of a `json` expression path: a member name or an array index. */
+struct jstep {
+	const char *key; /* NULL for an index step */
+	size_t key_len;
+	size_t index;
+};
+
 struct jexpr {
 	char *ident;
 	char *expr; /* as written */
-	struct lf_json_step *steps;
+	struct jstep *steps;
 	size_t n_steps;
 };
 
@@ -294,6 +301,7 @@ struct lf_lq_pipeline {
 	int64_t ts;
 	char tsbuf[32];
 	struct lf_regex_match rm;
+	struct lf_jparser jp;
 	bool use_snap;
 	bool has_value;
 	double value;
@@ -373,6 +381,7 @@ void lf_lq_pipeline_free(struct lf_lq_pipeline *p)
 	lf_buf_free(&p->scratch);
 	lf_buf_free(&p->prefix);
 	lf_regex_match_free(&p->rm);
+	lf_jparser_free(&p->jp);
 	free(p);
 }
 
@@ -560,9 +569,12 @@ static int parse_lfilt_primary(struct pctx *c, struct lfilt **out)
 			goto fail;
 		if (ipmatch_new(c->lx->str.data ? c->lx->str.data : "", c->lx->str.len, &f->ip,
 		                c->err) < 0) {
-			char m[LF_ERROR_MAX];
+			char m[LF_ERROR_MAX], txt[300];
 			snprintf(m, sizeof m, "%s", c->err->msg);
-			lf_err(c->err, "parse error at line %d, col %d: %s", t.line, t.col, m);
+			snprintf(txt, sizeof txt, "%s%sip(\"%.*s\")", f->name,
+			         f->op == C_EQ ? "=" : "!=", (int)c->lx->str.len,
+			         c->lx->str.data ? c->lx->str.data : "");
+			stage_err(c->err, txt, m);
 			goto fail;
 		}
 		if (next(c, &t) < 0)
@@ -704,6 +716,8 @@ static struct stage *new_stage(struct lf_lq_pipeline *p, enum stage_kind k, stru
 	return s;
 }
 
+static int stage_build_err(const struct stage *s, struct lf_error *err, const char *msg);
+
 static int parse_line_filter(struct pctx *c, struct lf_lq_pipeline *p,
                              const struct lf_lq_token *optok)
 {
@@ -736,10 +750,12 @@ static int parse_line_filter(struct pctx *c, struct lf_lq_pipeline *p,
 		}
 		if (ipmatch_new(c->lx->str.data ? c->lx->str.data : "", c->lx->str.len, &s->ip,
 		                c->err) < 0) {
-			char m[LF_ERROR_MAX];
+			char m[LF_ERROR_MAX], txt[300];
 			snprintf(m, sizeof m, "%s", c->err->msg);
-			return lf_err(c->err, "parse error at line %d, col %d: %s", st.line, st.col,
-			              m);
+			snprintf(txt, sizeof txt, "%s ip(\"%.*s\")",
+			         s->ip_neg ? "!=" : "|=", (int)c->lx->str.len,
+			         c->lx->str.data ? c->lx->str.data : "");
+			return stage_err(c->err, txt, m);
 		}
 		if (next(c, &t) < 0)
 			return -1;
@@ -767,8 +783,7 @@ static int parse_line_filter(struct pctx *c, struct lf_lq_pipeline *p,
 		if (op == LF_FILTER_RE || op == LF_FILTER_NOT_RE) {
 			struct lf_error rerr;
 			if (lf_regex_new(a->value, 0, &a->re, &rerr) < 0)
-				return lf_err(c->err, "parse error at line %d, col %d: %s", t.line,
-				              t.col, rerr.msg);
+				return stage_build_err(s, c->err, rerr.msg);
 		}
 		struct lf_lq_token o;
 		if (peek(c, &o) < 0)
@@ -785,7 +800,7 @@ static int parse_json_path(const char *e, struct jexpr *j, struct lf_error *err)
 	size_t i = 0, n = strlen(e);
 	bool first = true;
 	while (i < n || first) {
-		struct lf_json_step st = {NULL, 0, 0};
+		struct jstep st = {NULL, 0, 0};
 		if (i < n && e[i] == '[') {
 			i++;
 			if (i < n && e[i] == '"') {
@@ -830,7 +845,7 @@ static int parse_json_path(const char *e, struct jexpr *j, struct lf_error *err)
 			if (!st.key)
 				return oom(err);
 		}
-		struct lf_json_step *v = realloc(j->steps, (j->n_steps + 1) * sizeof *v);
+		struct jstep *v = realloc(j->steps, (j->n_steps + 1) * sizeof *v);
 		if (!v) {
 			free((char *)st.key);
 			return oom(err);
@@ -1718,28 +1733,74 @@ static void run_json(struct lf_lq_pipeline *p)
 	/* rc == 2: details already set by the nested walk */
 }
 
+/* The node a path leads to from the root, or -1. */
+static long jnode_path(struct lf_lq_pipeline *p, const struct jexpr *j)
+{
+	const struct lf_jnode *v = p->jp.v;
+	long cur = 0;
+	for (size_t k = 0; k < j->n_steps; k++) {
+		const struct jstep *st = &j->steps[k];
+		const struct lf_jnode *x = &v[cur];
+		long found = -1;
+		if (st->key && x->type == LF_J_OBJ) {
+			for (uint32_t c = x->child; c && found < 0; c = v[c].next) {
+				const char *kb = v[c].key;
+				size_t kl = v[c].key_len;
+				if (v[c].key_esc) {
+					lf_buf_reset(&p->scratch);
+					lf_json_unescape_go(kb, kl, &p->scratch);
+					kb = p->scratch.data;
+					kl = p->scratch.len;
+				}
+				if (kl == st->key_len && !memcmp(kb, st->key, kl))
+					found = c;
+			}
+		} else if (!st->key && x->type == LF_J_ARR && st->index < x->count) {
+			uint32_t c = x->child;
+			for (size_t i = 0; i < st->index; i++)
+				c = v[c].next;
+			found = c;
+		}
+		if (found < 0)
+			return -1;
+		cur = found;
+	}
+	return cur;
+}
+
 static void run_json_expr(struct lf_lq_pipeline *p, const struct stage *s)
 {
-	if (!lf_json_valid(p->line, p->len)) {
+	/* the parser wants a NUL after the text */
+	lf_buf_reset(&p->tmp);
+	lf_buf_append(&p->tmp, p->line, p->len);
+	if (!p->tmp.data || lf_jparse(&p->jp, p->tmp.data, p->tmp.len) < 0) {
 		set_err(p, "JSONParserErr");
 		return;
 	}
 	for (size_t i = 0; i < s->n_jx; i++) {
 		const struct jexpr *j = &s->jx[i];
-		const char *v = "";
-		size_t vl = 0;
-		enum lf_json_type t = lf_json_get(p->line, p->len, j->steps, j->n_steps, &v, &vl);
+		long idx = jnode_path(p, j);
+		const struct lf_jnode *x = idx >= 0 ? &p->jp.v[idx] : NULL;
+		lf_buf_reset(&p->val);
+		switch (x ? x->type : LF_J_NULL) {
+		case LF_J_STR:
+			lf_json_unescape_go(x->s, x->len, &p->val);
+			break;
+		case LF_J_TRUE:
+			lf_buf_appends(&p->val, "true");
+			break;
+		case LF_J_FALSE:
+			lf_buf_appends(&p->val, "false");
+			break;
+		case LF_J_NULL:
+			break;
+		default: /* number token, raw object / array text */
+			lf_buf_append(&p->val, x->s, x->len);
+			break;
+		}
 		lf_buf_reset(&p->name);
 		lf_buf_appends(&p->name, j->ident);
-		if (t == LF_JSON_STRING) {
-			lf_buf_reset(&p->val);
-			lf_json_unescape(v, vl, &p->val);
-			set_extracted(p, &p->name, p->val.data ? p->val.data : "", p->val.len);
-		} else if (t == LF_JSON_NONE || t == LF_JSON_NULL) {
-			set_extracted(p, &p->name, "", 0);
-		} else {
-			set_extracted(p, &p->name, v, vl);
-		}
+		set_extracted(p, &p->name, p->val.data ? p->val.data : "", p->val.len);
 	}
 }
 

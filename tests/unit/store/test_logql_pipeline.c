@@ -172,6 +172,10 @@ static const struct pcase cases[] = {
         {"| logfmt | line_format \"{{.level}}: {{.msg}} {{.nope}}\"", S, "level=info msg=hi", 1,
          "{app=\"a\", level=\"info\", msg=\"hi\"}", "info: hi "},
         {"| line_format \"{{__line__}}!\" |= \"x!\"", S, "x", 1, S, "x!"},
+        /* the entry time (1000 ns in these cases) */
+        {"| line_format `{{ __timestamp__ | unixEpochNanos }}`", S, "x", 1, S, "1000"},
+        {"| json | line_format `{{ .__error__ }}` | drop __error_details__", S, "x", 1,
+         "{__error__=\"JSONParserErr\", app=\"a\"}", "JSONParserErr"},
         {"| logfmt | label_format lvl=level", S, "level=info", 1, "{app=\"a\", lvl=\"info\"}",
          NULL},
         {"| logfmt | label_format lvl=nope", S, "level=info", 1, "{app=\"a\", level=\"info\"}",
@@ -255,6 +259,12 @@ static const struct ecase ecases[] = {
         {"|~ ip(\"1.2.3.4\")", "parse error : stage '|~ ip(\"1.2.3.4\")' : ip: invalid "
                                "operation"},
         {"| unwrap x", "parse error at line 1, col 3: syntax error: unexpected IDENTIFIER"},
+        {"|= ip(\"1.2.3\")", "parse error : stage '|= ip(\"1.2.3\")' : ip: invalid pattern: "
+                             "\"1.2.3\""},
+        {"| json | a != ip(\"x/99\")", "parse error : stage 'a!=ip(\"x/99\")' : ip: invalid "
+                                       "pattern: \"x/99\""},
+        {"|~ \"(\"", "parse error : stage '|~ \"(\"' : invalid regex \"(\": missing closing "
+                     "parenthesis at offset 1"},
         {"| json |", "parse error at line 1, col 9: syntax error: unexpected $end"},
         {"| line_format", "parse error at line 1, col 14: syntax error: unexpected $end, "
                           "expecting STRING"},
@@ -409,21 +419,21 @@ static void test_logfmt_scanner(void **state)
 static void test_json_strict(void **state)
 {
 	(void)state;
+	struct lf_jparser jp = {0};
 	const char *ok = "{\"a\":[1,2.5e3,{\"b\":null}],\"c\":\"\\u00e9\"}";
-	assert_true(lf_json_valid(ok, strlen(ok)));
-	assert_false(lf_json_valid("{\"a\":1x}", 8));
-	assert_false(lf_json_valid("{\"a\":1,}", 8));
-	assert_false(lf_json_valid("{} x", 4));
-	assert_true(lf_json_valid(" 12 ", 4));
-	struct lf_json_step path[] = {{"a", 1, 0}, {NULL, 0, 2}, {"b", 1, 0}};
-	const char *v;
-	size_t vl;
-	const char *doc = "{\"x\":1,\"a\":[0,{},{\"b\":\"hi\"}]}";
-	assert_int_equal(lf_json_get(doc, strlen(doc), path, 3, &v, &vl), LF_JSON_STRING);
-	assert_int_equal(vl, 2);
-	assert_memory_equal(v, "hi", 2);
-	path[1].index = 5;
-	assert_int_equal(lf_json_get(doc, strlen(doc), path, 3, &v, &vl), LF_JSON_NONE);
+	assert_int_equal(lf_jparse(&jp, ok, strlen(ok)), 0);
+	assert_int_equal(jp.v[0].type, LF_J_OBJ);
+	assert_int_equal(jp.v[0].count, 2);
+	/* containers carry their raw text */
+	const struct lf_jnode *arr = &jp.v[jp.v[0].child];
+	assert_int_equal(arr->type, LF_J_ARR);
+	assert_int_equal(arr->len, strlen("[1,2.5e3,{\"b\":null}]"));
+	assert_memory_equal(arr->s, "[1,2.5e3,{\"b\":null}]", arr->len);
+	assert_int_equal(lf_jparse(&jp, "{\"a\":1x}", 8), -1);
+	assert_int_equal(lf_jparse(&jp, "{\"a\":1,}", 8), -1);
+	assert_int_equal(lf_jparse(&jp, "{} x", 4), -1);
+	assert_int_equal(lf_jparse(&jp, " 12 ", 4), 0);
+	lf_jparser_free(&jp);
 }
 
 int main(void)
