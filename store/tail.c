@@ -29,8 +29,7 @@
 struct pend {
 	int64_t ts;
 	uint64_t seq;
-	char *json; /* one `streams` element */
-	size_t len;
+	size_t off, len; /* one `streams` element in the session's arena */
 };
 
 struct dropped {
@@ -69,9 +68,14 @@ struct session {
 	size_t drop_n;
 	/* session thread only */
 	struct lf_buf take, take_drops;
+	/* entries waiting for release: a heap by (ts, arrival) over elements
+	 * kept in one arena (no allocation per entry); the arena is emptied
+	 * when the heap is, and compacted when mostly dead */
 	struct pend *heap;
 	size_t n_heap, cap_heap;
-	size_t heap_bytes;
+	size_t heap_bytes; /* live bytes in the arena */
+	struct lf_buf arena, arena2;
+	struct lf_buf lj; /* scratch: labels JSON */
 	uint64_t seq;
 	struct dropped *drops;
 	size_t n_drops;
@@ -269,9 +273,10 @@ static void session_free(struct session *s)
 	lf_buf_free(&s->drop_log);
 	lf_buf_free(&s->take);
 	lf_buf_free(&s->take_drops);
-	for (size_t i = 0; i < s->n_heap; i++)
-		free(s->heap[i].json);
 	free(s->heap);
+	lf_buf_free(&s->arena);
+	lf_buf_free(&s->arena2);
+	lf_buf_free(&s->lj);
 	for (size_t i = 0; i < s->n_drops; i++)
 		free(s->drops[i].labels);
 	free(s->drops);
@@ -294,6 +299,8 @@ static uint64_t fnv(const char *p, size_t n)
 	}
 	return h;
 }
+
+static bool in_history(const struct session *s, int64_t ts, uint64_t hash);
 
 static bool heap_less(const struct pend *a, const struct pend *b)
 {
@@ -318,12 +325,31 @@ static char *labels_json(const struct lf_labels *ls)
 	return lf_buf_take(&b);
 }
 
-/* Queues one element (takes json). */
-static void pend_push(struct session *s, int64_t ts, char *json, size_t len,
-                      const struct lf_labels *ls)
+/* Appends the element `{"stream":{..},"values":[["ts","line"]]}` for an
+ * entry to the arena and queues it; over the session's bounds it is
+ * reported dropped instead. dedupe: skip it when the history sent it. */
+static void pend_push(struct session *s, int64_t ts, const char *labels, size_t labels_len,
+                      const char *line, size_t len, const struct lf_labels *ls, bool dedupe,
+                      bool record)
 {
-	if (s->n_heap >= PENDING_MAX_ENTRIES || s->heap_bytes + len > PENDING_MAX_BYTES) {
-		free(json);
+	size_t off = s->arena.len;
+	if (lf_buf_reserve(&s->arena, labels_len + len + 64) < 0)
+		return;
+	lf_buf_appends(&s->arena, "{\"stream\":");
+	lf_buf_append(&s->arena, labels, labels_len);
+	lf_buf_printf(&s->arena, ",\"values\":[[\"%" PRId64 "\",", ts);
+	lf_json_str(&s->arena, line, len);
+	lf_buf_appends(&s->arena, "]]}");
+	size_t el = s->arena.len - off;
+	uint64_t h = (dedupe || record) ? fnv(s->arena.data + off, el) : 0;
+	if (dedupe && in_history(s, ts, h)) {
+		s->arena.len = off;
+		return;
+	}
+	if (record && s->hist && s->n_hist < s->limit)
+		s->hist[s->n_hist++] = (struct hist_key){ts, h};
+	if (s->n_heap >= PENDING_MAX_ENTRIES || s->heap_bytes + el > PENDING_MAX_BYTES) {
+		s->arena.len = off;
 		add_drop(s, ts, ls ? labels_json(ls) : strdup("{}"));
 		return;
 	}
@@ -331,15 +357,15 @@ static void pend_push(struct session *s, int64_t ts, char *json, size_t len,
 		size_t nc = s->cap_heap ? s->cap_heap * 2 : 256;
 		struct pend *v = realloc(s->heap, nc * sizeof(*v));
 		if (!v) {
-			free(json);
+			s->arena.len = off;
 			return;
 		}
 		s->heap = v;
 		s->cap_heap = nc;
 	}
 	size_t i = s->n_heap++;
-	s->heap[i] = (struct pend){ts, s->seq++, json, len};
-	s->heap_bytes += len;
+	s->heap[i] = (struct pend){ts, s->seq++, off, el};
+	s->heap_bytes += el;
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
 		if (!heap_less(&s->heap[i], &s->heap[p]))
@@ -351,6 +377,7 @@ static void pend_push(struct session *s, int64_t ts, char *json, size_t len,
 	}
 }
 
+/* Removes the oldest entry; its bytes stay valid until the next push. */
 static struct pend pend_pop(struct session *s)
 {
 	struct pend top = s->heap[0];
@@ -373,19 +400,29 @@ static struct pend pend_pop(struct session *s)
 	return top;
 }
 
-/* `{"stream":{..},"values":[["ts","line"]]}` */
-static char *element(const char *labels, size_t labels_len, int64_t ts, const char *line,
-                     size_t len, size_t *out_len)
+/* After a frame: empty the arena when nothing waits, or copy the live
+ * elements into the spare arena when over half of it is dead. */
+static void arena_tidy(struct session *s)
 {
-	struct lf_buf b = LF_BUF_INIT;
-	lf_buf_reserve(&b, labels_len + len + 64);
-	lf_buf_appends(&b, "{\"stream\":");
-	lf_buf_append(&b, labels, labels_len);
-	lf_buf_printf(&b, ",\"values\":[[\"%" PRId64 "\",", ts);
-	lf_json_str(&b, line, len);
-	lf_buf_appends(&b, "]]}");
-	*out_len = b.len;
-	return lf_buf_take(&b);
+	if (s->n_heap == 0) {
+		lf_buf_reset(&s->arena);
+		return;
+	}
+	if (s->arena.len < ((size_t)1 << 20) || s->arena.len < 2 * s->heap_bytes)
+		return;
+	lf_buf_reset(&s->arena2);
+	if (lf_buf_reserve(&s->arena2, s->heap_bytes) < 0)
+		return;
+	for (size_t i = 0; i < s->n_heap; i++) {
+		size_t off = s->arena2.len;
+		lf_buf_append(&s->arena2, s->arena.data + s->heap[i].off, s->heap[i].len);
+		s->heap[i].off = off;
+	}
+	lf_debug("tail: tenant %s: arena compacted from %zu to %zu bytes (%zu entries waiting)",
+	         s->tenant, s->arena.len, s->arena2.len, s->n_heap);
+	struct lf_buf t = s->arena;
+	s->arena = s->arena2;
+	s->arena2 = t;
 }
 
 static bool in_history(const struct session *s, int64_t ts, uint64_t hash)
@@ -448,7 +485,6 @@ static void drain(struct session *s)
 	}
 	lf_buf_reset(&s->take_drops);
 
-	struct lf_buf lj = LF_BUF_INIT;
 	bool cur_ok = false;
 	p = s->take.data;
 	end = p ? p + s->take.len : NULL;
@@ -496,19 +532,11 @@ static void drain(struct session *s)
 			line = o.line;
 			ll = (uint32_t)o.len;
 		}
-		lf_buf_reset(&lj);
-		lf_json_labels(&lj, ls);
-		size_t len;
-		char *el = element(lj.data, lj.len, ts, line, ll, &len);
-		if (!el)
-			continue;
-		if (s->n_hist && ts < s->sub_ns && in_history(s, ts, fnv(el, len))) {
-			free(el);
-			continue;
-		}
-		pend_push(s, ts, el, len, ls);
+		lf_buf_reset(&s->lj);
+		lf_json_labels(&s->lj, ls);
+		pend_push(s, ts, s->lj.data, s->lj.len, line, ll, ls, s->n_hist && ts < s->sub_ns,
+		          false);
 	}
-	lf_buf_free(&lj);
 	lf_buf_reset(&s->take);
 }
 
@@ -547,8 +575,7 @@ static int release(struct session *s, int64_t now, int64_t *next_release)
 			struct pend e = pend_pop(s);
 			if (k)
 				lf_buf_putc(&s->frame, ',');
-			lf_buf_append(&s->frame, e.json, e.len);
-			free(e.json);
+			lf_buf_append(&s->frame, s->arena.data + e.off, e.len);
 		}
 		lf_buf_putc(&s->frame, ']');
 		if (s->n_drops) {
@@ -563,6 +590,7 @@ static int release(struct session *s, int64_t now, int64_t *next_release)
 			lf_buf_putc(&s->frame, ']');
 		}
 		lf_buf_putc(&s->frame, '}');
+		arena_tidy(s);
 		if (send_frame_raw(s, LF_WS_OP_TEXT, s->frame.data, s->frame.len) < 0)
 			return -1;
 		/* entries that arrived while writing to a slow client */
@@ -631,14 +659,8 @@ static int history(struct session *s, struct lf_error *err)
 			if (!tss || !json_is_string(line))
 				continue;
 			int64_t ts = strtoll(tss, NULL, 10);
-			size_t len;
-			char *el = element(lj.data, lj.len, ts, json_string_value(line),
-			                   json_string_length(line), &len);
-			if (!el)
-				continue;
-			if (s->hist && s->n_hist < s->limit)
-				s->hist[s->n_hist++] = (struct hist_key){ts, fnv(el, len)};
-			pend_push(s, ts, el, len, &ls);
+			pend_push(s, ts, lj.data, lj.len, json_string_value(line),
+			          json_string_length(line), &ls, false, true);
 		}
 	}
 	lf_labels_free(&ls);

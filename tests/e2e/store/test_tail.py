@@ -292,6 +292,10 @@ def test_slow_client():
         for d in dropped[:20]:
             check(set(d) == {"timestamp", "labels"} and d["labels"] == {"app": "slow"} and
                   int(d["timestamp"]) > 0, "dropped entry shape %r" % d)
+        body = [e for e in got if e[2] != "first"]
+        check(all(e[2].endswith(" " + line) and e[0] == {"app": "slow"} for e in body) and
+              len({e[2] for e in body}) == len(body), "delivered entries intact and unique")
+        check([e[1] for e in body] == sorted(e[1] for e in body), "delivered in time order")
         seen = {int(e[1]) for e in got}
         check(not seen & {int(d["timestamp"]) for d in dropped}, "dropped entries were sent")
         # pushes afterwards are followed again
