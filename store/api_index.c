@@ -288,6 +288,10 @@ static void handle_volume(struct lf_api *a, const struct lf_http_request *req,
 	const char *tid = lf_api_tenant(a, route, req, resp);
 	if (!tid)
 		return;
+	if (!a->cfg->limits.volume_enabled) { /* as Loki without volume_enabled */
+		lf_api_fail(a, route, resp, 404, "not found");
+		return;
+	}
 	char msg[LF_ERROR_MAX + 64];
 	struct vparams p;
 	memset(&p, 0, sizeof(p));

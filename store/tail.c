@@ -680,11 +680,13 @@ static int subscribe(struct session *s, struct lf_error *err)
 	for (struct session *o = h->all; o; o = o->next)
 		if (o->subscribed && strcmp(o->tenant, s->tenant) == 0)
 			n++;
-	if (n >= LF_TAIL_MAX_CONCURRENT) {
+	int64_t max = h->cfg->limits.max_concurrent_tail_requests;
+	if (max > 0 && n >= max) {
 		pthread_rwlock_unlock(&h->lock);
 		return lf_err(
-		        err, "max concurrent tail requests limit exceeded, count > limit (%d > %d)",
-		        n + 1, LF_TAIL_MAX_CONCURRENT);
+		        err,
+		        "max concurrent tail requests limit exceeded, count > limit (%d > %lld)",
+		        n + 1, (long long)max);
 	}
 	s->sub_ns = lf_now_ns();
 	s->subscribed = true;

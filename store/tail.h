@@ -20,7 +20,8 @@
  *
  * Session side (one thread per client, after the websocket upgrade): parse
  * the query (errors close with 1011 and the text), enforce the per-tenant
- * limit of concurrent tails, send the history (the newest `limit` entries in
+ * limit of concurrent tails (limits_config.max_concurrent_tail_requests, 10;
+ * 0 = none), send the history (the newest `limit` entries in
  * [start, now), oldest first), then follow: entries are released once
  * now > ts + delay_for, in timestamp order, at most 100 per frame, one
  * `streams` element per entry; ping every second; close 1011 after
@@ -46,7 +47,6 @@
 #define LF_TAIL_INBOX_BYTES      ((size_t)8 << 20)
 #define LF_TAIL_MAX_DROPPED      1000
 #define LF_TAIL_MAX_PER_FRAME    100
-#define LF_TAIL_MAX_CONCURRENT   10 /* Loki's max_concurrent_tail_requests */
 #define LF_TAIL_MAX_DURATION_NS  (3600 * (int64_t)1000000000) /* tail_max_duration */
 #define LF_TAIL_WRITE_TIMEOUT_MS 30000
 #define LF_TAIL_MAX_DELAY_FOR    5

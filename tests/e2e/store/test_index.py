@@ -143,6 +143,16 @@ def test_labels_stats_format():
         s.stop()
 
 
+def test_volume_disabled():
+    with Env() as env:
+        s = Store(env, "limits_config:\n  volume_enabled: false\n").start()
+        for path in ("/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range"):
+            st, body = s.get(path, {"query": '{app="a"}'})
+            check(st == 404 and b"not found" in body, "%s disabled: %d %r" % (path, st, body))
+        s.stop()
+
+
 if __name__ == "__main__":
     test_volume()
     test_labels_stats_format()
+    test_volume_disabled()

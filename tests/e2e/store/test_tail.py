@@ -259,6 +259,23 @@ def test_auth():
         s.stop()
 
 
+def test_config_limit():
+    """limits_config.max_concurrent_tail_requests (Loki's key) sets the limit."""
+    with Env() as env:
+        s = Store(env, "limits_config:\n  max_concurrent_tail_requests: 2\n").start()
+        push(s, {"app": "c"}, ["one"])
+        ws = [WS(s.port, TAIL, {"query": '{app="c"}'}) for _ in range(2)]
+        for x in ws:
+            check(x.entries(1)[0][2] == "one", "within the limit")
+        expect_close(WS(s.port, TAIL, {"query": '{app="c"}'}), 1011,
+                     "max concurrent tail requests limit exceeded, count > limit (3 > 2)")
+        st, body = s.get("/config")
+        check(b"max_concurrent_tail_requests: 2" in body, "/config shows the limit")
+        for x in ws:
+            x.close()
+        s.stop()
+
+
 def test_slow_client():
     with Env() as env:
         s = Store(env, "limits_config:\n  ingestion_rate_mb: 1000\n"
@@ -317,4 +334,5 @@ if __name__ == "__main__":
     test_pipeline()
     test_params()
     test_auth()
+    test_config_limit()
     test_slow_client()
