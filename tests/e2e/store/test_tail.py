@@ -8,6 +8,9 @@ client ping gets its pong; a protocol violation closes with 1002; a client
 close is echoed; a slow client gets dropped_entries while pushes go on;
 shutdown closes sessions with 1001. The wire format was checked against
 the reference only (logcli is not packaged in Debian)."""
+import json
+import os
+import subprocess
 import threading
 import time
 
@@ -147,6 +150,44 @@ def test_pipeline():
         check(got[1][0].get("__error__") == "JSONParserErr", "parser error label: %r" % got[1][0])
         w.close()
         f.close()
+        s.stop()
+
+
+def test_node_client():
+    """Node's own WebSocket client (undici) follows the tail: an RFC 6455
+    implementation independent of wslib. Skipped without node >= 20."""
+    try:
+        ok = subprocess.run(["node", "--experimental-websocket", "-e",
+                             "process.exit(typeof WebSocket === 'function' ? 0 : 1)"],
+                            capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    if not ok:
+        print("skip: node with --experimental-websocket not available")
+        return
+    clients = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients")
+    with Env() as env:
+        s = Store(env, "").start()
+        t0 = now_ns() - 5 * 10**9
+        push(s, {"app": "n"}, ["hist é 0", "hist 1"], ts=t0)
+        url = "ws://127.0.0.1:%d%s?query=%s" % (s.port, TAIL, "%7Bapp%3D%22n%22%7D")
+        p = subprocess.Popen(["node", "--experimental-websocket", "tail_client.cjs", url, "5"],
+                             cwd=clients, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            check(json.loads(p.stdout.readline()) == {"open": True}, "node client opened")
+            lines = [json.loads(p.stdout.readline()) for _ in range(2)]
+            push(s, {"app": "n"}, ["live %d" % i for i in range(3)])
+            lines += [json.loads(p.stdout.readline()) for _ in range(3)]
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check(p.returncode == 0, "node client exit %s: %s" % (p.returncode, err))
+        check([x["line"] for x in lines] == ["hist é 0", "hist 1", "live 0", "live 1", "live 2"]
+              and all(x["labels"] == {"app": "n"} for x in lines), "node client got %r" % lines)
+        check(json.loads(out.splitlines()[-1])["closed"] == 1000, "node close: %r" % out)
         s.stop()
 
 
@@ -332,6 +373,7 @@ def test_slow_client():
 if __name__ == "__main__":
     test_follow()
     test_pipeline()
+    test_node_client()
     test_params()
     test_auth()
     test_config_limit()
