@@ -69,27 +69,33 @@ static bool has_token(const char *v, const char *token)
 int lf_ws_check_handshake(const char *method, const char *upgrade, const char *connection,
                           const char *version, const char *key, struct lf_error *err)
 {
-	if (!method || strcmp(method, "GET") != 0) {
-		lf_err(err, "websocket: the handshake must be a GET request, not %s",
-		       method ? method : "(none)");
+	/* the order and texts of Go's gorilla/websocket (which Loki uses) */
+	static const char bad[] = "websocket: the client is not using the websocket protocol: ";
+	if (!connection || !has_token(connection, "upgrade")) {
+		lf_err(err, "%s'upgrade' token not found in 'Connection' header", bad);
 		return 400;
 	}
 	if (!upgrade || !has_token(upgrade, "websocket")) {
-		lf_err(err, "websocket: 'upgrade' token not found in 'Upgrade' header");
+		lf_err(err, "%s'websocket' token not found in 'Upgrade' header", bad);
 		return 400;
 	}
-	if (!connection || !has_token(connection, "upgrade")) {
-		lf_err(err, "websocket: 'upgrade' token not found in 'Connection' header");
-		return 400;
+	if (!method || strcmp(method, "GET") != 0) {
+		lf_err(err, "%srequest method is not GET", bad);
+		return 405;
 	}
-	if (!version || strcmp(version, "13") != 0) {
-		lf_err(err, "websocket: unsupported version \"%.16s\": not 13",
-		       version ? version : "");
-		return 426;
+	if (!version || !has_token(version, "13")) {
+		lf_err(err,
+		       "websocket: unsupported version: 13 not found in 'Sec-Websocket-Version' "
+		       "header");
+		return 400;
 	}
 	char acc[LF_WS_ACCEPT_LEN + 1];
-	if (lf_ws_accept_key(key, acc, err) < 0)
+	if (lf_ws_accept_key(key, acc, err) < 0) {
+		lf_err(err,
+		       "websocket: not a websocket handshake: 'Sec-WebSocket-Key' header must be "
+		       "Base64 encoded value of 16-byte in length");
 		return 400;
+	}
 	return 0;
 }
 

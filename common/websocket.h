@@ -51,10 +51,11 @@ enum lf_ws_close_code {
 int lf_ws_accept_key(const char *key, char out[LF_WS_ACCEPT_LEN + 1], struct lf_error *err);
 
 /* Checks an opening handshake's request line and headers (any may be
- * NULL = absent): GET, `Upgrade: websocket`, a `Connection` list holding
- * `upgrade`, `Sec-WebSocket-Version: 13` and a valid key. Returns 0, or the
- * HTTP status to answer (400; 426 for a wrong version, with
- * Sec-WebSocket-Version: 13 to be sent back) with the reason in err. */
+ * NULL = absent): a `Connection` list holding `upgrade`, `Upgrade:
+ * websocket`, GET, `Sec-WebSocket-Version: 13` and a valid key, in the
+ * order and with the texts of Go's gorilla/websocket (Loki's server).
+ * Returns 0, or the HTTP status to answer (400; 405 for another method)
+ * with the reason in err; answers should carry Sec-WebSocket-Version: 13. */
 int lf_ws_check_handshake(const char *method, const char *upgrade, const char *connection,
                           const char *version, const char *key, struct lf_error *err);
 

@@ -72,8 +72,7 @@ void lf_api_tail(struct lf_api *a, const struct lf_http_request *req, struct lf_
 	                               lf_http_header(req, "Sec-WebSocket-Version"),
 	                               lf_http_header(req, "Sec-WebSocket-Key"), &err);
 	if (st) {
-		if (st == 426)
-			lf_http_set_header(resp, "Sec-WebSocket-Version", "13");
+		lf_http_set_header(resp, "Sec-WebSocket-Version", "13");
 		lf_api_fail(a, ROUTE, resp, st, err.msg);
 		return;
 	}

@@ -241,7 +241,9 @@ def test_params():
         expect_handshake_error(s.port, {"query": '{app="p"}', "start": "yesterday"}, 400,
                                "cannot parse")
         st, body = s.get(TAIL, {"query": '{app="p"}'})
-        check(st == 400 and b"upgrade" in body, "plain GET: %d %r" % (st, body))
+        check(st == 400 and b"websocket: the client is not using the websocket protocol: "
+              b"'upgrade' token not found in 'Connection' header" in body,
+              "plain GET: %d %r" % (st, body))
         # errors after the upgrade close with 1011 and the text
         w = WS(s.port, TAIL, {"query": '{app="p"'})
         expect_close(w, 1011, "parse error")

@@ -42,16 +42,26 @@ static void test_handshake(void **state)
 	/* case-insensitive tokens in lists */
 	assert_int_equal(
 	        lf_ws_check_handshake("GET", "WebSocket", "keep-alive, UPGRADE", "13", k, &err), 0);
-	assert_int_equal(lf_ws_check_handshake("POST", "websocket", "Upgrade", "13", k, &err), 400);
+	assert_int_equal(lf_ws_check_handshake("POST", "websocket", "Upgrade", "13", k, &err), 405);
+	assert_string_equal(err.msg, "websocket: the client is not using the websocket protocol: "
+	                             "request method is not GET");
 	assert_int_equal(lf_ws_check_handshake("GET", NULL, "Upgrade", "13", k, &err), 400);
 	assert_int_equal(lf_ws_check_handshake("GET", "h2c", "Upgrade", "13", k, &err), 400);
 	assert_int_equal(lf_ws_check_handshake("GET", "websocket", "keep-alive", "13", k, &err),
 	                 400);
 	assert_int_equal(lf_ws_check_handshake("GET", "websocket", "upgraded", "13", k, &err), 400);
-	assert_int_equal(lf_ws_check_handshake("GET", "websocket", "Upgrade", "8", k, &err), 426);
-	assert_int_equal(lf_ws_check_handshake("GET", "websocket", "Upgrade", NULL, k, &err), 426);
+	assert_int_equal(lf_ws_check_handshake("GET", "websocket", "Upgrade", "8", k, &err), 400);
+	assert_string_equal(
+	        err.msg,
+	        "websocket: unsupported version: 13 not found in 'Sec-Websocket-Version' header");
+	assert_int_equal(lf_ws_check_handshake("GET", "websocket", "Upgrade", NULL, k, &err), 400);
+	/* the Connection header is checked first, as gorilla does */
+	assert_int_equal(lf_ws_check_handshake("POST", NULL, NULL, NULL, NULL, &err), 400);
+	assert_string_equal(err.msg, "websocket: the client is not using the websocket protocol: "
+	                             "'upgrade' token not found in 'Connection' header");
 	assert_int_equal(lf_ws_check_handshake("GET", "websocket", "Upgrade", "13", "x", &err),
 	                 400);
+	assert_non_null(strstr(err.msg, "'Sec-WebSocket-Key' header must be Base64 encoded"));
 }
 
 static void test_encode_lengths(void **state)
