@@ -179,7 +179,9 @@ def test_node_client():
             lines = [json.loads(p.stdout.readline()) for _ in range(2)]
             push(s, {"app": "n"}, ["live %d" % i for i in range(3)])
             lines += [json.loads(p.stdout.readline()) for _ in range(3)]
-            out, err = p.communicate(timeout=60)
+            out = p.stdout.read()  # to EOF (the client exits after its close)
+            p.wait(timeout=60)
+            err = p.stderr.read()
         finally:
             if p.poll() is None:
                 p.kill()
