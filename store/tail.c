@@ -695,6 +695,8 @@ static int subscribe(struct session *s, struct lf_error *err)
 	return 0;
 }
 
+static int on_frames(struct session *s);
+
 /* Reads what the client sent; 1 = go on, 0 = session over. */
 static int on_readable(struct session *s)
 {
@@ -706,6 +708,12 @@ static int on_readable(struct session *s)
 		return 0;
 	if (lf_ws_reader_feed(&s->rd, buf, (size_t)r) < 0)
 		return 0;
+	return on_frames(s);
+}
+
+/* Handles the complete frames the reader holds; 1 = go on, 0 = over. */
+static int on_frames(struct session *s)
+{
 	struct lf_ws_event ev;
 	unsigned code;
 	struct lf_error err;
@@ -741,6 +749,9 @@ static void follow(struct session *s)
 {
 	int64_t t0 = lf_monotonic_ns();
 	int64_t next_ping = t0 + LF_NS_PER_SEC;
+	/* frames the client sent right behind its handshake */
+	if (s->rd.in.len && !on_frames(s))
+		return;
 	for (;;) {
 		if (atomic_load(&s->stop)) {
 			send_close(s, LF_WS_CLOSE_GOING_AWAY, "server shutting down");

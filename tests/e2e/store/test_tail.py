@@ -10,6 +10,7 @@ shutdown closes sessions with 1001. The wire format was checked against
 the reference only (logcli is not packaged in Debian)."""
 import json
 import os
+import struct
 import subprocess
 import threading
 import time
@@ -273,6 +274,15 @@ def test_params():
         again.close()
         for x in ws[1:]:
             x.close()
+        # frames sent right behind the handshake are read: a ping gets its pong
+        # and a close its echo, before anything else is sent
+        w = WS(s.port, TAIL, {"query": '{app="p"}'},
+               early=WS.encode(9, b"early") + WS.encode(8, struct.pack(">H", 4001)))
+        op, _, p = w.frame(30)
+        check(op == 10 and p == b"early", "pong to an early ping: %d %r" % (op, p))
+        op, _, p = w.frame(30)
+        check(op == 8 and p[:2] == struct.pack(">H", 4001), "early close echoed: %d %r" % (op, p))
+        w.abort()
         # protocol violation: an unmasked client frame closes with 1002
         w = WS(s.port, TAIL, {"query": '{app="p"}', "limit": 1})
         w.entries(1)

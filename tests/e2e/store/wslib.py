@@ -28,7 +28,9 @@ class HandshakeError(Exception):
 
 
 class WS:
-    def __init__(self, port, path, params=None, headers=None, rcvbuf=None, timeout=30):
+    def __init__(self, port, path, params=None, headers=None, rcvbuf=None, timeout=30,
+                 early=b""):
+        """early: bytes sent in the same write as the handshake request."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -42,7 +44,7 @@ class WS:
                "Sec-WebSocket-Key: " + key, "Sec-WebSocket-Version: 13"]
         for k, v in (headers or {}).items():
             req.append("%s: %s" % (k, v))
-        self.sock.sendall(("\r\n".join(req) + "\r\n\r\n").encode())
+        self.sock.sendall(("\r\n".join(req) + "\r\n\r\n").encode() + early)
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             d = self.sock.recv(65536)
@@ -101,7 +103,9 @@ class WS:
             n = struct.unpack(">Q", self._read(8, deadline))[0]
         return op, fin, self._read(n, deadline)
 
-    def send(self, op, payload=b"", fin=True, mask=True):
+    @staticmethod
+    def encode(op, payload=b"", fin=True, mask=True):
+        """A client frame (masked unless told otherwise)."""
         b0 = (0x80 if fin else 0) | op
         n = len(payload)
         if n < 126:
@@ -114,7 +118,10 @@ class WS:
             m = os.urandom(4)
             payload = bytes(c ^ m[i & 3] for i, c in enumerate(payload))
             hdr += m
-        self.sock.sendall(hdr + payload)
+        return hdr + payload
+
+    def send(self, op, payload=b"", fin=True, mask=True):
+        self.sock.sendall(self.encode(op, payload, fin, mask))
 
     def message(self, timeout=30):
         """Next JSON text message; answers pings; raises WSClosed on close."""
