@@ -302,6 +302,7 @@ struct lf_lq_pipeline {
 	char tsbuf[32];
 	struct lf_regex_match rm;
 	struct lf_jparser jp;
+	int json_depth;
 	bool use_snap;
 	bool has_value;
 	double value;
@@ -397,7 +398,12 @@ struct pctx {
 	struct lf_lq_lexer *lx;
 	struct lf_error *err;
 	unsigned flags;
+	int depth; /* label filter nesting (recursion bound) */
 };
+
+/* Deepest label-filter nesting and JSON object nesting followed. Loki (Go)
+ * has no such limit; here the recursion runs on an HTTP thread's stack. */
+#define MAX_NEST 512
 
 static int oom(struct lf_error *err)
 {
@@ -453,6 +459,7 @@ static bool is_keyword(const char *s, size_t n)
 }
 
 static int parse_lfilt_expr(struct pctx *c, int min_prec, struct lfilt **out);
+static int parse_lfilt_expr_in(struct pctx *c, int min_prec, struct lfilt **out);
 
 static struct lfilt *lfilt_bin(enum lfilt_kind k, struct lfilt *l, struct lfilt *r)
 {
@@ -654,6 +661,21 @@ static bool starts_filter(struct pctx *c, const struct lf_lq_token *t)
 /* Loki's grammar: `or` < `and`; `,` and juxtaposition group everything to
  * their right (see the reference, 1.9). */
 static int parse_lfilt_expr(struct pctx *c, int min_prec, struct lfilt **out)
+{
+	struct lf_lq_token t;
+	if (++c->depth > MAX_NEST) {
+		if (peek(c, &t) < 0)
+			return -1;
+		return lf_err(c->err,
+		              "parse error at line %d, col %d: label filter nested too deeply",
+		              t.line, t.col);
+	}
+	int rc = parse_lfilt_expr_in(c, min_prec, out);
+	c->depth--;
+	return rc;
+}
+
+static int parse_lfilt_expr_in(struct pctx *c, int min_prec, struct lfilt **out)
 {
 	struct lfilt *left;
 	struct lf_lq_token t;
@@ -1693,9 +1715,13 @@ static int json_member(void *ctx, const char *k, size_t kl, bool kesc, const cha
 		lf_buf_putc(&p->prefix, '_');
 	sanitize(&p->prefix, k, kl, plen == 0);
 	int rc = 0;
-	if (t == LF_JSON_OBJECT) {
+	if (t == LF_JSON_OBJECT && p->json_depth >= MAX_NEST) {
+		/* deeper objects are not followed (see MAX_NEST) */
+	} else if (t == LF_JSON_OBJECT) {
 		const char *em;
+		p->json_depth++;
 		rc = json_walk(p, v, vl, &em);
+		p->json_depth--;
 		if (rc < 0) {
 			/* keep the inner message: the outer walk reports it */
 			set_details(p, em, strlen(em));
@@ -1723,6 +1749,7 @@ static int json_member(void *ctx, const char *k, size_t kl, bool kesc, const cha
 static void run_json(struct lf_lq_pipeline *p)
 {
 	lf_buf_reset(&p->prefix);
+	p->json_depth = 0;
 	const char *em = NULL;
 	int rc = json_walk(p, p->line, p->len, &em);
 	if (rc == 0)

@@ -388,6 +388,53 @@ static void test_stops(void **state)
 	lf_lq_lexer_free(&lx);
 }
 
+/* Hostile nesting: a JSON line 100000 objects deep and 2000 nested
+ * parentheses neither exhaust the stack nor hang. */
+static void test_deep(void **state)
+{
+	(void)state;
+	size_t depth = 100000;
+	char *line = malloc(depth * 6 + 8);
+	size_t n = 0;
+	for (size_t i = 0; i < depth; i++) {
+		memcpy(line + n, "{\"a\":", 5);
+		n += 5;
+	}
+	line[n++] = '1';
+	memset(line + n, '}', depth);
+	n += depth;
+	struct lf_lq_pipeline *p;
+	struct lf_error err;
+	assert_int_equal(lf_lq_pipeline_parse_str("| json", 6, 0, &p, &err), 0);
+	struct lf_labels st = LF_LABELS_INIT;
+	struct lf_lq_out o;
+	assert_int_equal(lf_lq_pipeline_process(p, 0, line, n, &st, &o), 1);
+	lf_lq_pipeline_free(p);
+	free(line);
+
+	for (size_t k = 100; k <= 2000; k += 1900) {
+		char *q = malloc(2 * k + 16);
+		n = 0;
+		q[n++] = '|';
+		for (size_t i = 0; i < k; i++)
+			q[n++] = '(';
+		memcpy(q + n, "a=\"1\"", 5);
+		n += 5;
+		for (size_t i = 0; i < k; i++)
+			q[n++] = ')';
+		int rc = lf_lq_pipeline_parse_str(q, n, 0, &p, &err);
+		if (k == 100) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(lf_lq_pipeline_process(p, 0, "x", 1, &st, &o), 0);
+			lf_lq_pipeline_free(p);
+		} else {
+			assert_int_equal(rc, -1);
+			assert_non_null(strstr(err.msg, "nested too deeply"));
+		}
+		free(q);
+	}
+}
+
 static int lf_pair(void *ctx, const char *k, size_t kl, const char *v, size_t vl, bool quoted)
 {
 	(void)quoted;
@@ -442,7 +489,7 @@ int main(void)
 	        cmocka_unit_test(test_cases),       cmocka_unit_test(test_errors),
 	        cmocka_unit_test(test_unwrap),      cmocka_unit_test(test_render_clone),
 	        cmocka_unit_test(test_stops),       cmocka_unit_test(test_logfmt_scanner),
-	        cmocka_unit_test(test_json_strict),
+	        cmocka_unit_test(test_json_strict), cmocka_unit_test(test_deep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
