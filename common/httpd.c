@@ -54,6 +54,13 @@ static void body_give(struct lf_httpd *s, struct lf_buf *b)
 	lf_buf_free(b);
 }
 
+/* A pending upgrade: created with the 101 response, handed to the callee
+ * (and freed) when MHD calls upgrade_handler, dropped in on_completed
+ * otherwise. Both run on the connection's MHD thread. */
+struct upg {
+	struct lf_http_upgrade_cb cb;
+};
+
 struct form_pair {
 	char *name, *value;
 };
@@ -68,6 +75,7 @@ struct req_ctx {
 	bool form_parsed;
 	struct form_pair *form;
 	size_t n_form;
+	struct upg *upg; /* a 101 response was queued */
 };
 
 static void req_free(struct lf_httpd *s, struct req_ctx *r)
@@ -88,9 +96,58 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	(void)cls, (void)c, (void)toe;
 	struct req_ctx *r = *con_cls;
+	if (r && r->upg) { /* never upgraded (upgrade_handler clears it) */
+		if (r->upg->cb.drop)
+			r->upg->cb.drop(r->upg->cb.ctx);
+		free(r->upg);
+		r->upg = NULL;
+	}
 	if (r)
 		req_free(r->srv, r);
 	*con_cls = NULL;
+}
+
+static void upgrade_handler(void *cls, struct MHD_Connection *connection, void *con_cls,
+                            const char *extra_in, size_t extra_in_size, MHD_socket sock,
+                            struct MHD_UpgradeResponseHandle *urh)
+{
+	(void)connection;
+	struct upg *u = cls;
+	struct req_ctx *rc = con_cls; /* the request's state, still alive */
+	if (rc && rc->upg == u)
+		rc->upg = NULL;
+	struct lf_http_upgrade_cb cb = u->cb;
+	free(u);
+	cb.run(cb.ctx, sock, extra_in, extra_in_size, (struct lf_http_upgrade *)urh);
+}
+
+void lf_http_upgrade_close(struct lf_http_upgrade *h)
+{
+	MHD_upgrade_action((struct MHD_UpgradeResponseHandle *)h, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static enum MHD_Result send_upgrade(struct MHD_Connection *conn, struct req_ctx *rc,
+                                    struct lf_http_response *resp)
+{
+	lf_buf_free(&resp->body);
+	struct upg *u = calloc(1, sizeof(*u));
+	struct MHD_Response *r = u ? MHD_create_response_for_upgrade(upgrade_handler, u) : NULL;
+	for (int i = 0; i < resp->n_hdrs; i++) {
+		if (r)
+			MHD_add_response_header(r, resp->hdr_names[i], resp->hdr_values[i]);
+		free(resp->hdr_values[i]);
+	}
+	if (!r) {
+		free(u);
+		if (resp->upgrade.drop)
+			resp->upgrade.drop(resp->upgrade.ctx);
+		return MHD_NO;
+	}
+	u->cb = resp->upgrade;
+	rc->upg = u;
+	enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct lf_http_response *resp)
@@ -179,6 +236,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	r->pub.conn = conn;
 	struct lf_http_response resp = {.status = 200};
 	s->handler(s->ctx, &r->pub, &resp);
+	if (resp.status == 101 && resp.upgrade.run)
+		return send_upgrade(conn, r, &resp);
 	return send_response(conn, &resp);
 }
 
@@ -204,7 +263,8 @@ int lf_httpd_start(const struct lf_httpd_config *cfg, lf_http_handler h, void *c
 	pthread_mutex_init(&s->pool_mu, NULL);
 	s->max_body = cfg->max_body ? cfg->max_body : 4u << 20;
 	unsigned threads = cfg->threads ? cfg->threads : 4;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	                 MHD_ALLOW_UPGRADE;
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof ss);
 	bool have_addr = false;

@@ -22,6 +22,25 @@ struct lf_http_request {
 	void *conn; /* opaque (struct MHD_Connection *) */
 };
 
+/* A protocol upgrade (RFC 7230 6.7; the websocket handshake): the handler
+ * sets resp->status = 101, the headers to send (Upgrade, Connection,
+ * Sec-WebSocket-Accept, ...) and resp->upgrade. After the 101 is sent,
+ * upgrade->run(ctx, fd, extra, extra_len, h) is called on an MHD thread:
+ * fd is the connection's socket, now the callee's to read and write (it
+ * must not block the caller: hand it to a thread); extra holds bytes the
+ * client sent after its request. When done, the owner calls
+ * lf_http_upgrade_close(h), which closes fd. When the upgrade never
+ * happens (the client went away first), upgrade->drop(ctx) is called
+ * instead. All upgraded connections must be closed before lf_httpd_stop. */
+struct lf_http_upgrade;
+struct lf_http_upgrade_cb {
+	void (*run)(void *ctx, int fd, const char *extra, size_t extra_len,
+	            struct lf_http_upgrade *h);
+	void (*drop)(void *ctx);
+	void *ctx;
+};
+void lf_http_upgrade_close(struct lf_http_upgrade *h);
+
 struct lf_http_response {
 	int status;               /* default 200 */
 	const char *content_type; /* default "text/plain; charset=utf-8"; static storage */
@@ -30,6 +49,7 @@ struct lf_http_response {
 	const char *hdr_names[8];
 	char *hdr_values[8]; /* malloc'ed, freed by the server */
 	int n_hdrs;
+	struct lf_http_upgrade_cb upgrade; /* with status 101, see above */
 };
 
 typedef void (*lf_http_handler)(void *ctx, const struct lf_http_request *req,

@@ -527,8 +527,9 @@ static void handle_index_stats(struct lf_api *a, const struct lf_http_request *r
 	const char *tid = tenant_of(a, route, req, resp);
 	if (!tid)
 		return;
+	/* parsed like query_range (default: the last hour); matchers only */
 	int64_t start, end;
-	if (meta_range(a, route, req, resp, &start, &end) < 0)
+	if (lf_api_index_range(a, route, req, resp, &start, &end) < 0)
 		return;
 	const char *q = lf_http_arg(req, "query");
 	struct lf_selector *sel = NULL;
@@ -537,7 +538,7 @@ static void handle_index_stats(struct lf_api *a, const struct lf_http_request *r
 		fail(a, route, resp, 400, "query parameter is required");
 		return;
 	}
-	if (lf_selector_parse(q, strlen(q), 0, &sel, &err) < 0) {
+	if (lf_api_parse_matchers(q, &sel, &err) < 0) {
 		fail(a, route, resp, 400, err.msg);
 		return;
 	}
@@ -576,6 +577,8 @@ void lf_api_handle(void *ctx, const struct lf_http_request *req, struct lf_http_
 		handle_series(a, req, resp);
 	} else if (!strcmp(p, "/loki/api/v1/index/stats")) {
 		handle_index_stats(a, req, resp);
+	} else if (lf_api_ext_handle(a, req, resp)) {
+		return;
 	} else if (!strcmp(p, "/ready")) {
 		lf_http_text(resp, 200, "ready\n");
 	} else if (!strcmp(p, "/metrics")) {
@@ -596,4 +599,29 @@ void lf_api_handle(void *ctx, const struct lf_http_request *req, struct lf_http_
 	} else {
 		lf_http_text(resp, 404, "404 page not found\n");
 	}
+}
+
+/* ---- for the handlers in api_*.c ---- */
+
+void lf_api_count(struct lf_api *a, const char *route, int status)
+{
+	count(a, route, status);
+}
+
+void lf_api_fail(struct lf_api *a, const char *route, struct lf_http_response *resp, int status,
+                 const char *msg)
+{
+	fail(a, route, resp, status, msg);
+}
+
+const char *lf_api_tenant(struct lf_api *a, const char *route, const struct lf_http_request *req,
+                          struct lf_http_response *resp)
+{
+	return tenant_of(a, route, req, resp);
+}
+
+int lf_api_parse_log_query(const char *q, struct lf_selector **sel, struct lf_lq_pipeline **pipe,
+                           struct lf_error *err)
+{
+	return parse_log_query(q, sel, pipe, err);
 }

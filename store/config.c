@@ -34,6 +34,8 @@ int lf_store_config_defaults(struct lf_store_config *cfg)
 	l->creation_grace_period = 10 * 60 * LF_NS_PER_SEC;
 	l->max_entries_limit_per_query = 5000;
 	l->max_query_series = 500;
+	l->max_concurrent_tail_requests = 10;
+	l->volume_enabled = true;
 	l->retention_period = 0;
 	l->per_stream_rate_limit = 3 << 20;
 	l->per_stream_rate_limit_burst = 15 << 20;
@@ -107,6 +109,8 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 	                                     "allow_structured_metadata",
 	                                     "max_structured_metadata_size",
 	                                     "max_structured_metadata_entries_count",
+	                                     "max_concurrent_tail_requests",
+	                                     "volume_enabled",
 	                                     NULL};
 	static const char *const ingester[] = {"chunk_target_size",
 	                                       "chunk_block_size",
@@ -184,7 +188,10 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 		    lf_ymap_size(l, p, "max_structured_metadata_size",
 		                 &x->max_structured_metadata_size, err) < 0 ||
 		    lf_ymap_int(l, p, "max_structured_metadata_entries_count",
-		                &x->max_structured_metadata_entries_count, err) < 0)
+		                &x->max_structured_metadata_entries_count, err) < 0 ||
+		    lf_ymap_int(l, p, "max_concurrent_tail_requests",
+		                &x->max_concurrent_tail_requests, err) < 0 ||
+		    lf_ymap_bool(l, p, "volume_enabled", &x->volume_enabled, err) < 0)
 			return -1;
 	}
 	struct lf_ynode *i = lf_ymap_get(root, "ingester");
@@ -310,6 +317,9 @@ int lf_store_config_render(const struct lf_store_config *cfg, struct lf_buf *o)
 	              l->allow_structured_metadata ? "true" : "false",
 	              (long long)l->max_structured_metadata_size,
 	              (long long)l->max_structured_metadata_entries_count);
+	lf_buf_printf(o, "  max_concurrent_tail_requests: %lld\n  volume_enabled: %s\n",
+	              (long long)l->max_concurrent_tail_requests,
+	              l->volume_enabled ? "true" : "false");
 	lf_buf_printf(o,
 	              "ingester:\n  chunk_target_size: %lld\n  chunk_block_size: %lld\n"
 	              "  chunk_encoding: %s\n",

@@ -34,6 +34,8 @@ struct lf_store_limits {
 	bool allow_structured_metadata;
 	int64_t max_structured_metadata_size; /* bytes per entry */
 	int64_t max_structured_metadata_entries_count;
+	int64_t max_concurrent_tail_requests; /* per tenant, default 10 */
+	bool volume_enabled;                  /* /index/volume(_range); default true */
 };
 
 struct lf_store_config {

@@ -240,6 +240,7 @@ static int on_pb_entry(void *ctx, int64_t ts_ns, const char *line, size_t line_l
 	e->line_len = line_len;
 	e->sm_first = b->n_sm;
 	e->n_sm = n_sm;
+	e->dup = false;
 	for (size_t k = 0; k < n_sm; k++) {
 		struct lf_skv *kv = &b->sm[b->n_sm++];
 		kv->name = sm[k].name;
@@ -409,6 +410,7 @@ static int decode_json(const char *body, size_t len, struct lf_ingest_batch *b,
 			e->line_len = json_string_length(jl);
 			e->sm_first = b->n_sm;
 			e->n_sm = 0;
+			e->dup = false;
 			if (jsm && !json_is_null(jsm)) {
 				if (!json_is_object(jsm))
 					return lf_err(err,

@@ -32,6 +32,7 @@ struct lf_ingest_entry {
 	const char *line;
 	size_t line_len;
 	size_t sm_first, n_sm; /* range in batch->sm */
+	bool dup;              /* set by the tenant: an exact duplicate, not stored */
 };
 
 struct lf_ingest_stream {

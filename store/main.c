@@ -14,6 +14,7 @@
 #include "api.h"
 #include "config.h"
 #include "httpd.h"
+#include "tail.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -183,7 +184,14 @@ int main(int argc, char **argv)
 		lf_store_close(store);
 		goto fail;
 	}
-	struct lf_api api = {store, &cfg, reg};
+	struct lf_tail_hub *tails = lf_tail_hub_new(store, &cfg);
+	if (!tails) {
+		lf_error("out of memory");
+		lf_store_close(store);
+		goto fail;
+	}
+	lf_store_set_push_hook(store, lf_tail_on_push, tails);
+	struct lf_api api = {store, &cfg, reg, tails};
 	struct lf_httpd_config hc = {cfg.http_listen_address, (int)cfg.http_listen_port,
 	                             (size_t)cfg.max_recv_msg_size, 0};
 	struct lf_httpd *httpd = NULL;
@@ -191,6 +199,7 @@ int main(int argc, char **argv)
 		lf_error("starting the HTTP server on %s:%lld: %s", cfg.http_listen_address,
 		         (long long)cfg.http_listen_port, err.msg);
 		lf_store_close(store);
+		lf_tail_hub_free(tails);
 		goto fail;
 	}
 	lf_info("logferry-store %s listening on %s:%d, data in %s, auth_enabled=%s", LF_VERSION,
@@ -201,8 +210,10 @@ int main(int argc, char **argv)
 	while (sigwait(&set, &sig) != 0)
 		;
 	lf_info("received signal %d, shutting down: flushing heads to chunks", sig);
+	lf_tail_hub_shutdown(tails); /* upgraded connections end before the server */
 	lf_httpd_stop(httpd);
 	lf_store_close(store);
+	lf_tail_hub_free(tails);
 	lf_metrics_free(reg);
 	lf_store_config_free(&cfg);
 	lf_info("shutdown complete");

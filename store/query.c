@@ -732,6 +732,13 @@ int lf_query_series(struct lf_tenant *t, struct lf_selector *const *sels, size_t
 	return 0;
 }
 
+/* Loki's index keeps a chunk's size as KB = round(uncompressed / 1024) and
+ * its stats report KB * 1024. */
+static uint64_t kb_bytes(uint64_t n)
+{
+	return (n + 512) / 1024 * 1024;
+}
+
 int lf_query_index_stats(struct lf_tenant *t, const struct lf_selector *sel, int64_t start,
                          int64_t end, struct lf_buf *out)
 {
@@ -750,17 +757,17 @@ int lf_query_index_stats(struct lf_tenant *t, const struct lf_selector *sel, int
 					continue;
 				chunks++;
 				entries += (uint64_t)r->entries;
-				bytes += (uint64_t)r->bytes;
+				bytes += kb_bytes((uint64_t)r->bytes);
 			}
 			if (s->head_n) {
 				chunks++;
 				entries += s->head_n;
-				bytes += s->head.len;
+				bytes += kb_bytes(s->head.len);
 			}
 			if (s->flushing_n) {
 				chunks++;
 				entries += s->flushing_n;
-				bytes += s->flushing.len;
+				bytes += kb_bytes(s->flushing.len);
 			}
 		}
 		pthread_rwlock_unlock(&t->lock);

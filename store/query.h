@@ -61,8 +61,10 @@ int lf_query_series(struct lf_tenant *t, struct lf_selector *const *sels, size_t
                     int64_t start, int64_t end, struct lf_buf *out);
 
 /* Appends Loki's index stats object {"streams","chunks","entries","bytes"}
- * for streams matching sel with data in [start, end] (head counted as one
- * chunk per stream, as an open head chunk). */
+ * for streams matching sel with data in [start, end]. bytes is the sum of
+ * each chunk's uncompressed size rounded to KB, as Loki's index keeps it.
+ * Unlike Loki 2.8 (index only), data not yet flushed counts too: each
+ * stream's head as one chunk. */
 int lf_query_index_stats(struct lf_tenant *t, const struct lf_selector *sel, int64_t start,
                          int64_t end, struct lf_buf *out);
 

@@ -122,6 +122,8 @@ static int add_tenant(struct lf_store *s, struct lf_tenant *t)
 {
 	t->kick = kick_flusher;
 	t->kick_ctx = s;
+	t->on_push = s->on_push;
+	t->on_push_ctx = s->on_push_ctx;
 	if (s->n_tenants == s->cap_tenants) {
 		size_t nc = s->cap_tenants ? s->cap_tenants * 2 : 8;
 		struct lf_tenant **v = realloc(s->tenants, nc * sizeof(*v));
@@ -132,6 +134,21 @@ static int add_tenant(struct lf_store *s, struct lf_tenant *t)
 	}
 	s->tenants[s->n_tenants++] = t;
 	return 0;
+}
+
+void lf_store_set_push_hook(struct lf_store *s,
+                            void (*fn)(void *ctx, struct lf_tenant *t,
+                                       const struct lf_ingest_batch *b),
+                            void *ctx)
+{
+	pthread_mutex_lock(&s->mu);
+	s->on_push = fn;
+	s->on_push_ctx = ctx;
+	for (size_t i = 0; i < s->n_tenants; i++) {
+		s->tenants[i]->on_push = fn;
+		s->tenants[i]->on_push_ctx = ctx;
+	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 int lf_store_open(const struct lf_store_config *cfg, struct lf_metrics *reg, struct lf_store **out,

@@ -30,6 +30,9 @@ struct lf_store {
 	pthread_cond_t fcv;
 	bool stop;
 	bool kicked; /* a head is full: flush without waiting for the tick */
+	/* every tenant's on_push hook (tenant.h), see lf_store_set_push_hook */
+	void (*on_push)(void *ctx, struct lf_tenant *t, const struct lf_ingest_batch *b);
+	void *on_push_ctx;
 };
 
 /* Creates the data directories and opens every existing tenant. */
@@ -39,6 +42,12 @@ int lf_store_open(const struct lf_store_config *cfg, struct lf_metrics *reg, str
  * lf_tenant_id_valid). NULL without create means "no data". */
 struct lf_tenant *lf_store_tenant(struct lf_store *s, const char *id, bool create,
                                   struct lf_error *err);
+/* Sets the push hook of every open and future tenant (live tails). Call
+ * before the HTTP server starts: pushes read the hook without a lock. */
+void lf_store_set_push_hook(struct lf_store *s,
+                            void (*fn)(void *ctx, struct lf_tenant *t,
+                                       const struct lf_ingest_batch *b),
+                            void *ctx);
 int lf_store_start_flusher(struct lf_store *s, struct lf_error *err);
 /* One flush pass over every tenant (the flusher's loop body). */
 void lf_store_flush_all(struct lf_store *s, bool force);

@@ -819,9 +819,10 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 			if (s->head.cap == 0)
 				head_reserve(t, s);
 			for (size_t j = 0; j < is->n; j++) {
-				const struct lf_ingest_entry *e = &b->entries[is->first + j];
+				struct lf_ingest_entry *e = &b->entries[is->first + j];
 				uint64_t h;
 				if (head_dup(s, e->ts, e->line, e->line_len, &h)) {
+					e->dup = true;
 					t->duplicates++;
 					continue;
 				}
@@ -857,6 +858,8 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 		t->kick(t->kick_ctx);
 	if (seq && lf_wal_sync(t->wal, seq, err) < 0)
 		return 500;
+	if (seq && t->on_push)
+		t->on_push(t->on_push_ctx, t, b);
 	/* Backpressure: a head well past its target means the flusher thread
 	 * is behind (it competes for CPU with the pushes). Heads are memory, so
 	 * this push helps: it runs a flush pass before it answers (waiting for

@@ -103,6 +103,12 @@ struct lf_tenant {
 	 * Set by the owner after lf_tenant_open; may stay NULL. */
 	void (*kick)(void *ctx);
 	void *kick_ctx;
+	/* Called (without locks held) after a push's entries are durable, with
+	 * the batch: streams refused by limits have `dropped`, entries not
+	 * stored as exact duplicates have `dup`. Feeds live tails (tail.h).
+	 * Set by the owner before pushes arrive; may stay NULL. */
+	void (*on_push)(void *ctx, struct lf_tenant *t, const struct lf_ingest_batch *b);
+	void *on_push_ctx;
 	struct lf_wal *wal;
 	struct lf_index *ix;
 	pthread_mutex_t flush_mu;
