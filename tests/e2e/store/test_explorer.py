@@ -232,10 +232,31 @@ def test_live_tail():
         s.stop()
 
 
+def test_tenant():
+    with Env() as env:
+        s = Store(env, "auth_enabled: true\n").start()
+        t = now_ns() - 60 * 10**9
+        st, body = s.push_json([({"app": "t"}, [[str(t), "tenant line"]])], tenant="team-a")
+        check(st == 204, "push %d %s" % (st, body))
+        with cdp.Browser(env) as b:
+            b.goto(page_url(s, '{app="t"}', since="1h"))
+            # without a tenant the store refuses, and the page says why
+            b.wait_js("!document.getElementById('error').hidden", "error without tenant")
+            msg = b.js("document.getElementById('error').textContent")
+            check("no org id" in msg, "error text %r" % msg)
+            b.js("""(() => { const t = document.getElementById('tenant'); t.value = 'team-a';
+                    t.dispatchEvent(new Event('change')); document.getElementById('run').click(); })()""")
+            b.wait_js("document.querySelectorAll('#results li').length === 1", "tenant's line")
+            check(rows(b) == ["tenant line"], "rows %r" % rows(b))
+            b.wait_js("document.querySelectorAll('#label-names button').length === 1", "tenant's labels")
+            check(b.js("localStorage.getItem('logferry.explorer.tenant')") == "team-a", "tenant kept")
+        s.stop()
+
+
 if __name__ == "__main__":
     from lfe2e import main
     if not cdp.available():
         print("SKIP: chromium is not installed (scripts/deps.sh installs it)")
         raise SystemExit(77)
     main([test_files_and_headers, test_log_view, test_label_browser_and_errors,
-          test_histogram_and_chart, test_live_tail])
+          test_histogram_and_chart, test_live_tail, test_tenant])
