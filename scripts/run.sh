@@ -45,7 +45,10 @@ logferry is running:
   store  http://127.0.0.1:3100   (data in $LOGFERRY_DATA/store/data, log $LOGFERRY_DATA/store.log)
   agent  http://127.0.0.1:9080   (shipping /var/log/**/*.log, log $LOGFERRY_DATA/agent.log)
 
-Query what was shipped (any Loki client works: Grafana's Loki data source, logcli):
+Look at the logs in your browser (the store's log explorer):
+  http://127.0.0.1:3100/?query=%7Bjob%3D%22varlogs%22%7D&since=1h
+
+Or query them with any Loki client (Grafana's Loki data source, logcli, curl):
   curl -sG http://127.0.0.1:3100/loki/api/v1/labels
   curl -sG http://127.0.0.1:3100/loki/api/v1/label/filename/values
   curl -sG http://127.0.0.1:3100/loki/api/v1/query_range \\

@@ -18,6 +18,7 @@
 #include "query.h"
 #include "selector.h"
 #include "timeutil.h"
+#include "ui.h"
 
 #define JSON_CT "application/json; charset=UTF-8"
 
@@ -596,7 +597,7 @@ void lf_api_handle(void *ctx, const struct lf_http_request *req, struct lf_http_
 		              "{\"version\":\"%s\",\"revision\":\"\",\"branch\":\"\","
 		              "\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}",
 		              LF_VERSION);
-	} else {
+	} else if (!lf_ui_serve(req, resp)) {
 		lf_http_text(resp, 404, "404 page not found\n");
 	}
 }
