@@ -219,12 +219,12 @@ done:
 	return rc;
 }
 
-int lf_chunk_write_file(const char *dir, const char *name, const void *data, size_t len,
-                        struct lf_error *err)
+int lf_chunk_write_tmp(const char *dir, const char *name, const void *data, size_t len, int *fd_out,
+                       struct lf_error *err)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX];
+	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	*fd_out = -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return lf_err(err, "chunk: create %s: %s", tmp, strerror(errno));
@@ -243,6 +243,15 @@ int lf_chunk_write_file(const char *dir, const char *name, const void *data, siz
 		p += k;
 		left -= (size_t)k;
 	}
+	*fd_out = fd;
+	return 0;
+}
+
+int lf_chunk_commit_tmp(const char *dir, const char *name, int fd, struct lf_error *err)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
 	if (fsync(fd) < 0) {
 		int e = errno;
 		close(fd);
@@ -256,6 +265,35 @@ int lf_chunk_write_file(const char *dir, const char *name, const void *data, siz
 		return lf_err(err, "chunk: rename %s -> %s: %s", tmp, dst, strerror(e));
 	}
 	return 0;
+}
+
+int lf_chunk_sync_fs(int fd, const char *what, struct lf_error *err)
+{
+	if (syncfs(fd) < 0)
+		return lf_err(err, "chunk: syncfs (%s): %s", what, strerror(errno));
+	return 0;
+}
+
+int lf_chunk_rename_tmp(const char *dir, const char *name, struct lf_error *err)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	if (rename(tmp, dst) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return lf_err(err, "chunk: rename %s -> %s: %s", tmp, dst, strerror(e));
+	}
+	return 0;
+}
+
+int lf_chunk_write_file(const char *dir, const char *name, const void *data, size_t len,
+                        struct lf_error *err)
+{
+	int fd;
+	if (lf_chunk_write_tmp(dir, name, data, len, &fd, err) < 0)
+		return -1;
+	return lf_chunk_commit_tmp(dir, name, fd, err);
 }
 
 int lf_chunk_sync_dir(const char *dir, struct lf_error *err)

@@ -63,9 +63,25 @@ int lf_chunk_encode(const char *labels, const struct lf_sentry *entries, size_t 
                     size_t block_size, enum lf_chunk_codec codec, struct lf_buf *out,
                     struct lf_chunk_info *info, struct lf_error *err);
 /* Writes data to dir/name atomically (dir/.name.tmp, fsync, rename). The
- * rename is durable once lf_chunk_sync_dir(dir) returns. */
+ * rename is durable once lf_chunk_sync_dir(dir) returns. Same as
+ * lf_chunk_write_tmp followed by lf_chunk_commit_tmp. */
 int lf_chunk_write_file(const char *dir, const char *name, const void *data, size_t len,
                         struct lf_error *err);
+/* The two halves of lf_chunk_write_file, for writing many chunks with few
+ * journal commits: write every file of a batch first (*fd_out stays open),
+ * then commit each. On ext4 (data=ordered) the first fsync commits the data
+ * and metadata of every file written before it, so the later ones find
+ * little left to do: a batch of N small chunks costs about one commit, not
+ * N. On failure the temp file is removed and no fd is left open. */
+int lf_chunk_write_tmp(const char *dir, const char *name, const void *data, size_t len, int *fd_out,
+                       struct lf_error *err);
+/* fsync(fd), close(fd), rename dir/.name.tmp -> dir/name. fd is closed and
+ * the temp file removed on failure too. */
+int lf_chunk_commit_tmp(const char *dir, const char *name, int fd, struct lf_error *err);
+/* For batches: syncfs(2) on the file system holding fd (every file written
+ * before it is then durable), and the rename of dir/.name.tmp -> dir/name. */
+int lf_chunk_sync_fs(int fd, const char *what, struct lf_error *err);
+int lf_chunk_rename_tmp(const char *dir, const char *name, struct lf_error *err);
 int lf_chunk_sync_dir(const char *dir, struct lf_error *err);
 
 struct lf_chunk_block_info {

@@ -151,6 +151,22 @@ int lf_index_load(struct lf_index *ix, lf_index_series_fn series_fn, lf_index_ch
 	return 0;
 }
 
+int lf_index_batch_begin(struct lf_index *ix, struct lf_error *err)
+{
+	if (sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return dberr(ix, err, "begin batch");
+	return 0;
+}
+
+int lf_index_batch_end(struct lf_index *ix, bool commit, struct lf_error *err)
+{
+	if (commit && sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	int rc = commit ? dberr(ix, err, "commit batch") : 0;
+	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 int lf_index_series(struct lf_index *ix, const char *labels_text, const struct lf_labels *ls,
                     int64_t *id, struct lf_error *err)
 {
@@ -165,7 +181,7 @@ int lf_index_series(struct lf_index *ix, const char *labels_text, const struct l
 	sqlite3_reset(ix->get_series);
 	if (rc != SQLITE_DONE)
 		return dberr(ix, err, "lookup series");
-	if (sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(ix->db, "SAVEPOINT lf_op", NULL, NULL, NULL) != SQLITE_OK)
 		return dberr(ix, err, "begin");
 	sqlite3_reset(ix->ins_series);
 	sqlite3_bind_text(ix->ins_series, 1, labels_text, -1, SQLITE_STATIC);
@@ -180,12 +196,12 @@ int lf_index_series(struct lf_index *ix, const char *labels_text, const struct l
 		if (sqlite3_step(ix->ins_posting) != SQLITE_DONE)
 			goto fail;
 	}
-	if (sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(ix->db, "RELEASE lf_op", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return 0;
 fail:
 	dberr(ix, err, "insert series");
-	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(ix->db, "ROLLBACK TO lf_op; RELEASE lf_op", NULL, NULL, NULL);
 	return -1;
 }
 
@@ -193,7 +209,7 @@ int lf_index_add_chunk(struct lf_index *ix, const struct lf_index_chunk *c, int6
                        struct lf_error *err)
 {
 	sqlite3_stmt *st = ix->ins_chunk;
-	if (sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(ix->db, "SAVEPOINT lf_op", NULL, NULL, NULL) != SQLITE_OK)
 		return dberr(ix, err, "begin");
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, c->series_id);
@@ -215,14 +231,14 @@ int lf_index_add_chunk(struct lf_index *ix, const struct lf_index_chunk *c, int6
 	if (sqlite3_step(ix->upd_series) != SQLITE_DONE)
 		goto fail;
 	sqlite3_reset(ix->upd_series);
-	if (sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(ix->db, "RELEASE lf_op", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return 0;
 fail:
 	dberr(ix, err, "insert chunk");
 	sqlite3_reset(st);
 	sqlite3_reset(ix->upd_series);
-	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(ix->db, "ROLLBACK TO lf_op; RELEASE lf_op", NULL, NULL, NULL);
 	return -1;
 }
 

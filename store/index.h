@@ -15,6 +15,7 @@
 #ifndef LF_STORE_INDEX_H
 #define LF_STORE_INDEX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -32,6 +33,11 @@ struct lf_index_chunk {
 	uint64_t wal_off;
 };
 
+/* A batch: the series and chunk rows written between begin and end are one
+ * SQLite transaction (each call inside is its own savepoint, so a failed
+ * one does not undo the others). end(ix, false) rolls the batch back. */
+int lf_index_batch_begin(struct lf_index *ix, struct lf_error *err);
+int lf_index_batch_end(struct lf_index *ix, bool commit, struct lf_error *err);
 int lf_index_open(const char *path, struct lf_index **out, struct lf_error *err);
 void lf_index_close(struct lf_index *ix);
 
