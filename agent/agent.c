@@ -351,7 +351,7 @@ static int client_new(struct agent *a, const struct lf_client_yaml *y,
 	 * buffer. The client's own default (16 MiB) made the agent's peak
 	 * RSS 50 MiB with 1000 busy files; 2 MiB gives ~34 MiB at the same
 	 * throughput (bench/agent). */
-	cc.max_queue_bytes = 2 * y->batchsize > (2 << 20) ? 2 * y->batchsize : (2 << 20);
+	cc.max_queue_bytes = 4 * y->batchsize > (4 << 20) ? 4 * y->batchsize : (4 << 20);
 
 	struct cslot *s = calloc(1, sizeof *s);
 	if (!s)
