@@ -1145,6 +1145,8 @@ static void *sender_main(void *arg)
 		c->in = c->drained;
 		c->drained = tmp;
 		c->wake_pending = false;
+		/* Read with the swap, so every record counted is in hand. */
+		bool full = lf_client_busy(c);
 		bool stopping = c->stopping;
 		int64_t deadline = c->stop_deadline;
 		pthread_mutex_unlock(&c->mu);
@@ -1161,7 +1163,6 @@ static void *sender_main(void *arg)
 		 * something is acknowledged: a building batch of a tenant with
 		 * nothing in flight cannot grow, so waiting for batchwait would
 		 * only stall the pipeline. Send it now. */
-		bool full = lf_client_busy(c);
 		for (struct tenant *t = c->tenants; t; t = t->next) {
 			if (t->building && t->building->b.n > 0) {
 				int64_t due = t->building->b.oldest_mono + c->cfg.batchwait_ns;
