@@ -1592,7 +1592,10 @@ int lf_tailer_run_once(struct lf_tailer *t, int64_t now_ns)
 		struct lf_error err;
 		t->pos_dirty = false;
 		t->last_save_ns = now_ns;
-		if (lf_tailer_save_positions(t, false, &err) < 0)
+		/* Rendered here, written (fsync) by the positions writer
+		 * thread: the loop keeps reading meanwhile. */
+		update_positions(t);
+		if (lf_positions_save_async(t->o.positions, false, &err) < 0)
 			lf_error("%s", err.msg);
 		if (now_ns >= t->next_sync_ns)
 			t->next_sync_ns = now_ns + t->o.positions_sync_ns;

@@ -792,21 +792,25 @@ static void test_positions_saved_soon_after_ack(void **state)
 			/* only the periodic sync (an hour away) would write */
 			assert_true(lf_tailer_next_wakeup_ns(t) > now + LF_NS_PER_SEC);
 			lf_tailer_run_once(t, now + LF_NS_PER_SEC);
+			lf_positions_wait_written(p);
 			assert_int_equal(disk_offset(pos, path), 0);
 		} else {
 			/* nothing saved for 200 ms: the first ack is saved at once */
 			assert_true(lf_tailer_next_wakeup_ns(t) <= now);
 			lf_tailer_run_once(t, now);
+			lf_positions_wait_written(p);
 			assert_int_equal(disk_offset(pos, path), 3);
 			/* the next one within 200 ms of that save waits for it */
 			lf_tail_claim(c.v[1].file, 2, 2, 1);
 			lf_tail_ack(c.v[1].file, 2, 2);
 			assert_true(lf_tailer_next_wakeup_ns(t) == now + 200 * LF_NS_PER_MS);
 			lf_tailer_run_once(t, now + 100 * LF_NS_PER_MS);
+			lf_positions_wait_written(p);
 			assert_int_equal(disk_offset(pos, path), 3);
 			lf_tail_claim(c.v[2].file, 3, 3, 1);
 			lf_tail_ack(c.v[2].file, 3, 3);
 			lf_tailer_run_once(t, now + 200 * LF_NS_PER_MS);
+			lf_positions_wait_written(p);
 			assert_int_equal(disk_offset(pos, path), 9);
 			/* nothing moved since: no timer for it */
 			assert_true(lf_tailer_next_wakeup_ns(t) > now + LF_NS_PER_SEC);
