@@ -177,11 +177,13 @@ def one(name, per_file, tmp):
         wait(lambda: r.stats()["status"].get("204", 0) >= 1, 60, "first accepted push", 0.005)
         t0 = time.monotonic()
         c0 = cpu_seconds(r.agent.pid)
+        rc0 = cpu_seconds(r.recv.pid)
         first_retry_s = t0 - t_ok
     else:
         for k in range(N_FILES):
             write_cri(os.path.join(r.logs, "f%d.log" % k), "f%d" % k, per_file)
         c0 = 0.0
+        rc0 = cpu_seconds(r.recv.pid)
         failed = 0
         first_retry_s = None
         t0 = time.monotonic()
@@ -192,17 +194,19 @@ def one(name, per_file, tmp):
     hwm = status_kib(r.agent.pid, "VmHWM")
     st = r.stats()
     busy = request_seconds(r.aport)
+    rcpu = cpu_seconds(r.recv.pid) - rc0
     load = os.getloadavg()
     r.stop()
     res = {"run": name, "lines": total, "wall_s": round(wall, 2),
            "lines_per_s": round(total / wall), "agent_cpu_s": round(cpu, 2),
            "peak_rss_mib": round(hwm / 1024, 1), "requests": st["requests"] - failed,
            "loadavg_1m": round(load[0], 2),
-           "request_s_204": round(busy, 2), "first_retry_s": first_retry_s}
+           "request_s_204": round(busy, 2), "receiver_cpu_s": round(rcpu, 2),
+           "first_retry_s": first_retry_s}
     print("%-7s %8d lines: %5.2f s wall, %9.0f lines/s, %.2f CPU-s, peak RSS %.1f MiB, "
-          "%d requests (%.2f s answering 204), load %.2f"
+          "%d requests (%.2f s answering 204), receiver %.2f CPU-s, load %.2f"
           % (name, total, wall, res["lines_per_s"], cpu, res["peak_rss_mib"], res["requests"],
-             busy, load[0]),
+             busy, rcpu, load[0]),
           flush=True)
     return res
 
