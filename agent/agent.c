@@ -346,12 +346,15 @@ static int client_new(struct agent *a, const struct lf_client_yaml *y,
 	cc.max_line_size = l->max_line_size;
 	cc.max_line_size_truncate = l->max_line_size_truncate;
 	/* The queue bound is what back-pressure holds in memory per client
-	 * while the backend is slow: room for two full batches (one being
-	 * sent, one filling) keeps the sender busy; the files are the real
-	 * buffer. The client's own default (16 MiB) made the agent's peak
-	 * RSS 50 MiB with 1000 busy files; 2 MiB gives ~34 MiB at the same
-	 * throughput (bench/agent). */
-	cc.max_queue_bytes = 2 * y->batchsize > (2 << 20) ? 2 * y->batchsize : (2 << 20);
+	 * while the backend is slow; the files are the real buffer. It counts
+	 * queued records (line + labels + ~64 bytes of bookkeeping each, about
+	 * twice the batchsize measure for 200-byte lines), and must hold one
+	 * batch in flight plus a full one building, or the sender waits for
+	 * reading after every request: 4 x batchsize (>= 4 MiB). 2 MiB made
+	 * sending and reading take turns (bench/agent/throughput.py); the
+	 * client's own default (16 MiB) made the peak RSS 50 MiB with 1000
+	 * busy files (28 MiB with 4 MiB, bench/agent run_bench.py many). */
+	cc.max_queue_bytes = 4 * y->batchsize > (4 << 20) ? 4 * y->batchsize : (4 << 20);
 
 	struct cslot *s = calloc(1, sizeof *s);
 	if (!s)

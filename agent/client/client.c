@@ -67,6 +67,7 @@ struct ack {
 struct bnode {
 	struct lf_cbatch b;
 	struct lf_buf body; /* encoded request */
+	bool encoded;       /* body holds the encoding of b */
 	int attempts;       /* sends so far */
 	int64_t next_try_mono;
 	struct bnode *next;
@@ -510,6 +511,13 @@ int lf_client_enqueue(struct lf_client *c, const struct lf_entry *e, struct lf_e
 		wake = true;
 	}
 	int64_t q = atomic_fetch_add(&c->queue_bytes, (int64_t)size) + (int64_t)size;
+	if (q >= c->cfg.max_queue_bytes && !c->wake_pending && !wake) {
+		/* The caller stops feeding us now: the sender must take what
+		 * is queued (and send a batch that can no longer grow) without
+		 * waiting for batchwait. */
+		c->wake_pending = true;
+		wake = true;
+	}
 	pthread_mutex_unlock(&c->mu);
 	if (wake)
 		curl_multi_wakeup(c->multi);
@@ -531,6 +539,7 @@ static struct bnode *bnode_get(struct lf_client *c)
 		lf_cbatch_init(&bn->b);
 	}
 	bn->next = NULL;
+	bn->encoded = false;
 	bn->attempts = 0;
 	bn->next_try_mono = 0;
 	return bn;
@@ -1046,6 +1055,30 @@ static void prune_tenants(struct lf_client *c, int64_t now)
 	}
 }
 
+static int encode_batch(struct lf_client *c, struct bnode *bn, struct lf_error *err)
+{
+	if (lf_cbatch_encode(&bn->b, c->enc, &c->sc, &bn->body, err) < 0) {
+		lf_buf_reset(&bn->body);
+		return -1;
+	}
+	bn->encoded = true;
+	const char *hl[] = {c->host};
+	lf_metric_add(c->m_encoded_bytes, hl, (double)bn->body.len);
+	return 0;
+}
+
+/* While a request of t is in flight, encodes its next ready batch, so that
+ * batch goes out the moment the answer comes back. A failure is left for
+ * next_inflight, which encodes again and drops the batch if it fails. */
+static void encode_ahead(struct lf_client *c, struct tenant *t)
+{
+	struct bnode *bn = t->ready_head;
+	if (t->inflight && bn && !bn->encoded) {
+		struct lf_error err;
+		(void)encode_batch(c, bn, &err);
+	}
+}
+
 /* Moves the next ready batch of t in flight, encoded. */
 static void next_inflight(struct lf_client *c, struct tenant *t, int64_t now)
 {
@@ -1057,12 +1090,10 @@ static void next_inflight(struct lf_client *c, struct tenant *t, int64_t now)
 		bn->next = NULL;
 		struct lf_error err;
 		t->inflight = bn;
-		if (lf_cbatch_encode(&bn->b, c->enc, &c->sc, &bn->body, &err) < 0) {
+		if (!bn->encoded && encode_batch(c, bn, &err) < 0) {
 			drop_inflight(c, t, "ingester_error", err.msg);
 			continue;
 		}
-		const char *hl[] = {c->host};
-		lf_metric_add(c->m_encoded_bytes, hl, (double)bn->body.len);
 		bn->attempts = 0;
 		bn->next_try_mono = now;
 	}
@@ -1114,6 +1145,8 @@ static void *sender_main(void *arg)
 		c->in = c->drained;
 		c->drained = tmp;
 		c->wake_pending = false;
+		/* Read with the swap, so every record counted is in hand. */
+		bool full = lf_client_busy(c);
 		bool stopping = c->stopping;
 		int64_t deadline = c->stop_deadline;
 		pthread_mutex_unlock(&c->mu);
@@ -1126,10 +1159,15 @@ static void *sender_main(void *arg)
 		}
 		int64_t next = INT64_MAX;
 		bool any_building = false, all_idle = true;
+		/* At the queue bound the event loop feeds nothing more until
+		 * something is acknowledged: a building batch of a tenant with
+		 * nothing in flight cannot grow, so waiting for batchwait would
+		 * only stall the pipeline. Send it now. */
 		for (struct tenant *t = c->tenants; t; t = t->next) {
 			if (t->building && t->building->b.n > 0) {
 				int64_t due = t->building->b.oldest_mono + c->cfg.batchwait_ns;
-				if (stopping || now >= due) {
+				if (stopping || now >= due ||
+				    (full && !t->inflight && !t->ready_head)) {
 					close_building(t);
 				} else {
 					any_building = true;
@@ -1194,6 +1232,10 @@ static void *sender_main(void *arg)
 			if (t && t->active)
 				finish_send(c, t, res);
 		}
+		/* Requests are on their way: prepare what follows them. */
+		for (struct tenant *t = c->tenants; t; t = t->next)
+			if (t->active)
+				encode_ahead(c, t);
 	}
 	publish_queue_bytes(c);
 	return NULL;

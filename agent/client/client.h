@@ -87,7 +87,11 @@ struct lf_client_config {
 	bool max_line_size_truncate; /* false: drop (line_too_long); true: cut */
 
 	/* logferry's own: bound of the queue (bytes of queued + in-flight
-	 * entries). Over it lf_client_enqueue returns LF_CLIENT_BUSY. */
+	 * entries). Over it lf_client_enqueue returns LF_CLIENT_BUSY, and a
+	 * tenant's batch that nothing is in flight ahead of is sent at once
+	 * (it cannot grow until an ack frees room) instead of after
+	 * batchwait. Size it for one batch in flight plus a full one building,
+	 * so the next batch is ready when a request returns. */
 	int64_t max_queue_bytes; /* 16 MiB */
 	/* For log messages; NULL = the URL's host. */
 	const char *name;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "timeutil.h"
 
 #define ID_PREFIX "# logferry-id: "
 
@@ -26,11 +28,26 @@ struct pos_item {
 	struct lf_pos_entry e;
 };
 
+/* The background writer (lf_positions_save_async): one thread, started on
+ * the first async save, writes the newest rendered snapshot; a snapshot
+ * that was not written yet is replaced by a newer one (latest wins). */
+struct pos_writer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;      /* work for the thread, or it went idle */
+	struct lf_buf pending;  /* snapshot to write (has_pending) */
+	bool has_pending, busy; /* busy: the thread is writing a snapshot */
+	bool stop, started;
+	bool failed; /* the last write failed: next save forces */
+	pthread_t thread;
+	struct lf_ratelimit rl;
+};
+
 struct lf_positions {
 	char *filename;
 	bool ignore_invalid_yaml;
 	bool read_only;
 	bool dirty;
+	struct pos_writer w;
 	/* Open addressing, linear probing; TOMB marks deleted slots. */
 	struct pos_item **tab;
 	size_t cap, used, live;
@@ -146,10 +163,13 @@ static void clear_all(struct lf_positions *p)
 	p->used = p->live = 0;
 }
 
+static void writer_stop(struct lf_positions *p);
+
 void lf_positions_free(struct lf_positions *p)
 {
 	if (!p)
 		return;
+	writer_stop(p);
 	clear_all(p);
 	free(p->tab);
 	free(p->filename);
@@ -602,41 +622,31 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-int lf_positions_save(struct lf_positions *p, bool force, struct lf_error *err)
+/* Writes a rendered document atomically: temp file, fsync, rename, fsync of
+ * the directory. Errors name the file. */
+static int write_file(const char *filename, const struct lf_buf *b, struct lf_error *err)
 {
-	if (p->read_only || !p->filename[0])
-		return 0;
-	if (!p->dirty && !force)
-		return 0;
-	struct lf_buf b = LF_BUF_INIT;
-	if (render(p, &b) < 0) {
-		lf_buf_free(&b);
-		return lf_err(err, "write positions file %s: out of memory", p->filename);
-	}
 	struct lf_buf tmp = LF_BUF_INIT;
-	if (lf_buf_printf(&tmp, "%s.tmpXXXXXX", p->filename) < 0) {
-		lf_buf_free(&b);
-		return lf_err(err, "write positions file %s: out of memory", p->filename);
-	}
+	if (lf_buf_printf(&tmp, "%s.tmpXXXXXX", filename) < 0)
+		return lf_err(err, "write positions file %s: out of memory", filename);
 	int fd = mkostemp(tmp.data, O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && mkdir_parents(p->filename) == 0) {
+	if (fd < 0 && errno == ENOENT && mkdir_parents(filename) == 0) {
 		/* First save into a directory that does not exist yet (a fresh
 		 * hostPath): create it, as an agent starting on a new node must. */
 		lf_buf_reset(&tmp);
-		lf_buf_printf(&tmp, "%s.tmpXXXXXX", p->filename);
+		lf_buf_printf(&tmp, "%s.tmpXXXXXX", filename);
 		fd = mkostemp(tmp.data, O_CLOEXEC);
 	}
 	if (fd < 0) {
 		int e = errno;
-		lf_buf_free(&b);
 		lf_buf_free(&tmp);
-		return lf_err(err, "create temp file for positions file %s: %s", p->filename,
+		return lf_err(err, "create temp file for positions file %s: %s", filename,
 		              strerror(e));
 	}
 	const char *step = "write";
 	if (fchmod(fd, 0600) < 0)
 		step = "chmod";
-	else if (write_all(fd, b.data, b.len) < 0)
+	else if (write_all(fd, b->data, b->len) < 0)
 		step = "write";
 	else if (fsync(fd) < 0)
 		step = "fsync";
@@ -647,23 +657,22 @@ int lf_positions_save(struct lf_positions *p, bool force, struct lf_error *err)
 		step = "close";
 		e = errno;
 	}
-	if (!step && rename(tmp.data, p->filename) < 0) {
+	if (!step && rename(tmp.data, filename) < 0) {
 		step = "rename";
 		e = errno;
 	}
 	if (step) {
 		unlink(tmp.data);
-		lf_buf_free(&b);
 		lf_buf_free(&tmp);
-		return lf_err(err, "%s positions file %s: %s", step, p->filename, strerror(e));
+		return lf_err(err, "%s positions file %s: %s", step, filename, strerror(e));
 	}
 	/* fsync the directory so the rename itself survives a crash. */
-	char *slash = strrchr(p->filename, '/');
+	const char *slash = strrchr(filename, '/');
 	lf_buf_reset(&tmp);
-	if (slash == p->filename)
+	if (slash == filename)
 		lf_buf_appends(&tmp, "/");
 	else if (slash)
-		lf_buf_append(&tmp, p->filename, (size_t)(slash - p->filename));
+		lf_buf_append(&tmp, filename, (size_t)(slash - filename));
 	else
 		lf_buf_appends(&tmp, ".");
 	int dfd = open(tmp.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -673,8 +682,131 @@ int lf_positions_save(struct lf_positions *p, bool force, struct lf_error *err)
 			        strerror(errno));
 		close(dfd);
 	}
-	lf_buf_free(&b);
 	lf_buf_free(&tmp);
-	p->dirty = false;
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct lf_positions *p = arg;
+	struct pos_writer *w = &p->w;
+	struct lf_buf b = LF_BUF_INIT;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->has_pending && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->has_pending)
+			break; /* stopping, nothing left to write */
+		struct lf_buf t = w->pending;
+		w->pending = b;
+		b = t;
+		w->has_pending = false;
+		w->busy = true;
+		pthread_mutex_unlock(&w->mu);
+		struct lf_error err;
+		int rc = write_file(p->filename, &b, &err);
+		if (rc < 0)
+			lf_log_rl(&w->rl, LF_LOG_ERROR, "%s", err.msg);
+		lf_buf_reset(&b);
+		pthread_mutex_lock(&w->mu);
+		w->busy = false;
+		if (rc < 0)
+			w->failed = true;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	lf_buf_free(&b);
+	return NULL;
+}
+
+/* Waits until the writer has no snapshot pending or being written. */
+void lf_positions_wait_written(struct lf_positions *p)
+{
+	struct pos_writer *w = &p->w;
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	while (w->has_pending || w->busy)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void writer_stop(struct lf_positions *p)
+{
+	struct pos_writer *w = &p->w;
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true; /* the thread writes what is pending first */
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	lf_buf_free(&w->pending);
+	w->started = false;
+}
+
+int lf_positions_save(struct lf_positions *p, bool force, struct lf_error *err)
+{
+	if (p->read_only || !p->filename[0])
+		return 0;
+	/* An async snapshot still being written would otherwise be renamed
+	 * over this newer one. */
+	lf_positions_wait_written(p);
+	if (!p->dirty && !force)
+		return 0;
+	struct lf_buf b = LF_BUF_INIT;
+	if (render(p, &b) < 0) {
+		lf_buf_free(&b);
+		return lf_err(err, "write positions file %s: out of memory", p->filename);
+	}
+	int rc = write_file(p->filename, &b, err);
+	lf_buf_free(&b);
+	if (rc == 0)
+		p->dirty = false;
+	return rc;
+}
+
+int lf_positions_save_async(struct lf_positions *p, bool force, struct lf_error *err)
+{
+	if (p->read_only || !p->filename[0])
+		return 0;
+	struct pos_writer *w = &p->w;
+	if (w->started) {
+		pthread_mutex_lock(&w->mu);
+		if (w->failed)
+			force = true; /* the last write did not make it */
+		w->failed = false;
+		pthread_mutex_unlock(&w->mu);
+	}
+	if (!p->dirty && !force)
+		return 0;
+	if (!w->started) {
+		pthread_mutex_init(&w->mu, NULL);
+		pthread_cond_init(&w->cv, NULL);
+		w->rl.interval_ns = 10 * LF_NS_PER_SEC;
+		int r = pthread_create(&w->thread, NULL, writer_main, p);
+		if (r != 0) {
+			pthread_mutex_destroy(&w->mu);
+			pthread_cond_destroy(&w->cv);
+			lf_warn("positions file %s: cannot start its writer thread (%s); "
+			        "writing it synchronously",
+			        p->filename, strerror(r));
+			return lf_positions_save(p, force, err);
+		}
+		w->started = true;
+	}
+	pthread_mutex_lock(&w->mu);
+	lf_buf_reset(&w->pending);
+	int rc = render(p, &w->pending);
+	if (rc == 0) {
+		w->has_pending = true;
+		p->dirty = false;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (rc < 0)
+		return lf_err(err, "write positions file %s: out of memory", p->filename);
 	return 0;
 }

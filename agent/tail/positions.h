@@ -29,7 +29,10 @@
  * `journal-<job>` and `cursor-...` entries) are kept and written back
  * unchanged.
  *
- * No global state. Single-threaded (the agent's event-loop thread).
+ * No global state. Every function is called from one thread (the agent's
+ * event loop); lf_positions_save_async hands rendered snapshots to a writer
+ * thread the table owns (started on first use, joined by
+ * lf_positions_free), so fsyncs do not stall that loop.
  */
 #ifndef LF_TAIL_POSITIONS_H
 #define LF_TAIL_POSITIONS_H
@@ -88,6 +91,17 @@ void lf_positions_foreach(const struct lf_positions *p,
 /* Writes the table atomically if anything changed since the last save (or
  * always with force). No-op in read_only mode. Errors name the file. */
 int lf_positions_save(struct lf_positions *p, bool force, struct lf_error *err);
+
+/* Like lf_positions_save, but only renders the table (on the caller's
+ * thread) and hands the document to the background writer, which writes it
+ * the same atomic way; a snapshot not yet written is replaced by a newer
+ * one. A failed write is logged (rate-limited) and makes the next save
+ * write even if nothing changed. Returns -1 only when memory runs out. */
+int lf_positions_save_async(struct lf_positions *p, bool force, struct lf_error *err);
+
+/* Waits until every snapshot handed to the writer is on disk (or failed).
+ * lf_positions_save does this first, so the last synchronous save wins. */
+void lf_positions_wait_written(struct lf_positions *p);
 
 /* Parses a positions document from memory (for tests and -check-syntax);
  * `name` appears in the error message in place of the file name. */

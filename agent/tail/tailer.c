@@ -25,6 +25,7 @@
 #define DEF_ROTATE_WAIT   (5 * LF_NS_PER_SEC)
 #define DEF_POLL          (250 * LF_NS_PER_MS)
 #define DEF_SYNC          (10 * LF_NS_PER_SEC)
+#define DEF_POS_FLUSH     (100 * LF_NS_PER_MS)
 #define DEF_RECHECK       (10 * LF_NS_PER_SEC)
 #define DEF_MAX_INFLIGHT  (1u << 20)
 #define DEF_BUDGET        (4u << 20)
@@ -133,6 +134,8 @@ struct lf_tailer {
 	size_t bufcap;
 
 	int64_t next_recheck_ns, next_sync_ns;
+	bool pos_dirty;            /* a committed offset moved since the last save */
+	int64_t last_save_ns;      /* when positions were last saved by run_once */
 	int64_t next_path_poll_ns; /* missing paths without a directory watch */
 	int64_t now;               /* time of the current run_once / sync */
 
@@ -1339,7 +1342,8 @@ static void collect(void *ctx, struct lf_buf *out)
 			 * series per path, the current file's. */
 			if (f->orphan)
 				continue;
-			uint64_t off = atomic_load(&f->pub_offset), size = atomic_load(&f->pub_size);
+			uint64_t off = atomic_load(&f->pub_offset),
+			         size = atomic_load(&f->pub_size);
 			uint64_t v = k == 0   ? off
 			             : k == 1 ? atomic_load(&f->pub_lines)
 			             : k == 2 ? size
@@ -1384,6 +1388,12 @@ int lf_tailer_new(const struct lf_tailer_opts *opts, struct lf_tailer **out, str
 		o->poll_max_ns = o->poll_min_ns;
 	if (!o->positions_sync_ns)
 		o->positions_sync_ns = DEF_SYNC;
+	if (!o->positions_flush_ns)
+		o->positions_flush_ns = DEF_POS_FLUSH;
+	if (o->positions_sync_ns < 0)
+		o->positions_flush_ns = -1;
+	else if (o->positions_flush_ns > o->positions_sync_ns)
+		o->positions_flush_ns = o->positions_sync_ns;
 	if (!o->recheck_ns)
 		o->recheck_ns = DEF_RECHECK;
 	if (!o->max_inflight_lines)
@@ -1521,6 +1531,13 @@ int lf_tailer_sync(struct lf_tailer *t, const struct lf_tail_target *targets, si
 	return 0;
 }
 
+/* When a moved committed offset is saved: at once when the last save is
+ * positions_flush_ns old, else that long after it (coalescing). */
+static int64_t flush_due(const struct lf_tailer *t)
+{
+	return t->last_save_ns + t->o.positions_flush_ns;
+}
+
 int lf_tailer_run_once(struct lf_tailer *t, int64_t now_ns)
 {
 	t->now = now_ns;
@@ -1570,11 +1587,18 @@ int lf_tailer_run_once(struct lf_tailer *t, int64_t now_ns)
 	}
 	flush_partials(t);
 	reap_files(t);
-	if (t->o.positions && now_ns >= t->next_sync_ns) {
+	bool flush = t->pos_dirty && now_ns >= flush_due(t);
+	if (t->o.positions && (now_ns >= t->next_sync_ns || flush)) {
 		struct lf_error err;
-		if (lf_tailer_save_positions(t, false, &err) < 0)
+		t->pos_dirty = false;
+		t->last_save_ns = now_ns;
+		/* Rendered here, written (fsync) by the positions writer
+		 * thread: the loop keeps reading meanwhile. */
+		update_positions(t);
+		if (lf_positions_save_async(t->o.positions, false, &err) < 0)
 			lf_error("%s", err.msg);
-		t->next_sync_ns = now_ns + t->o.positions_sync_ns;
+		if (now_ns >= t->next_sync_ns)
+			t->next_sync_ns = now_ns + t->o.positions_sync_ns;
 	}
 	for (struct lf_tail_file *f = t->files; f; f = f->next)
 		if (f->want_read && !t->paused && !f->inflight_full)
@@ -1595,6 +1619,8 @@ static int64_t min64(int64_t a, int64_t b)
 int64_t lf_tailer_next_wakeup_ns(const struct lf_tailer *t)
 {
 	int64_t w = min64(t->next_recheck_ns, t->next_sync_ns);
+	if (t->pos_dirty)
+		w = min64(w, flush_due(t));
 	if (t->kick)
 		return t->now;
 	if (t->watch && lf_watch_fd(t->watch) < 0)
@@ -1650,8 +1676,12 @@ static void after_resolve(struct lf_tail_file *f)
 {
 	if (f->inflight_full || (f->orphan && lf_inflight_pending(&f->ring) == 0))
 		f->t->kick = true;
-	atomic_store_explicit(&f->pub_committed, lf_inflight_committed(&f->ring),
-	                      memory_order_relaxed);
+	uint64_t committed = lf_inflight_committed(&f->ring);
+	if (committed != atomic_load_explicit(&f->pub_committed, memory_order_relaxed)) {
+		if (f->t->o.positions && f->t->o.positions_flush_ns >= 0)
+			f->t->pos_dirty = true;
+		atomic_store_explicit(&f->pub_committed, committed, memory_order_relaxed);
+	}
 	atomic_store_explicit(&f->pub_inflight, lf_inflight_pending(&f->ring),
 	                      memory_order_relaxed);
 }

@@ -111,7 +111,8 @@
  *     one pending ack fewer.
  * A slot is done when released or when its pending count reaches 0. The
  * committed offset of a file = end offset of the longest prefix of done
- * slots; only committed offsets go to the positions file. A file that left
+ * slots; only committed offsets go to the positions file (saved soon after
+ * they move, see positions_flush_ns). A file that left
  * the set (or rotated/was deleted) stays alive — its struct lf_tail_file
  * pointer stays valid — until all of its slots are done, so a file pointer
  * kept in entry->origin is valid until the last ack for it. Ranges are per
@@ -175,6 +176,15 @@ struct lf_tailer_opts {
 	int64_t poll_max_ns;         /* [250ms] */
 	int64_t positions_sync_ns;   /* positions.sync_period [10s]; < 0 = only
 	                              * lf_tailer_save_positions() writes */
+	int64_t positions_flush_ns;  /* [100ms, at most positions_sync_ns] when
+	                              * an acknowledgement (or release) moves a
+	                              * committed offset, the file is saved at
+	                              * once if the last save is this old, else
+	                              * this long after the last save: a crash
+	                              * re-sends little that was acknowledged,
+	                              * and saves stay at most one per period
+	                              * whatever the line rate; < 0 = only the
+	                              * periodic sync */
 	int64_t recheck_ns;          /* [10s] stat every path even with inotify
 	                              * (lost events, IN_Q_OVERFLOW); < 0 = never */
 	size_t max_inflight_lines;   /* per file [1048576] */

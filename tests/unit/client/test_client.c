@@ -902,6 +902,40 @@ static void test_queue_full_busy(void **state)
 	srv_stop(&s);
 }
 
+/* At its bound the client is fed nothing more until an ack frees room, so
+ * a batch that cannot grow goes out at once instead of after batchwait
+ * (an hour here: the acks could not come back within the test deadline
+ * otherwise). */
+static void test_full_queue_sends_without_batchwait(void **state)
+{
+	(void)state;
+	struct srv s = {0};
+	srv_start(&s);
+	struct lf_client_config cfg;
+	char url[128];
+	base_cfg(&cfg, url, sizeof(url), s.port);
+	cfg.batchwait_ns = 3600 * LF_NS_PER_SEC;
+	cfg.max_queue_bytes = 4000;
+	struct lf_client *c = new_client(&cfg, NULL);
+	char line[101];
+	memset(line, 'w', 100);
+	line[100] = '\0';
+	struct acks a = {0};
+	for (int round = 0, n = 0; round < 2; round++) {
+		int rc = LF_CLIENT_OK, first = n;
+		while (rc == LF_CLIENT_OK)
+			rc = enqueue(c, "{a=\"1\"}", line, n, (uint64_t)n, NULL, NULL), n++;
+		assert_true(n - first > 5);
+		wait_acks(c, &a, n);
+		assert_int_equal(a.delivered, n);
+		assert_int_equal(srv_count(&s), round + 1);
+		assert_int_equal(req_entries(&s.reqs[round]), (size_t)(n - first));
+		wait_for(not_busy, c, "queue to drain");
+	}
+	lf_client_free(c);
+	srv_stop(&s);
+}
+
 /* ---- stop ---- */
 
 static void test_stop_flushes_within_deadline(void **state)
@@ -1286,6 +1320,7 @@ int main(void)
 	        cmocka_unit_test(test_connection_refused_retried),
 	        cmocka_unit_test(test_no_head_of_line_blocking),
 	        cmocka_unit_test(test_queue_full_busy),
+	        cmocka_unit_test(test_full_queue_sends_without_batchwait),
 	        cmocka_unit_test(test_stop_flushes_within_deadline),
 	        cmocka_unit_test(test_stop_deadline_leaves_unacked),
 	        cmocka_unit_test(test_stop_begin),

@@ -257,6 +257,53 @@ static void test_creates_directory(void **state)
 	assert_string_equal(read_text(path), "positions:\n  /x: \"1\"\n");
 }
 
+/* The background writer: a snapshot is on disk once wait_written returns;
+ * the newest snapshot wins; a synchronous save after async ones is the
+ * last write; free writes what is still pending; read_only writes nothing. */
+static void test_save_async(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/async/pos.yaml", g_dir);
+	struct lf_positions_opts o = {.filename = path};
+	struct lf_positions *p;
+	struct lf_error err;
+	assert_int_equal(lf_positions_open(&o, &p, &err), 0);
+	struct lf_pos_entry e = {.offset = 1};
+	assert_int_equal(lf_positions_put(p, "/x", &e), 0);
+	assert_int_equal(lf_positions_save_async(p, false, &err), 0);
+	lf_positions_wait_written(p);
+	assert_string_equal(read_text(path), "positions:\n  /x: \"1\"\n");
+	for (uint64_t i = 2; i <= 50; i++) {
+		e.offset = i;
+		assert_int_equal(lf_positions_put(p, "/x", &e), 0);
+		assert_int_equal(lf_positions_save_async(p, false, &err), 0);
+	}
+	lf_positions_wait_written(p);
+	assert_string_equal(read_text(path), "positions:\n  /x: \"50\"\n");
+	e.offset = 51;
+	assert_int_equal(lf_positions_put(p, "/x", &e), 0);
+	assert_int_equal(lf_positions_save_async(p, false, &err), 0);
+	e.offset = 52;
+	assert_int_equal(lf_positions_put(p, "/x", &e), 0);
+	assert_int_equal(lf_positions_save(p, false, &err), 0);
+	assert_string_equal(read_text(path), "positions:\n  /x: \"52\"\n");
+	e.offset = 53;
+	assert_int_equal(lf_positions_put(p, "/x", &e), 0);
+	assert_int_equal(lf_positions_save_async(p, false, &err), 0);
+	lf_positions_free(p);
+	assert_string_equal(read_text(path), "positions:\n  /x: \"53\"\n");
+
+	struct lf_positions_opts ro = {.filename = path, .read_only = true};
+	assert_int_equal(lf_positions_open(&ro, &p, &err), 0);
+	e.offset = 54;
+	assert_int_equal(lf_positions_put(p, "/x", &e), 0);
+	assert_int_equal(lf_positions_save_async(p, true, &err), 0);
+	lf_positions_wait_written(p);
+	lf_positions_free(p);
+	assert_string_equal(read_text(path), "positions:\n  /x: \"53\"\n");
+}
+
 static void test_many_entries(void **state)
 {
 	(void)state;
@@ -302,6 +349,7 @@ int main(void)
 	        cmocka_unit_test(test_bad_comment_ignored),
 	        cmocka_unit_test(test_many_entries),
 	        cmocka_unit_test(test_creates_directory),
+	        cmocka_unit_test(test_save_async),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

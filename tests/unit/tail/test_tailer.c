@@ -746,6 +746,81 @@ static void test_positions_resume_and_at_least_once(void **state)
 	coll_free(&c);
 }
 
+/* The committed offset on disk (a fresh reader of the positions file). */
+static uint64_t disk_offset(const char *pos, const char *path)
+{
+	struct lf_positions_opts po = {.filename = pos};
+	struct lf_positions *p;
+	struct lf_error err;
+	assert_int_equal(lf_positions_open(&po, &p, &err), 0);
+	struct lf_pos_entry e = {0};
+	bool found = lf_positions_get(p, path, &e);
+	lf_positions_free(p);
+	return found ? e.offset : 0;
+}
+
+/* Positions are saved soon after an ack moves a committed offset (at once
+ * when the last save is positions_flush_ns old, else coalesced to one save
+ * that long after it), long before sync_period; off with flush < 0. */
+static void test_positions_saved_soon_after_ack(void **state)
+{
+	(void)state;
+	char path[512], pos[512];
+	path_of(path, sizeof(path), "flush.log");
+	path_of(pos, sizeof(pos), "flush-positions.yaml");
+	append(path, "f1\nf2\nf3\n");
+	for (int off = 0; off < 2; off++) {
+		unlink(pos);
+		struct lf_positions_opts po = {.filename = pos};
+		struct lf_positions *p;
+		struct lf_error err;
+		assert_int_equal(lf_positions_open(&po, &p, &err), 0);
+		struct coll c = {.hold = true};
+		struct lf_tailer_opts o = {.positions = p,
+		                           .positions_sync_ns = 3600 * LF_NS_PER_SEC,
+		                           .positions_flush_ns = off ? -1 : 200 * LF_NS_PER_MS};
+		struct lf_tailer *t = new_tailer(&c, &o);
+		sync1(t, path, NULL);
+		assert_true(run_until_n(t, &c, 3));
+		int64_t now = lf_monotonic_ns();
+		assert_true(lf_tailer_next_wakeup_ns(t) > now + LF_NS_PER_SEC);
+		assert_int_equal(disk_offset(pos, path), 0);
+
+		lf_tail_claim(c.v[0].file, 1, 1, 1);
+		lf_tail_ack(c.v[0].file, 1, 1);
+		if (off) {
+			/* only the periodic sync (an hour away) would write */
+			assert_true(lf_tailer_next_wakeup_ns(t) > now + LF_NS_PER_SEC);
+			lf_tailer_run_once(t, now + LF_NS_PER_SEC);
+			lf_positions_wait_written(p);
+			assert_int_equal(disk_offset(pos, path), 0);
+		} else {
+			/* nothing saved for 200 ms: the first ack is saved at once */
+			assert_true(lf_tailer_next_wakeup_ns(t) <= now);
+			lf_tailer_run_once(t, now);
+			lf_positions_wait_written(p);
+			assert_int_equal(disk_offset(pos, path), 3);
+			/* the next one within 200 ms of that save waits for it */
+			lf_tail_claim(c.v[1].file, 2, 2, 1);
+			lf_tail_ack(c.v[1].file, 2, 2);
+			assert_true(lf_tailer_next_wakeup_ns(t) == now + 200 * LF_NS_PER_MS);
+			lf_tailer_run_once(t, now + 100 * LF_NS_PER_MS);
+			lf_positions_wait_written(p);
+			assert_int_equal(disk_offset(pos, path), 3);
+			lf_tail_claim(c.v[2].file, 3, 3, 1);
+			lf_tail_ack(c.v[2].file, 3, 3);
+			lf_tailer_run_once(t, now + 200 * LF_NS_PER_MS);
+			lf_positions_wait_written(p);
+			assert_int_equal(disk_offset(pos, path), 9);
+			/* nothing moved since: no timer for it */
+			assert_true(lf_tailer_next_wakeup_ns(t) > now + LF_NS_PER_SEC);
+		}
+		lf_tailer_free(t);
+		lf_positions_free(p);
+		coll_free(&c);
+	}
+}
+
 static void test_promtail_positions_resume(void **state)
 {
 	(void)state;
@@ -1293,6 +1368,7 @@ int main(void)
 	        cmocka_unit_test(test_long_line_drop),
 	        cmocka_unit_test(test_positions_resume_and_at_least_once),
 	        cmocka_unit_test(test_promtail_positions_resume),
+	        cmocka_unit_test(test_positions_saved_soon_after_ack),
 	        cmocka_unit_test(test_positions_follow_rotation_and_cleanup),
 	        cmocka_unit_test(test_pause_resume),
 	        cmocka_unit_test(test_inflight_cap),
