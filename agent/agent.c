@@ -126,6 +126,13 @@ struct agent {
 
 	bool busy_paused, rate_paused, stopping;
 	atomic_bool reload_requested;
+	/* POST /reload waits for the outcome: a request takes a ticket
+	 * (reload_req), the loop publishes reload_done and the result. */
+	pthread_mutex_t reload_mu;
+	pthread_cond_t reload_cv;
+	uint64_t reload_req, reload_done;
+	bool reload_ok;
+	char reload_err[1024];
 	int64_t rate_resume_at;
 	double tokens;
 	int64_t tokens_at;
@@ -255,6 +262,7 @@ static int build_discovery(const struct lf_agent_opts *o, const struct lf_agent_
 	        .containers_dir = o ? o->containers_dir : NULL,
 	        .sync_period_ns = cfg->target_sync_period_ns,
 	        .metrics = m,
+	        .keep_discovered = o && !cfg->server.disable, /* /service-discovery */
 	};
 	struct lf_discovery *d;
 	if (lf_discovery_new(&dopts, &d, err) < 0)
@@ -615,6 +623,7 @@ static void sync_targets(struct agent *a)
 		lf_error("target sync: %s", err.msg);
 		return;
 	}
+	lf_agent_server_set_discovered(a->srv, &a->dt.sd, a->dt.sd_omitted);
 	const struct lf_targets *dt = &a->dt;
 	struct atarget **nt = calloc(dt->n ? dt->n : 1, sizeof *nt);
 	struct lf_tail_target *tt = calloc(dt->n ? dt->n : 1, sizeof *tt);
@@ -750,11 +759,31 @@ static void srv_targets_json(void *ctx, struct lf_buf *out)
 	lf_buf_appends(out, "]}\n");
 }
 
-static void srv_reload(void *ctx)
+static int srv_reload(void *ctx, struct lf_buf *errmsg)
 {
 	struct agent *a = ctx;
+	pthread_mutex_lock(&a->reload_mu);
+	uint64_t ticket = ++a->reload_req;
+	pthread_mutex_unlock(&a->reload_mu);
 	atomic_store(&a->reload_requested, true);
 	kill(getpid(), SIGHUP);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 120;
+	int rc = 0;
+	pthread_mutex_lock(&a->reload_mu);
+	while (a->reload_done < ticket && rc == 0)
+		rc = pthread_cond_timedwait(&a->reload_cv, &a->reload_mu, &dl);
+	int out = 0;
+	if (a->reload_done < ticket) {
+		lf_buf_appends(errmsg, "timed out waiting for the reload");
+		out = -1;
+	} else if (!a->reload_ok) {
+		lf_buf_appends(errmsg, a->reload_err);
+		out = -1;
+	}
+	pthread_mutex_unlock(&a->reload_mu);
+	return out;
 }
 
 /* ---------- reload ---------- */
@@ -883,8 +912,11 @@ static void reload(struct agent *a)
 	enum lf_log_level lvl;
 	if (lf_log_parse_level(g->cfg->server.log_level, &lvl) == 0)
 		lf_log_set_level(lvl);
-	if (a->srv)
+	if (a->srv) {
 		lf_agent_server_update(a->srv, &g->cfg->server);
+		lf_agent_server_set_config(a->srv, g->cfg);
+	}
+	a->reload_ok = true;
 	a->next_sync = 0; /* sync now with the new discovery */
 	free(reused);
 	lf_metric_inc(a->m_reload_ok, NULL);
@@ -893,6 +925,8 @@ static void reload(struct agent *a)
 
 fail:
 	lf_error("reload failed, keeping the current config: %s", err.msg);
+	a->reload_ok = false;
+	snprintf(a->reload_err, sizeof(a->reload_err), "%s", err.msg);
 	lf_metric_inc(a->m_reload_fail, NULL);
 	if (ncl) {
 		for (size_t i = 0; i < n_ncl; i++) {
@@ -1072,7 +1106,14 @@ static int run_loop(struct agent *a)
 				while (read(a->sfd, &si, sizeof si) == sizeof si) {
 					if (si.ssi_signo == SIGHUP) {
 						atomic_store(&a->reload_requested, false);
+						pthread_mutex_lock(&a->reload_mu);
+						uint64_t serves = a->reload_req;
+						pthread_mutex_unlock(&a->reload_mu);
 						reload(a);
+						pthread_mutex_lock(&a->reload_mu);
+						a->reload_done = serves;
+						pthread_cond_broadcast(&a->reload_cv);
+						pthread_mutex_unlock(&a->reload_mu);
 					} else if (si.ssi_signo == SIGTERM ||
 					           si.ssi_signo == SIGINT) {
 						lf_info("received signal %u, shutting down",
@@ -1323,6 +1364,8 @@ static void agent_free(struct agent *a)
 	gen_unref(a->gen);
 	lf_metrics_free(a->metrics);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->reload_mu);
+	pthread_cond_destroy(&a->reload_cv);
 }
 
 int lf_agent_run(const struct lf_agent_opts *opts, struct lf_agent_config *cfg,
@@ -1336,6 +1379,8 @@ int lf_agent_run(const struct lf_agent_opts *opts, struct lf_agent_config *cfg,
 	a->disc_fd_registered = -1;
 	a->rl_enqueue.interval_ns = 5 * LF_NS_PER_SEC;
 	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->reload_mu, NULL);
+	pthread_cond_init(&a->reload_cv, NULL);
 	lf_entry_init(&a->e);
 	a->gen = calloc(1, sizeof *a->gen);
 	if (!a->gen) {
@@ -1466,6 +1511,7 @@ int lf_agent_run(const struct lf_agent_opts *opts, struct lf_agent_config *cfg,
 		};
 		if (lf_agent_server_start(&cfg->server, a->metrics, &ops, &a->srv, err) < 0)
 			goto out;
+		lf_agent_server_set_config(a->srv, cfg);
 	}
 	lf_info("logferry %s started: %zu scrape configs, %zu clients%s", LF_VERSION, a->n_jobs,
 	        a->n_clients, opts->dry_run ? " (dry run)" : "");

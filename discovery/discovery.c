@@ -19,6 +19,7 @@
 #include "filenames.h"
 #include "glob.h"
 #include "kubernetes.h"
+#include "sdlist.h"
 #include "static.h"
 
 #define FIRST_FETCH_WAIT_NS (3 * LF_NS_PER_SEC)
@@ -101,6 +102,7 @@ struct resolved {
 	enum verdict verdict;
 	struct lf_labels labels; /* final: no `__*` */
 	uint64_t hash;
+	size_t drop_rule;     /* V_DROPPED: index of the relabel rule, else SIZE_MAX */
 	char *path, *exclude; /* exclude may be NULL */
 };
 
@@ -170,6 +172,8 @@ struct lf_discovery {
 	struct lf_dircache *dc;
 	struct strmap globs; /* pattern -> struct cached_glob */
 	struct lf_labels scratch;
+	struct lf_labels sd_scratch; /* discovered labels of a cached pod container */
+	bool keep_sd;                /* opts.keep_discovered */
 	struct resolved scratch_res;
 	struct lf_buf tmp;
 };
@@ -202,6 +206,7 @@ int lf_discovery_new(const struct lf_discovery_opts *opts, struct lf_discovery *
 	d->sync_period_ns =
 	        opts && opts->sync_period_ns > 0 ? opts->sync_period_ns : 10 * LF_NS_PER_SEC;
 	d->metrics = opts ? opts->metrics : NULL;
+	d->keep_sd = opts && opts->keep_discovered;
 	d->dc = lf_dircache_new();
 	if (!d->hostname || !d->pods_dir || !d->containers_dir || !d->dc) {
 		lf_discovery_free(d);
@@ -255,6 +260,7 @@ void lf_discovery_free(struct lf_discovery *d)
 		close(d->efd);
 	lf_dircache_free(d->dc);
 	lf_labels_free(&d->scratch);
+	lf_labels_free(&d->sd_scratch);
 	resolved_free(&d->scratch_res);
 	lf_buf_free(&d->tmp);
 	free(d->hostname);
@@ -411,6 +417,7 @@ void lf_targets_free(struct lf_targets *t)
 	free(t->v);
 	free(t->watch_dirs);
 	lf_buf_free(&t->strings);
+	lf_buf_free(&t->sd);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -433,7 +440,47 @@ struct sync_ctx {
 	const struct lf_glob *exclude;
 	struct strmap watch; /* dir -> NULL, dedup */
 	int rc;
+	bool sd_open; /* a discovered-target record awaits its verdict */
+	size_t sd_rec_start;
 };
+
+/* Starts the /service-discovery record of a discovered target (before
+ * relabeling changes ls). Past the bound, or when memory runs out, the
+ * target is only counted. */
+static void sd_begin(struct sync_ctx *c, const struct lf_labels *ls)
+{
+	struct lf_targets *t = c->t;
+	c->sd_open = false;
+	if (!c->d->keep_sd)
+		return;
+	if (t->sd.len > LF_SD_MAX_BYTES) {
+		t->sd_omitted++;
+		return;
+	}
+	size_t mark = t->sd.len;
+	c->sd_rec_start = mark;
+	if (lf_sd_begin(&t->sd, c->job->name, ls) < 0) {
+		t->sd.len = mark;
+		t->sd_omitted++;
+		return;
+	}
+	c->sd_open = true;
+}
+
+static void sd_end(struct sync_ctx *c, enum lf_sd_verdict v, size_t rule, const char *path,
+                   const struct lf_labels *final)
+{
+	if (!c->sd_open)
+		return;
+	c->sd_open = false;
+	struct lf_targets *t = c->t;
+	if (lf_sd_end(&t->sd, v, rule, path, final) < 0) {
+		t->sd.len = c->sd_rec_start; /* the whole record goes */
+		t->sd_omitted++;
+		return;
+	}
+	t->n_sd++;
+}
 
 static int on_file(void *ctx, const char *path)
 {
@@ -532,7 +579,8 @@ static int resolve_target(struct lf_discovery *d, const struct job *j, struct lf
 	r->path = r->exclude = NULL;
 	lf_labels_clear(&r->labels);
 	r->hash = 0;
-	if (!lf_relabel_apply(j->relabel, ls)) {
+	r->drop_rule = SIZE_MAX;
+	if (!lf_relabel_apply_rule(j->relabel, ls, &r->drop_rule)) {
 		r->verdict = V_DROPPED;
 		return 0;
 	}
@@ -569,16 +617,20 @@ static int emit_target(struct sync_ctx *c, const struct resolved *r)
 	switch (r->verdict) {
 	case V_DROPPED:
 		t->dropped.dropped++;
+		sd_end(c, LF_SD_DROPPED, r->drop_rule, NULL, NULL);
 		return 0;
 	case V_WRONG_HOST:
 		t->dropped.wrong_host++;
+		sd_end(c, LF_SD_WRONG_HOST, SIZE_MAX, NULL, NULL);
 		return 0;
 	case V_NO_PATH:
 		t->dropped.no_path++;
+		sd_end(c, LF_SD_NO_PATH, SIZE_MAX, NULL, NULL);
 		return 0;
 	case V_KEEP:
 		break;
 	}
+	sd_end(c, LF_SD_KEPT, SIZE_MAX, r->path, &r->labels);
 	const struct lf_glob *g = get_glob(d, r->path);
 	const struct lf_glob *exg = r->exclude ? get_glob(d, r->exclude) : NULL;
 	if (!g)
@@ -607,6 +659,7 @@ static int emit_target(struct sync_ctx *c, const struct resolved *r)
 /* Relabels and emits in one go (static targets, file-name pods). */
 static int process_target(struct sync_ctx *c, struct lf_labels *ls)
 {
+	sd_begin(c, ls);
 	if (resolve_target(c->d, c->job, ls, &c->d->scratch_res) < 0)
 		return -1;
 	return emit_target(c, &c->d->scratch_res);
@@ -822,9 +875,15 @@ static int sync_k8s(struct sync_ctx *c, struct k8s_sd *k, struct diskpod *disk, 
 			continue;
 		if (resolve_pod(d, c->job, r) < 0)
 			return -1;
-		for (size_t ci = 0; ci < r->pod.n_containers; ci++)
+		for (size_t ci = 0; ci < r->pod.n_containers; ci++) {
+			if (d->keep_sd) {
+				if (lf_k8s_meta_labels(&r->pod, ci, &d->sd_scratch) < 0)
+					return -1;
+				sd_begin(c, &d->sd_scratch);
+			}
 			if (emit_target(c, &r->res[ci]) < 0)
 				return -1;
+		}
 	}
 
 	/* Directories no PodList explains: labels from the file names. */
@@ -910,6 +969,8 @@ int lf_discovery_sync(struct lf_discovery *d, struct lf_targets *t, struct lf_er
 	t->n_watch_dirs = 0;
 	memset(&t->dropped, 0, sizeof(t->dropped));
 	lf_buf_reset(&t->strings);
+	lf_buf_reset(&t->sd);
+	t->n_sd = t->sd_omitted = 0;
 	struct sync_ctx c = {.d = d, .t = t};
 
 	/* The pod directories, once for every kubernetes job. */
