@@ -13,6 +13,8 @@ PKGS=(
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates
   # time zones for the timestamp stage's `location` (and its tests)
   tzdata
+  # the agent's status pages in a real browser (tests/e2e/agent/test_status_pages.py)
+  chromium
 )
 
 missing=()
