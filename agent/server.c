@@ -259,6 +259,12 @@ void lf_agent_server_set_discovered(struct lf_agent_server *s, struct lf_buf *sd
 		return;
 	atomic_init(&sn->refs, 1);
 	sn->data = *sd; /* take the buffer; discovery grows a new one */
+	char *fit = sn->data.cap > sn->data.len + 4096 ? realloc(sn->data.data, sn->data.len + 1)
+	                                               : NULL;
+	if (fit) {
+		sn->data.data = fit;
+		sn->data.cap = sn->data.len + 1;
+	}
 	sn->omitted = omitted;
 	memset(sd, 0, sizeof(*sd));
 	pthread_mutex_lock(&s->mu);

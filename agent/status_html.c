@@ -158,7 +158,7 @@ static size_t page_of(const struct lf_status_query *q)
 /* ---- /targets ---- */
 
 struct trow {
-	const char *job;
+	const char *job, *path;
 	json_t *t;
 };
 
@@ -168,9 +168,7 @@ static int trow_cmp(const void *a, const void *b)
 	int r = strcmp(x->job, y->job);
 	if (r)
 		return r;
-	const char *px = json_string_value(json_object_get(x->t, "path"));
-	const char *py = json_string_value(json_object_get(y->t, "path"));
-	return strcmp(px ? px : "", py ? py : "");
+	return strcmp(x->path, y->path);
 }
 
 static const char *jstr(json_t *o, const char *k)
@@ -277,6 +275,7 @@ int lf_status_targets_html(struct lf_buf *o, const char *json, size_t len,
 	for (size_t i = 0; rows && i < n; i++) {
 		json_t *t = json_array_get(arr, i);
 		rows[nr].job = jstr(t, "job");
+		rows[nr].path = jstr(t, "path");
 		rows[nr].t = t;
 		nr++;
 	}

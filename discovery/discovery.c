@@ -104,6 +104,10 @@ struct resolved {
 	uint64_t hash;
 	size_t drop_rule;     /* V_DROPPED: index of the relabel rule, else SIZE_MAX */
 	char *path, *exclude; /* exclude may be NULL */
+	/* keep_discovered: the labels before relabeling (lf_sd_labels), kept
+	 * with the cached verdict of a pod container so that a sync copies
+	 * them instead of rebuilding the meta labels */
+	struct lf_buf sd_disc;
 };
 
 /* A pod some PodList listed, kept while it is listed or its log directory
@@ -121,6 +125,7 @@ static void resolved_free(struct resolved *r)
 	lf_labels_free(&r->labels);
 	free(r->path);
 	free(r->exclude);
+	lf_buf_free(&r->sd_disc);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -172,8 +177,7 @@ struct lf_discovery {
 	struct lf_dircache *dc;
 	struct strmap globs; /* pattern -> struct cached_glob */
 	struct lf_labels scratch;
-	struct lf_labels sd_scratch; /* discovered labels of a cached pod container */
-	bool keep_sd;                /* opts.keep_discovered */
+	bool keep_sd; /* opts.keep_discovered */
 	struct resolved scratch_res;
 	struct lf_buf tmp;
 };
@@ -260,7 +264,6 @@ void lf_discovery_free(struct lf_discovery *d)
 		close(d->efd);
 	lf_dircache_free(d->dc);
 	lf_labels_free(&d->scratch);
-	lf_labels_free(&d->sd_scratch);
 	resolved_free(&d->scratch_res);
 	lf_buf_free(&d->tmp);
 	free(d->hostname);
@@ -461,6 +464,23 @@ static void sd_begin(struct sync_ctx *c, const struct lf_labels *ls)
 	c->sd_rec_start = mark;
 	if (lf_sd_begin(&t->sd, c->job->name, ls) < 0) {
 		t->sd.len = mark;
+		t->sd_omitted++;
+		return;
+	}
+	c->sd_open = true;
+}
+
+static void sd_begin_blob(struct sync_ctx *c, const struct lf_buf *blob)
+{
+	struct lf_targets *t = c->t;
+	c->sd_open = false;
+	if (t->sd.len > LF_SD_MAX_BYTES) {
+		t->sd_omitted++;
+		return;
+	}
+	c->sd_rec_start = t->sd.len;
+	if (lf_sd_begin_blob(&t->sd, c->job->name, blob) < 0) {
+		t->sd.len = c->sd_rec_start;
 		t->sd_omitted++;
 		return;
 	}
@@ -767,10 +787,15 @@ static int resolve_pod(struct lf_discovery *d, const struct job *j, struct retai
 		r->res = v;
 		r->n_res = r->pod.n_containers;
 	}
-	for (size_t ci = 0; ci < r->pod.n_containers; ci++)
-		if (lf_k8s_meta_labels(&r->pod, ci, &d->scratch) < 0 ||
-		    resolve_target(d, j, &d->scratch, &r->res[ci]) < 0)
+	for (size_t ci = 0; ci < r->pod.n_containers; ci++) {
+		if (lf_k8s_meta_labels(&r->pod, ci, &d->scratch) < 0)
 			return -1;
+		lf_buf_reset(&r->res[ci].sd_disc);
+		if (d->keep_sd && lf_sd_labels(&r->res[ci].sd_disc, &d->scratch) < 0)
+			return -1;
+		if (resolve_target(d, j, &d->scratch, &r->res[ci]) < 0)
+			return -1;
+	}
 	r->res_valid = true;
 	return 0;
 }
@@ -876,11 +901,8 @@ static int sync_k8s(struct sync_ctx *c, struct k8s_sd *k, struct diskpod *disk, 
 		if (resolve_pod(d, c->job, r) < 0)
 			return -1;
 		for (size_t ci = 0; ci < r->pod.n_containers; ci++) {
-			if (d->keep_sd) {
-				if (lf_k8s_meta_labels(&r->pod, ci, &d->sd_scratch) < 0)
-					return -1;
-				sd_begin(c, &d->sd_scratch);
-			}
+			if (d->keep_sd)
+				sd_begin_blob(c, &r->res[ci].sd_disc);
 			if (emit_target(c, &r->res[ci]) < 0)
 				return -1;
 		}

@@ -28,6 +28,20 @@ int lf_sd_begin(struct lf_buf *b, const char *job, const struct lf_labels *disco
 	return put_labels(b, discovered);
 }
 
+int lf_sd_labels(struct lf_buf *blob, const struct lf_labels *ls)
+{
+	return put_labels(blob, ls);
+}
+
+int lf_sd_begin_blob(struct lf_buf *b, const char *job, const struct lf_buf *blob)
+{
+	if (put(b, job) < 0)
+		return -1;
+	if (blob->len == 0)
+		return put_labels(b, NULL);
+	return lf_buf_append(b, blob->data, blob->len);
+}
+
 int lf_sd_end(struct lf_buf *b, enum lf_sd_verdict v, size_t rule, const char *path,
               const struct lf_labels *final)
 {

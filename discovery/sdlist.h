@@ -38,6 +38,10 @@ enum lf_sd_verdict {
 int lf_sd_begin(struct lf_buf *b, const char *job, const struct lf_labels *discovered);
 int lf_sd_end(struct lf_buf *b, enum lf_sd_verdict v, size_t rule, const char *path,
               const struct lf_labels *final);
+/* A label set serialized once (lf_sd_labels) and reused by many syncs:
+ * lf_sd_begin_blob(b, job, blob) == lf_sd_begin(b, job, labels). */
+int lf_sd_labels(struct lf_buf *blob, const struct lf_labels *ls);
+int lf_sd_begin_blob(struct lf_buf *b, const char *job, const struct lf_buf *blob);
 
 /* One record as read back. Label pairs are consecutive NUL-terminated
  * strings name, value, name, value, ...: walk them with lf_sd_pair_next. */
