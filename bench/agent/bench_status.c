@@ -6,6 +6,8 @@
  * time and size of the rendered pages.
  *
  *   bench_status <helm-kubernetes-pods.yaml> [containers=5000] [rounds=15]
+ *   BENCH_STATUS_RSS=off|on bench_status ...   only the steady syncs of one
+ *       mode, then the process's peak RSS (VmHWM): run both and compare
  *
  * Prints one line per figure; bench/RESULTS.md has the numbers. */
 #include <stdint.h>
@@ -145,6 +147,19 @@ static double sync_us(const char *helm, const struct lf_buf *pl, bool keep, int 
 	return med;
 }
 
+static long vm_kb(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char ln[256];
+	long v = -1;
+	while (f && fgets(ln, sizeof(ln), f))
+		if (strncmp(ln, key, strlen(key)) == 0)
+			v = atol(ln + strlen(key) + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -161,6 +176,17 @@ int main(int argc, char **argv)
 	podlist(&pl, pods);
 
 	struct lf_targets t0 = LF_TARGETS_INIT, t1 = LF_TARGETS_INIT;
+	const char *rss = getenv("BENCH_STATUS_RSS");
+	if (rss && *rss) {
+		bool on = strcmp(rss, "on") == 0;
+		double us = sync_us(argv[1], &pl, on, rounds, false, &t1);
+		printf("records %s: %zu targets, steady sync %.0f us, record bytes %zu, peak RSS "
+		       "%ld KiB\n",
+		       on ? "on" : "off", pods * 3, us, t1.sd.len, vm_kb("VmHWM:"));
+		lf_targets_free(&t1);
+		lf_buf_free(&pl);
+		return 0;
+	}
 	double off = sync_us(argv[1], &pl, false, rounds, true, &t0);
 	double on = sync_us(argv[1], &pl, true, rounds, true, &t1);
 	double soff = sync_us(argv[1], &pl, false, rounds, false, &t0);
