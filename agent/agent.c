@@ -1318,6 +1318,16 @@ static int epoll_add(struct agent *a, int fd, struct fdh *h, enum fd_kind k, str
 
 static void agent_free(struct agent *a)
 {
+	/* A POST /reload still waiting gets its answer before the server
+	 * stops (which waits for running handlers). */
+	pthread_mutex_lock(&a->reload_mu);
+	if (a->reload_done < a->reload_req) {
+		a->reload_done = a->reload_req;
+		a->reload_ok = false;
+		snprintf(a->reload_err, sizeof(a->reload_err), "the agent is shutting down");
+	}
+	pthread_cond_broadcast(&a->reload_cv);
+	pthread_mutex_unlock(&a->reload_mu);
 	if (a->srv)
 		lf_agent_server_stop(a->srv);
 	/* The tailer first: it drops its target references. */

@@ -844,7 +844,17 @@ static void emit_after_key(struct lf_buf *o, const struct lf_ynode *v, int ind)
 	lf_buf_putc(o, '\n');
 }
 
+static void emit_map_body_ex(struct lf_buf *o, const struct lf_ynode *m, int ind,
+                             bool first_inline, bool tls);
+
 static void emit_map_body(struct lf_buf *o, const struct lf_ynode *m, int ind, bool first_inline)
+{
+	emit_map_body_ex(o, m, ind, first_inline, false);
+}
+
+/* tls: m is a tls_config map (its `key` is a secret). */
+static void emit_map_body_ex(struct lf_buf *o, const struct lf_ynode *m, int ind,
+                             bool first_inline, bool tls)
 {
 	for (size_t j = 0; j < m->n; j++) {
 		if (j || !first_inline)
@@ -852,7 +862,12 @@ static void emit_map_body(struct lf_buf *o, const struct lf_ynode *m, int ind, b
 		const struct lf_ynode *k = m->pairs[j].key, *v = m->pairs[j].value;
 		emit_scalar(o, k);
 		lf_buf_putc(o, ':');
-		if (v->kind == LF_Y_SCALAR && lf_config_secret_key(k->str)) {
+		if (v->kind == LF_Y_MAP && v->n > 0 && strcmp(k->str, "tls_config") == 0) {
+			lf_buf_putc(o, '\n');
+			emit_map_body_ex(o, v, ind + 2, false, true);
+			continue;
+		}
+		if (v->kind == LF_Y_SCALAR && lf_config_secret_key(k->str, tls)) {
 			lf_buf_appends(o, " \"" LF_SECRET_TEXT "\"\n");
 			continue;
 		}

@@ -4,10 +4,12 @@
 #include <string.h>
 #include <strings.h>
 
-bool lf_config_secret_key(const char *key)
+bool lf_config_secret_key(const char *key, bool in_tls_config)
 {
-	static const char *const keys[] = {
-	        "password", "bearer_token", "credentials", "client_secret", "key", "secret", NULL};
+	if (in_tls_config && strcmp(key, "key") == 0)
+		return true;
+	static const char *const keys[] = {"password",      "bearer_token", "credentials",
+	                                   "client_secret", "secret",       NULL};
 	for (size_t i = 0; keys[i]; i++)
 		if (strcmp(key, keys[i]) == 0)
 			return true;

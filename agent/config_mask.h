@@ -2,9 +2,10 @@
  * for /config and -print-config-stderr (lf_agent_config_render).
  *
  * Masked as "<secret>": the values of the keys password, bearer_token,
- * credentials (authorization), client_secret (oauth2) and key (inline TLS
- * key), wherever they appear, client headers named Authorization, and the
- * password of a URL's user info (url, proxy_url, api_server, any *_url).
+ * credentials (authorization), client_secret (oauth2) wherever they appear,
+ * key inside a tls_config (an inline TLS key), client headers named
+ * Authorization, and the password of a URL's user info (url, proxy_url,
+ * api_server, any *_url).
  * `*_file` keys show the path only: the contents behind them are never read
  * for rendering. No state.
  */
@@ -17,8 +18,9 @@
 
 #define LF_SECRET_TEXT "<secret>"
 
-/* True for keys whose value is a secret. */
-bool lf_config_secret_key(const char *key);
+/* True for keys whose value is a secret (in_tls_config: the key is in a
+ * tls_config map, where `key` is one). */
+bool lf_config_secret_key(const char *key, bool in_tls_config);
 /* True for keys whose value is a URL (its password gets masked). */
 bool lf_config_url_key(const char *key);
 /* True for header names whose value is a credential. */

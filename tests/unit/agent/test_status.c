@@ -85,7 +85,9 @@ static void test_render_masks_every_secret(void **state)
 	         "        basic_auth: {username: dave, password: SDPASSSECRET}\n"
 	         "        authorization: {type: Bearer, credentials: CREDSECRET}\n"
 	         "        oauth2: {client_id: cid, client_secret: OAUTHSECRET}\n"
-	         "        tls_config: {key: INLINEKEYSECRET, key_file: /k.pem}\n",
+	         "        tls_config: {key: INLINEKEYSECRET, key_file: /k.pem}\n"
+	         "    pipeline_stages:\n"
+	         "      - static_labels: {key: not-a-secret}\n",
 	         pwfile);
 	struct lf_agent_config *c = NULL;
 	struct lf_error err = {{0}};
@@ -111,7 +113,8 @@ static void test_render_masks_every_secret(void **state)
 	assert_contains(out.data, "https://sa:<secret>@10.0.0.1:6443");
 	assert_contains(out.data, "credentials: \"<secret>\"");
 	assert_contains(out.data, "client_secret: \"<secret>\"");
-	assert_contains(out.data, "key: \"<secret>\"");
+	assert_contains(out.data, "    key: \"<secret>\"");
+	assert_contains(out.data, "key: not-a-secret"); /* `key` is a secret only in tls_config */
 	assert_contains(out.data, "username: \"alice\"");
 	assert_contains(out.data, "username: dave");
 	/* the masked rendering still loads */
