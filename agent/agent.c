@@ -703,6 +703,7 @@ static size_t srv_targets(void *ctx)
 struct json_ctx {
 	struct lf_buf *out;
 	bool first;
+	bool detail; /* the status page's extra fields */
 };
 
 static void json_u64(struct lf_buf *o, const char *k, uint64_t v)
@@ -744,13 +745,15 @@ static void targets_item(void *ctx, const struct lf_tail_file_info *fi)
 	lf_buf_printf(o, ",\"polled\":%s,\"error\":", fi->polled ? "true" : "false");
 	const char *e = fi->error ? fi->error : "";
 	lf_buf_append_json_string(o, e, strlen(e));
+	if (jc->detail && fi->error_time_ns > 0)
+		lf_buf_printf(o, ",\"error_time_ns\":%lld", (long long)fi->error_time_ns);
 	lf_buf_putc(o, '}');
 }
 
-static void srv_targets_json(void *ctx, struct lf_buf *out)
+static void srv_targets_json(void *ctx, struct lf_buf *out, bool detail)
 {
 	struct agent *a = ctx;
-	struct json_ctx jc = {out, true};
+	struct json_ctx jc = {out, true, detail};
 	lf_buf_appends(out, "{\"targets\":[");
 	pthread_mutex_lock(&a->mu);
 	if (a->tailer)

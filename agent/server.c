@@ -105,7 +105,7 @@ static void handle(void *ctx, const struct lf_http_request *req, struct lf_http_
 			struct lf_buf js = LF_BUF_INIT;
 			struct lf_status_query q;
 			read_query(req, &q);
-			s->ops.targets_json(s->ops.ctx, &js);
+			s->ops.targets_json(s->ops.ctx, &js, true);
 			html_resp(resp);
 			lf_status_targets_html(&resp->body, js.data ? js.data : "", js.len, &q);
 			lf_buf_free(&js);
@@ -113,7 +113,7 @@ static void handle(void *ctx, const struct lf_http_request *req, struct lf_http_
 		}
 		resp->status = 200;
 		resp->content_type = "application/json";
-		s->ops.targets_json(s->ops.ctx, &resp->body);
+		s->ops.targets_json(s->ops.ctx, &resp->body, false);
 		return;
 	}
 	if (strcmp(req->path, "/service-discovery") == 0 && get) {

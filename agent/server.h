@@ -34,8 +34,9 @@ struct lf_agent_server_ops {
 	void *ctx;
 	/* Number of current targets (discovered files). */
 	size_t (*targets)(void *ctx);
-	/* Appends the /targets JSON array body. */
-	void (*targets_json)(void *ctx, struct lf_buf *out);
+	/* Appends the /targets JSON body; detail adds what only the HTML
+	 * page shows ("error_time_ns" of a target with an error). */
+	void (*targets_json)(void *ctx, struct lf_buf *out, bool detail);
 	/* Reloads the config (as SIGHUP does) and waits for the outcome:
 	 * 0, or -1 with the error message appended to err. */
 	int (*reload)(void *ctx, struct lf_buf *err);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "filenames.h"
 #include "sdlist.h"
@@ -251,6 +252,14 @@ static void target_row(struct lf_buf *o, json_t *t)
 		              pf.dir.pod.p);
 	lf_buf_appends(o, "</td><td class=\"bad\">");
 	esc(o, jstr(t, "error"));
+	json_t *et = json_object_get(t, "error_time_ns");
+	if (json_is_integer(et) && json_integer_value(et) > 0) {
+		time_t sec = (time_t)(json_integer_value(et) / 1000000000);
+		struct tm tm;
+		char ts[64];
+		if (gmtime_r(&sec, &tm) && strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S UTC", &tm))
+			lf_buf_printf(o, "<br><small>since %s</small>", ts);
+	}
 	lf_buf_appends(o, "</td></tr>\n");
 }
 

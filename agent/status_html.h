@@ -36,8 +36,9 @@ struct lf_status_query {
 void lf_status_page_begin(struct lf_buf *o, const char *title, const char *active);
 void lf_status_page_end(struct lf_buf *o);
 
-/* /targets from the agent's targets JSON ({"targets":[...]}). -1 when the
- * JSON does not parse (the page then says so). */
+/* /targets from the agent's targets JSON ({"targets":[...]}, with the
+ * optional "error_time_ns" of a target's error). -1 when the JSON does not
+ * parse (the page then says so). */
 int lf_status_targets_html(struct lf_buf *o, const char *json, size_t len,
                            const struct lf_status_query *q);
 /* /service-discovery from sdlist records; omitted = targets past the bound. */

@@ -103,6 +103,8 @@ def test_static_job():
         os.makedirs(logs)
         keep = env.write("logs/keep.log", "kept line\n")
         gone = env.write("logs/gone.log", "dropped line\n")
+        pipe = env.path("logs", "pipe.log")  # a FIFO: an unreadable target with an error
+        os.mkfifo(pipe)
         scrape = ("scrape_configs:\n"
                   "  - job_name: files\n"
                   "    static_configs:\n"
@@ -110,10 +112,12 @@ def test_static_job():
                   "        labels: {app: keep, __path__: %s, evil: \"%s\"}\n"
                   "      - targets: [localhost]\n"
                   "        labels: {app: gone, __path__: %s}\n"
+                  "      - targets: [localhost]\n"
+                  "        labels: {app: pipe, __path__: %s}\n"
                   "    relabel_configs:\n"
                   "      - {source_labels: [app], target_label: team, replacement: core}\n"
                   "      - {source_labels: [app], regex: gone, action: drop}\n"
-                  % (keep, EVIL, gone))
+                  % (keep, EVIL, gone, pipe))
         ag = Agent(env, rx, scrape=scrape, start=False,
                    client_extra="basic_auth: {username: bob, password: Hunter2-PW}")
         with open(ag.config) as f:
@@ -127,38 +131,49 @@ def test_static_job():
         st, body = http("GET", ag.url("/targets"), headers={"Accept": "application/json"})
         check(st == 200, "/targets json: %s" % st)
         js = json.loads(body)
-        check([t["path"] for t in js["targets"]] == [keep], "json targets: %s" % js)
-        check(js["targets"][0]["labels"]["evil"] == EVIL, "json label value")
+        check(sorted(t["path"] for t in js["targets"]) == [keep, pipe], "json targets: %s" % js)
+        check([t["labels"]["evil"] for t in js["targets"] if t["path"] == keep] == [EVIL],
+              "json label value")
+        check(all(set(t) == {"job", "path", "labels", "state", "offset", "acked_offset", "size",
+                             "lines", "inflight", "polled", "error"} for t in js["targets"]),
+              "json fields unchanged: %s" % js)
         st, body = get(ag.url("/targets?format=json"))
         check(json.loads(body) == json.loads(get(ag.url("/targets"))[1]), "?format=json")
 
         sd = page(env, ag, "/service-discovery")
         check("script" not in sd.tags, "a <script> element made it into the DOM")
-        check("files (1/2 active targets)" in sd.heads, "sd heading: %s" % sd.heads)
+        check("files (2/3 active targets)" in sd.heads, "sd heading: %s" % sd.heads)
         data = [r for r in sd.rows if len(r["cells"]) == 2 and "__address__" in r["cells"][0]]
         dropped = [r for r in data if r["class"] == "drop"]
         check(len(dropped) == 1, "one dropped row: %s" % data)
         d = dropped[0]["cells"]
         check('app="gone"' in d[0] and '__path__="%s"' % gone in d[0], "discovered: %s" % d)
         check("Dropped by relabel_configs[1]" in d[1], "verdict: %s" % d[1])
-        kept = [r for r in data if r["class"] != "drop"]
-        check(len(kept) == 1, "one kept row: %s" % data)
+        kept = [r for r in data if r["class"] != "drop" and 'app="keep"' in r["cells"][0]]
+        check(len(kept) == 1 and len(data) == 3, "kept rows: %s" % data)
         k = kept[0]["cells"]
         check('evil="%s"' % EVIL in k[0], "the <script> value is shown as text: %s" % k[0])
         check('team="core"' in k[1] and "team" not in k[0], "target labels: %s" % k)
 
         tg = page(env, ag, "/targets")
         check("script" not in tg.tags, "no <script> on /targets")
-        check("files (1/1 ready)" in tg.heads, "targets heading: %s" % tg.heads)
+        check("files (1/2 ready)" in tg.heads, "targets heading: %s" % tg.heads)
         paths = [r["cells"][0] for r in tg.rows if r["cells"] and r["cells"][0].startswith("/")]
-        check(paths == [keep], "/targets shows only the kept file: %s" % paths)
+        check(paths == [keep, pipe], "/targets shows only the kept files: %s" % paths)
         check('evil="%s"' % EVIL in tg.all_text(), "label as text on /targets")
         # the filter form (GET) and "only unready"
-        f = page(env, ag, "/targets?search=team%3D%22core%22")
+        f = page(env, ag, "/targets?search=app%3D%22keep%22")
         check([r["cells"][0] for r in f.rows if r["cells"][0].startswith("/")] == [keep],
               "filter keeps the match")
         f = page(env, ag, "/targets?search=nomatch&unready=1")
         check("No target matches the filter." in f.all_text(), "filter excludes")
+        # only unready: the FIFO, with its error and since when
+        f = page(env, ag, "/targets?unready=1")
+        rows = [r["cells"] for r in f.rows if r["cells"] and r["cells"][0].startswith("/")]
+        check(len(rows) == 1 and rows[0][0] == pipe and rows[0][1] == "unreadable",
+              "only unready: %s" % rows)
+        check("not a regular file" in rows[0][-1] and "since 20" in rows[0][-1],
+              "last error with its time: %s" % rows[0][-1])
 
         cf = page(env, ag, "/config")
         txt = cf.all_text()
@@ -170,7 +185,7 @@ def test_static_job():
 
         # navigation: / goes to /targets; the bar links every page
         root = page(env, ag, "/")
-        check("files (1/1 ready)" in root.heads, "/ redirects to the targets page")
+        check("files (1/2 ready)" in root.heads, "/ redirects to the targets page")
         for link in ("Targets", "Service Discovery", "Configuration", "Metrics", "Ready"):
             check(link in root.all_text(), "nav link %s" % link)
 

@@ -148,7 +148,8 @@ static void test_pages_escape_labels(void **state)
 	const char *js = "{\"targets\":[{\"job\":\"j<b>\",\"path\":\"/var/log/<i>.log\","
 	                 "\"labels\":{\"app\":\"<script>alert(1)</script>\"},\"state\":\"reading\","
 	                 "\"offset\":10,\"acked_offset\":10,\"size\":30,\"lines\":2,\"inflight\":0,"
-	                 "\"polled\":false,\"error\":\"<img src=x>\"}]}";
+	                 "\"polled\":false,\"error\":\"<img src=x>\","
+	                 "\"error_time_ns\":1700000000000000000}]}";
 	struct lf_status_query q = {0};
 	struct lf_buf o = LF_BUF_INIT;
 	assert_int_equal(lf_status_targets_html(&o, js, strlen(js), &q), 0);
@@ -158,6 +159,7 @@ static void test_pages_escape_labels(void **state)
 	assert_absent(o.data, "<i>");
 	assert_contains(o.data, "app=&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;");
 	assert_contains(o.data, "j&lt;b&gt; (1/1 ready)");
+	assert_contains(o.data, "&lt;img src=x&gt;<br><small>since 2023-11-14 22:13:20 UTC");
 	/* a search value is echoed escaped in the filter box */
 	q.search = "\"><script>";
 	lf_buf_reset(&o);
