@@ -574,6 +574,8 @@ static int apply_overrides(struct lf_agent_config *c, const struct lf_config_ove
 		c->server.http_listen_port = ov->http_listen_port;
 	if (ov->server_disable >= 0)
 		c->server.disable = ov->server_disable != 0;
+	if (ov->enable_runtime_reload)
+		c->server.enable_runtime_reload = true;
 	return 0;
 }
 

@@ -258,7 +258,7 @@ def test_kubelet_job():
         port = env.free_port()
         cfg = env.write("agent.yaml", kube_config(env, kubelet, token_file, rx.url(), port))
         env.spawn([os.environ["LOGFERRY"], "-config.file=" + cfg, "-config.expand-env=true",
-                   "-discovery.hostname=node-a",
+                   "-server.enable-runtime-reload", "-discovery.hostname=node-a",
                    "-discovery.pods-dir=" + env.path("var", "log", "pods"),
                    "-discovery.containers-dir=" + env.path("var", "log", "containers")],
                   name="agent", env={"LF_TEST_ROOT": env.dir})
@@ -298,6 +298,14 @@ def test_kubelet_job():
         check(paths == [web_log], "/targets: only the shop pod's file: %s" % paths)
         row = [r for r in tg.rows if r["cells"] and r["cells"][0] == web_log][0]
         check("shop/" + web[1] in row["cells"], "pod column: %s" % row)
+
+        # Promtail's flag turns POST /reload on; the pages survive a reload
+        st, body = http("POST", A.url("/reload"), b"")
+        check(st == 200, "reload through -server.enable-runtime-reload: %s %r" % (st, body))
+        env.wait_until(lambda: json.loads(get(A.url("/service-discovery"))[1])["jobs"][0]
+                       ["total"] == 4, what="discovered targets after the reload")
+        st, body = get(A.url("/config"))
+        check(b"enable_runtime_reload: true" in body, "flag in /config")
 
         shoot(env, A.url("/targets"), "kubelet-targets")
         shoot(env, A.url("/service-discovery"), "kubelet-service-discovery")
