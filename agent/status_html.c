@@ -370,6 +370,8 @@ static bool pairs_match(const char *s, size_t n, const char *needle, struct lf_b
 static bool sd_matches(const struct lf_sd_target *t, const struct lf_status_query *q,
                        struct lf_buf *tmp)
 {
+	if (!t->listed)
+		return false;
 	if (!q->search || !*q->search)
 		return true;
 	return pairs_match(t->disc, t->n_disc, q->search, tmp) ||
@@ -428,7 +430,7 @@ void lf_status_sd_html(struct lf_buf *o, const char *sd, size_t len, size_t omit
 	while (pos < len) {
 		/* One job's run: count, then list. */
 		size_t start = pos, end = pos;
-		size_t total = 0, active = 0, matched = 0;
+		size_t total = 0, active = 0, matched = 0, unlisted = 0;
 		const char *job = NULL;
 		while (end < len) {
 			size_t p = end;
@@ -439,6 +441,7 @@ void lf_status_sd_html(struct lf_buf *o, const char *sd, size_t len, size_t omit
 			job = t.job;
 			total++;
 			active += t.verdict == LF_SD_KEPT;
+			unlisted += !t.listed;
 			matched += sd_matches(&t, q, &tmp);
 			end = p;
 		}
@@ -469,6 +472,12 @@ void lf_status_sd_html(struct lf_buf *o, const char *sd, size_t len, size_t omit
 		} else {
 			lf_buf_appends(o, "<p>No target matches the filter.</p>\n");
 		}
+		if (unlisted)
+			lf_buf_printf(
+			        o,
+			        "<p>%zu more dropped targets are not listed (the labels of at "
+			        "most %d dropped targets per job are kept).</p>\n",
+			        unlisted, LF_SD_MAX_DROPPED);
 		lf_buf_appends(o, "</details>\n");
 	}
 	lf_buf_free(&tmp);
@@ -505,7 +514,7 @@ void lf_status_sd_json(struct lf_buf *o, const char *sd, size_t len, size_t omit
 	struct lf_sd_target t;
 	bool first_job = true;
 	while (pos < len) {
-		size_t start = pos, end = pos, total = 0, active = 0;
+		size_t start = pos, end = pos, total = 0, active = 0, unlisted = 0;
 		const char *job = NULL;
 		while (end < len) {
 			size_t p = end;
@@ -514,6 +523,7 @@ void lf_status_sd_json(struct lf_buf *o, const char *sd, size_t len, size_t omit
 			job = t.job;
 			total++;
 			active += t.verdict == LF_SD_KEPT;
+			unlisted += !t.listed;
 			end = p;
 		}
 		if (!job)
@@ -524,12 +534,19 @@ void lf_status_sd_json(struct lf_buf *o, const char *sd, size_t len, size_t omit
 		first_job = false;
 		lf_buf_appends(o, "{\"job\":");
 		lf_buf_append_json_string(o, job, strlen(job));
-		lf_buf_printf(o, ",\"active\":%zu,\"total\":%zu,\"targets\":[", active, total);
-		for (size_t p = start, i = 0; p < end; i++) {
+		lf_buf_printf(o,
+		              ",\"active\":%zu,\"total\":%zu,\"dropped_not_listed\":%zu,"
+		              "\"targets\":[",
+		              active, total, unlisted);
+		bool first = true;
+		for (size_t p = start; p < end;) {
 			if (!lf_sd_next(sd, len, &p, &t))
 				break;
-			if (i)
+			if (!t.listed)
+				continue;
+			if (!first)
 				lf_buf_putc(o, ',');
+			first = false;
 			lf_buf_appends(o, "{\"discovered_labels\":");
 			pairs_json(o, t.disc, t.n_disc, NULL, NULL);
 			lf_buf_appends(o, ",\"labels\":");

@@ -45,11 +45,12 @@ int lf_status_targets_html(struct lf_buf *o, const char *json, size_t len,
 void lf_status_sd_html(struct lf_buf *o, const char *sd, size_t len, size_t omitted,
                        const struct lf_status_query *q);
 /* The same data as JSON:
- *   {"jobs":[{"job":"j","active":1,"total":2,"targets":[
+ *   {"jobs":[{"job":"j","active":1,"total":2,"dropped_not_listed":0,"targets":[
  *      {"discovered_labels":{...},"labels":{...},"state":"active"|"dropped",
  *       "reason":"relabel"|"host"|"no_path","dropped_by_rule":i}]}],
  *    "omitted":0}
- * (labels is {} and reason/dropped_by_rule present only for dropped ones). */
+ * (labels is {} and reason/dropped_by_rule present only for dropped ones;
+ * dropped targets past LF_SD_MAX_DROPPED per job are only counted). */
 void lf_status_sd_json(struct lf_buf *o, const char *sd, size_t len, size_t omitted);
 /* /config for browsers: the YAML in a <pre>. */
 void lf_status_config_html(struct lf_buf *o, const char *yaml, size_t len);

@@ -177,7 +177,8 @@ struct lf_discovery {
 	struct lf_dircache *dc;
 	struct strmap globs; /* pattern -> struct cached_glob */
 	struct lf_labels scratch;
-	bool keep_sd; /* opts.keep_discovered */
+	struct lf_labels sd_scratch; /* discovered labels of a listed dropped pod container */
+	bool keep_sd;                /* opts.keep_discovered */
 	struct resolved scratch_res;
 	struct lf_buf tmp;
 };
@@ -264,6 +265,7 @@ void lf_discovery_free(struct lf_discovery *d)
 		close(d->efd);
 	lf_dircache_free(d->dc);
 	lf_labels_free(&d->scratch);
+	lf_labels_free(&d->sd_scratch);
 	resolved_free(&d->scratch_res);
 	lf_buf_free(&d->tmp);
 	free(d->hostname);
@@ -445,6 +447,7 @@ struct sync_ctx {
 	int rc;
 	bool sd_open; /* a discovered-target record awaits its verdict */
 	size_t sd_rec_start;
+	size_t sd_dropped; /* dropped targets of this job listed with labels */
 };
 
 /* Starts the /service-discovery record of a discovered target (before
@@ -487,6 +490,18 @@ static void sd_begin_blob(struct sync_ctx *c, const struct lf_buf *blob)
 	c->sd_open = true;
 }
 
+/* A dropped target past LF_SD_MAX_DROPPED: only counted. */
+static void sd_begin_unlisted(struct sync_ctx *c)
+{
+	c->sd_open = false;
+	if (c->t->sd.len > LF_SD_MAX_BYTES) {
+		c->t->sd_omitted++;
+		return;
+	}
+	c->sd_rec_start = c->t->sd.len;
+	c->sd_open = true;
+}
+
 static void sd_end(struct sync_ctx *c, enum lf_sd_verdict v, size_t rule, const char *path,
                    const struct lf_labels *final)
 {
@@ -494,6 +509,18 @@ static void sd_end(struct sync_ctx *c, enum lf_sd_verdict v, size_t rule, const 
 		return;
 	c->sd_open = false;
 	struct lf_targets *t = c->t;
+	if (v != LF_SD_KEPT && c->sd_dropped >= LF_SD_MAX_DROPPED) {
+		t->sd.len = c->sd_rec_start; /* labels not kept */
+		if (lf_sd_unlisted(&t->sd, c->job->name, v, rule) < 0) {
+			t->sd.len = c->sd_rec_start;
+			t->sd_omitted++;
+			return;
+		}
+		t->n_sd++;
+		return;
+	}
+	if (v != LF_SD_KEPT)
+		c->sd_dropped++;
 	if (lf_sd_end(&t->sd, v, rule, path, final) < 0) {
 		t->sd.len = c->sd_rec_start; /* the whole record goes */
 		t->sd_omitted++;
@@ -790,11 +817,16 @@ static int resolve_pod(struct lf_discovery *d, const struct job *j, struct retai
 	for (size_t ci = 0; ci < r->pod.n_containers; ci++) {
 		if (lf_k8s_meta_labels(&r->pod, ci, &d->scratch) < 0)
 			return -1;
-		lf_buf_reset(&r->res[ci].sd_disc);
-		if (d->keep_sd && lf_sd_labels(&r->res[ci].sd_disc, &d->scratch) < 0)
+		struct resolved *res = &r->res[ci];
+		lf_buf_reset(&res->sd_disc);
+		if (d->keep_sd && lf_sd_labels(&res->sd_disc, &d->scratch) < 0)
 			return -1;
-		if (resolve_target(d, j, &d->scratch, &r->res[ci]) < 0)
+		if (resolve_target(d, j, &d->scratch, res) < 0)
 			return -1;
+		/* a dropped one is listed only among the first of its job:
+		 * its labels are rebuilt then rather than kept */
+		if (res->verdict != V_KEEP)
+			lf_buf_free(&res->sd_disc);
 	}
 	r->res_valid = true;
 	return 0;
@@ -901,8 +933,16 @@ static int sync_k8s(struct sync_ctx *c, struct k8s_sd *k, struct diskpod *disk, 
 		if (resolve_pod(d, c->job, r) < 0)
 			return -1;
 		for (size_t ci = 0; ci < r->pod.n_containers; ci++) {
-			if (d->keep_sd)
-				sd_begin_blob(c, &r->res[ci].sd_disc);
+			const struct resolved *res = &r->res[ci];
+			if (d->keep_sd && res->verdict == V_KEEP) {
+				sd_begin_blob(c, &res->sd_disc);
+			} else if (d->keep_sd && c->sd_dropped < LF_SD_MAX_DROPPED) {
+				if (lf_k8s_meta_labels(&r->pod, ci, &d->sd_scratch) < 0)
+					return -1;
+				sd_begin(c, &d->sd_scratch);
+			} else if (d->keep_sd) {
+				sd_begin_unlisted(c);
+			}
 			if (emit_target(c, &r->res[ci]) < 0)
 				return -1;
 		}
@@ -1021,6 +1061,7 @@ int lf_discovery_sync(struct lf_discovery *d, struct lf_targets *t, struct lf_er
 	for (size_t i = 0; i < d->n_jobs && c.rc == 0; i++) {
 		struct job *j = &d->jobs[i];
 		c.job = j;
+		c.sd_dropped = 0;
 		for (size_t s = 0; s < j->statics.n; s++) {
 			if (lf_labels_copy(&d->scratch, &j->statics.v[s]) < 0 ||
 			    process_target(&c, &d->scratch) < 0)

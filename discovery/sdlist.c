@@ -42,6 +42,18 @@ int lf_sd_begin_blob(struct lf_buf *b, const char *job, const struct lf_buf *blo
 	return lf_buf_append(b, blob->data, blob->len);
 }
 
+int lf_sd_unlisted(struct lf_buf *b, const char *job, enum lf_sd_verdict v, size_t rule)
+{
+	if (put(b, job) < 0 || put_labels(b, NULL) < 0)
+		return -1;
+	/* upper case: not listed */
+	if (lf_buf_printf(b, "%c%zu", (char)(v - 'a' + 'A'),
+	                  rule == SIZE_MAX ? (size_t)0 : rule + 1) < 0 ||
+	    lf_buf_putc(b, '\0') < 0 || put(b, "") < 0)
+		return -1;
+	return put_labels(b, NULL);
+}
+
 int lf_sd_end(struct lf_buf *b, enum lf_sd_verdict v, size_t rule, const char *path,
               const struct lf_labels *final)
 {
@@ -90,7 +102,8 @@ bool lf_sd_next(const char *data, size_t len, size_t *pos, struct lf_sd_target *
 	const char *v = take(data, len, pos);
 	if (!v || !v[0])
 		return false;
-	out->verdict = (enum lf_sd_verdict)v[0];
+	out->listed = !(v[0] >= 'A' && v[0] <= 'Z');
+	out->verdict = (enum lf_sd_verdict)(out->listed ? v[0] : v[0] - 'A' + 'a');
 	char *e;
 	unsigned long long r = strtoull(v + 1, &e, 10);
 	if (*e)

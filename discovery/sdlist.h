@@ -10,8 +10,10 @@
  * separated strings in one buffer, so a snapshot is one allocation and a
  * reader needs no parsing beyond strlen.
  *
- * Bound: a list stops growing at LF_SD_MAX_BYTES; later targets are only
- * counted (lf_targets.sd_omitted).
+ * Bounds: as Promtail, at most LF_SD_MAX_DROPPED dropped targets per job
+ * keep their labels; the others get an "unlisted" record (job and verdict
+ * only, so the page still counts them). A list stops growing at
+ * LF_SD_MAX_BYTES; later targets are only counted (lf_targets.sd_omitted).
  */
 #ifndef LF_DISCOVERY_SDLIST_H
 #define LF_DISCOVERY_SDLIST_H
@@ -22,7 +24,8 @@
 #include "../common/buf.h"
 #include "../common/labels.h"
 
-#define LF_SD_MAX_BYTES (64u << 20)
+#define LF_SD_MAX_BYTES   (64u << 20)
+#define LF_SD_MAX_DROPPED 100 /* dropped targets listed per job */
 
 /* What became of a discovered target. */
 enum lf_sd_verdict {
@@ -42,12 +45,15 @@ int lf_sd_end(struct lf_buf *b, enum lf_sd_verdict v, size_t rule, const char *p
  * lf_sd_begin_blob(b, job, blob) == lf_sd_begin(b, job, labels). */
 int lf_sd_labels(struct lf_buf *blob, const struct lf_labels *ls);
 int lf_sd_begin_blob(struct lf_buf *b, const char *job, const struct lf_buf *blob);
+/* A whole record of a dropped target whose labels are not kept. */
+int lf_sd_unlisted(struct lf_buf *b, const char *job, enum lf_sd_verdict v, size_t rule);
 
 /* One record as read back. Label pairs are consecutive NUL-terminated
  * strings name, value, name, value, ...: walk them with lf_sd_pair_next. */
 struct lf_sd_target {
 	const char *job;
 	enum lf_sd_verdict verdict;
+	bool listed;      /* false: a dropped target counted only (no labels) */
 	size_t rule;      /* index of the dropping relabel rule, or SIZE_MAX */
 	const char *path; /* __path__ for kept targets, else "" */
 	size_t n_disc, n_final;

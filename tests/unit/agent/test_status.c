@@ -16,8 +16,10 @@
 
 #include "config.h"
 #include "config_mask.h"
+#include "discovery.h"
 #include "sdlist.h"
 #include "status_html.h"
+#include "yamlcfg.h"
 
 #define assert_contains(hay, needle)                                                               \
 	do {                                                                                       \
@@ -273,6 +275,82 @@ static void test_pagination(void **state)
 	lf_buf_free(&o);
 }
 
+/* Discovery with keep_discovered: every discovered target has a record;
+ * as Promtail, at most LF_SD_MAX_DROPPED dropped ones per job keep their
+ * labels, the rest are counted. */
+static void test_discovery_records(void **state)
+{
+	(void)state;
+	struct lf_buf y = LF_BUF_INIT;
+	lf_buf_appends(&y, "job_name: many\nstatic_configs:\n");
+	for (int i = 0; i < 150; i++)
+		lf_buf_printf(&y,
+		              "  - targets: [localhost]\n"
+		              "    labels: {n: \"%d\", __path__: /nonexistent/%d.log}\n",
+		              i, i);
+	lf_buf_appends(&y, "relabel_configs:\n"
+	                   "  - {source_labels: [n], target_label: num}\n"
+	                   "  - {source_labels: [n], regex: '7', action: keep}\n");
+	struct lf_error err;
+	struct lf_ydoc *doc;
+	if (lf_ydoc_load_string(y.data, y.len, "j.yaml", false, &doc, &err) < 0)
+		fail_msg("%s", err.msg);
+	struct lf_discovery_opts dopts = {.hostname = "node-a",
+	                                  .pods_dir = "/nonexistent",
+	                                  .containers_dir = "/nonexistent",
+	                                  .keep_discovered = true};
+	struct lf_discovery *d;
+	assert_int_equal(lf_discovery_new(&dopts, &d, &err), 0);
+	if (lf_discovery_add_job(d, 0, "many", lf_ydoc_root(doc), &err) < 0)
+		fail_msg("%s", err.msg);
+	struct lf_targets t = LF_TARGETS_INIT;
+	for (int round = 0; round < 2; round++) { /* the second sync reuses the buffer */
+		assert_int_equal(lf_discovery_sync(d, &t, &err), 0);
+		assert_int_equal(t.n_sd, 150);
+		assert_int_equal(t.sd_omitted, 0);
+		size_t pos = 0, listed_drops = 0, unlisted = 0, kept = 0;
+		struct lf_sd_target r;
+		while (lf_sd_next(t.sd.data, t.sd.len, &pos, &r)) {
+			assert_string_equal(r.job, "many");
+			if (r.verdict == LF_SD_KEPT) {
+				kept++;
+				assert_true(r.listed);
+				assert_string_equal(lf_sd_disc_get(&r, "n"), "7");
+				assert_string_equal(r.path, "/nonexistent/7.log");
+				continue;
+			}
+			assert_int_equal(r.verdict, LF_SD_DROPPED);
+			assert_int_equal(r.rule, 1);
+			if (r.listed) {
+				listed_drops++;
+				assert_non_null(lf_sd_disc_get(&r, "__path__"));
+				assert_null(lf_sd_disc_get(&r, "num")); /* before relabeling */
+			} else {
+				unlisted++;
+				assert_int_equal(r.n_disc, 0);
+			}
+		}
+		assert_int_equal(pos, t.sd.len);
+		assert_int_equal(kept, 1);
+		assert_int_equal(listed_drops, LF_SD_MAX_DROPPED);
+		assert_int_equal(unlisted, 149 - LF_SD_MAX_DROPPED);
+	}
+	struct lf_buf o = LF_BUF_INIT;
+	lf_status_sd_json(&o, t.sd.data, t.sd.len, t.sd_omitted);
+	assert_contains(o.data, "\"active\":1,\"total\":150,\"dropped_not_listed\":49,");
+	lf_buf_reset(&o);
+	struct lf_status_query q = {0};
+	lf_status_sd_html(&o, t.sd.data, t.sd.len, t.sd_omitted, &q);
+	assert_contains(o.data, "many (1/150 active targets)");
+	assert_contains(o.data, "49 more dropped targets are not listed");
+	assert_contains(o.data, "Page 1 of 2");
+	lf_buf_free(&o);
+	lf_targets_free(&t);
+	lf_discovery_free(d);
+	lf_ydoc_free(doc);
+	lf_buf_free(&y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +360,7 @@ int main(void)
 	        cmocka_unit_test(test_pages_escape_labels),
 	        cmocka_unit_test(test_sdlist_roundtrip),
 	        cmocka_unit_test(test_pagination),
+	        cmocka_unit_test(test_discovery_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
