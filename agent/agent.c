@@ -131,8 +131,10 @@ struct agent {
 	pthread_mutex_t reload_mu;
 	pthread_cond_t reload_cv;
 	uint64_t reload_req, reload_done;
-	bool reload_ok;
+	bool reload_ok; /* reload_ok/err: the outcome of reload_done (under reload_mu) */
 	char reload_err[1024];
+	bool last_ok; /* written by reload() on the loop thread, published by it */
+	char last_err[1024];
 	int64_t rate_resume_at;
 	double tokens;
 	int64_t tokens_at;
@@ -919,7 +921,7 @@ static void reload(struct agent *a)
 		lf_agent_server_update(a->srv, &g->cfg->server);
 		lf_agent_server_set_config(a->srv, g->cfg);
 	}
-	a->reload_ok = true;
+	a->last_ok = true;
 	a->next_sync = 0; /* sync now with the new discovery */
 	free(reused);
 	lf_metric_inc(a->m_reload_ok, NULL);
@@ -928,8 +930,8 @@ static void reload(struct agent *a)
 
 fail:
 	lf_error("reload failed, keeping the current config: %s", err.msg);
-	a->reload_ok = false;
-	snprintf(a->reload_err, sizeof(a->reload_err), "%s", err.msg);
+	a->last_ok = false;
+	snprintf(a->last_err, sizeof(a->last_err), "%s", err.msg);
 	lf_metric_inc(a->m_reload_fail, NULL);
 	if (ncl) {
 		for (size_t i = 0; i < n_ncl; i++) {
@@ -1115,6 +1117,9 @@ static int run_loop(struct agent *a)
 						reload(a);
 						pthread_mutex_lock(&a->reload_mu);
 						a->reload_done = serves;
+						a->reload_ok = a->last_ok;
+						memcpy(a->reload_err, a->last_err,
+						       sizeof(a->reload_err));
 						pthread_cond_broadcast(&a->reload_cv);
 						pthread_mutex_unlock(&a->reload_mu);
 					} else if (si.ssi_signo == SIGTERM ||
