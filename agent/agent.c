@@ -126,6 +126,15 @@ struct agent {
 
 	bool busy_paused, rate_paused, stopping;
 	atomic_bool reload_requested;
+	/* POST /reload waits for the outcome: a request takes a ticket
+	 * (reload_req), the loop publishes reload_done and the result. */
+	pthread_mutex_t reload_mu;
+	pthread_cond_t reload_cv;
+	uint64_t reload_req, reload_done;
+	bool reload_ok; /* reload_ok/err: the outcome of reload_done (under reload_mu) */
+	char reload_err[1024];
+	bool last_ok; /* written by reload() on the loop thread, published by it */
+	char last_err[1024];
 	int64_t rate_resume_at;
 	double tokens;
 	int64_t tokens_at;
@@ -255,6 +264,7 @@ static int build_discovery(const struct lf_agent_opts *o, const struct lf_agent_
 	        .containers_dir = o ? o->containers_dir : NULL,
 	        .sync_period_ns = cfg->target_sync_period_ns,
 	        .metrics = m,
+	        .keep_discovered = o && !cfg->server.disable, /* /service-discovery */
 	};
 	struct lf_discovery *d;
 	if (lf_discovery_new(&dopts, &d, err) < 0)
@@ -618,6 +628,7 @@ static void sync_targets(struct agent *a)
 		lf_error("target sync: %s", err.msg);
 		return;
 	}
+	lf_agent_server_set_discovered(a->srv, &a->dt.sd, a->dt.sd_omitted);
 	const struct lf_targets *dt = &a->dt;
 	struct atarget **nt = calloc(dt->n ? dt->n : 1, sizeof *nt);
 	struct lf_tail_target *tt = calloc(dt->n ? dt->n : 1, sizeof *tt);
@@ -697,6 +708,7 @@ static size_t srv_targets(void *ctx)
 struct json_ctx {
 	struct lf_buf *out;
 	bool first;
+	bool detail; /* the status page's extra fields */
 };
 
 static void json_u64(struct lf_buf *o, const char *k, uint64_t v)
@@ -738,13 +750,15 @@ static void targets_item(void *ctx, const struct lf_tail_file_info *fi)
 	lf_buf_printf(o, ",\"polled\":%s,\"error\":", fi->polled ? "true" : "false");
 	const char *e = fi->error ? fi->error : "";
 	lf_buf_append_json_string(o, e, strlen(e));
+	if (jc->detail && fi->error_time_ns > 0)
+		lf_buf_printf(o, ",\"error_time_ns\":%lld", (long long)fi->error_time_ns);
 	lf_buf_putc(o, '}');
 }
 
-static void srv_targets_json(void *ctx, struct lf_buf *out)
+static void srv_targets_json(void *ctx, struct lf_buf *out, bool detail)
 {
 	struct agent *a = ctx;
-	struct json_ctx jc = {out, true};
+	struct json_ctx jc = {out, true, detail};
 	lf_buf_appends(out, "{\"targets\":[");
 	pthread_mutex_lock(&a->mu);
 	if (a->tailer)
@@ -753,11 +767,31 @@ static void srv_targets_json(void *ctx, struct lf_buf *out)
 	lf_buf_appends(out, "]}\n");
 }
 
-static void srv_reload(void *ctx)
+static int srv_reload(void *ctx, struct lf_buf *errmsg)
 {
 	struct agent *a = ctx;
+	pthread_mutex_lock(&a->reload_mu);
+	uint64_t ticket = ++a->reload_req;
+	pthread_mutex_unlock(&a->reload_mu);
 	atomic_store(&a->reload_requested, true);
 	kill(getpid(), SIGHUP);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 120;
+	int rc = 0;
+	pthread_mutex_lock(&a->reload_mu);
+	while (a->reload_done < ticket && rc == 0)
+		rc = pthread_cond_timedwait(&a->reload_cv, &a->reload_mu, &dl);
+	int out = 0;
+	if (a->reload_done < ticket) {
+		lf_buf_appends(errmsg, "timed out waiting for the reload");
+		out = -1;
+	} else if (!a->reload_ok) {
+		lf_buf_appends(errmsg, a->reload_err);
+		out = -1;
+	}
+	pthread_mutex_unlock(&a->reload_mu);
+	return out;
 }
 
 /* ---------- reload ---------- */
@@ -886,8 +920,11 @@ static void reload(struct agent *a)
 	enum lf_log_level lvl;
 	if (lf_log_parse_level(g->cfg->server.log_level, &lvl) == 0)
 		lf_log_set_level(lvl);
-	if (a->srv)
+	if (a->srv) {
 		lf_agent_server_update(a->srv, &g->cfg->server);
+		lf_agent_server_set_config(a->srv, g->cfg);
+	}
+	a->last_ok = true;
 	a->next_sync = 0; /* sync now with the new discovery */
 	free(reused);
 	lf_metric_inc(a->m_reload_ok, NULL);
@@ -896,6 +933,8 @@ static void reload(struct agent *a)
 
 fail:
 	lf_error("reload failed, keeping the current config: %s", err.msg);
+	a->last_ok = false;
+	snprintf(a->last_err, sizeof(a->last_err), "%s", err.msg);
 	lf_metric_inc(a->m_reload_fail, NULL);
 	if (ncl) {
 		for (size_t i = 0; i < n_ncl; i++) {
@@ -1075,7 +1114,17 @@ static int run_loop(struct agent *a)
 				while (read(a->sfd, &si, sizeof si) == sizeof si) {
 					if (si.ssi_signo == SIGHUP) {
 						atomic_store(&a->reload_requested, false);
+						pthread_mutex_lock(&a->reload_mu);
+						uint64_t serves = a->reload_req;
+						pthread_mutex_unlock(&a->reload_mu);
 						reload(a);
+						pthread_mutex_lock(&a->reload_mu);
+						a->reload_done = serves;
+						a->reload_ok = a->last_ok;
+						memcpy(a->reload_err, a->last_err,
+						       sizeof(a->reload_err));
+						pthread_cond_broadcast(&a->reload_cv);
+						pthread_mutex_unlock(&a->reload_mu);
 					} else if (si.ssi_signo == SIGTERM ||
 					           si.ssi_signo == SIGINT) {
 						lf_info("received signal %u, shutting down",
@@ -1280,6 +1329,16 @@ static int epoll_add(struct agent *a, int fd, struct fdh *h, enum fd_kind k, str
 
 static void agent_free(struct agent *a)
 {
+	/* A POST /reload still waiting gets its answer before the server
+	 * stops (which waits for running handlers). */
+	pthread_mutex_lock(&a->reload_mu);
+	if (a->reload_done < a->reload_req) {
+		a->reload_done = a->reload_req;
+		a->reload_ok = false;
+		snprintf(a->reload_err, sizeof(a->reload_err), "the agent is shutting down");
+	}
+	pthread_cond_broadcast(&a->reload_cv);
+	pthread_mutex_unlock(&a->reload_mu);
 	if (a->srv)
 		lf_agent_server_stop(a->srv);
 	/* The tailer first: it drops its target references. */
@@ -1326,6 +1385,8 @@ static void agent_free(struct agent *a)
 	gen_unref(a->gen);
 	lf_metrics_free(a->metrics);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->reload_mu);
+	pthread_cond_destroy(&a->reload_cv);
 }
 
 int lf_agent_run(const struct lf_agent_opts *opts, struct lf_agent_config *cfg,
@@ -1339,6 +1400,8 @@ int lf_agent_run(const struct lf_agent_opts *opts, struct lf_agent_config *cfg,
 	a->disc_fd_registered = -1;
 	a->rl_enqueue.interval_ns = 5 * LF_NS_PER_SEC;
 	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->reload_mu, NULL);
+	pthread_cond_init(&a->reload_cv, NULL);
 	lf_entry_init(&a->e);
 	a->gen = calloc(1, sizeof *a->gen);
 	if (!a->gen) {
@@ -1469,6 +1532,7 @@ int lf_agent_run(const struct lf_agent_opts *opts, struct lf_agent_config *cfg,
 		};
 		if (lf_agent_server_start(&cfg->server, a->metrics, &ops, &a->srv, err) < 0)
 			goto out;
+		lf_agent_server_set_config(a->srv, cfg);
 	}
 	lf_info("logferry %s started: %zu scrape configs, %zu clients%s", LF_VERSION, a->n_jobs,
 	        a->n_clients, opts->dry_run ? " (dry run)" : "");

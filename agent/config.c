@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_mask.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -573,6 +574,8 @@ static int apply_overrides(struct lf_agent_config *c, const struct lf_config_ove
 		c->server.http_listen_port = ov->http_listen_port;
 	if (ov->server_disable >= 0)
 		c->server.disable = ov->server_disable != 0;
+	if (ov->enable_runtime_reload)
+		c->server.enable_runtime_reload = true;
 	return 0;
 }
 
@@ -773,7 +776,16 @@ static void put_str(struct lf_buf *o, int ind, const char *key, const char *v)
 
 static void put_secret(struct lf_buf *o, int ind, const char *key, const char *v)
 {
-	put_str(o, ind, key, v[0] ? "<secret>" : "");
+	put_str(o, ind, key, v[0] ? LF_SECRET_TEXT : "");
+}
+
+/* A URL with the password of its user info masked (config_mask.h). */
+static void put_url(struct lf_buf *o, int ind, const char *key, const char *v)
+{
+	struct lf_buf m = LF_BUF_INIT;
+	lf_config_mask_url(&m, v);
+	put_str(o, ind, key, m.data ? m.data : "");
+	lf_buf_free(&m);
 }
 
 static void put_labels(struct lf_buf *o, int ind, const char *key, const struct lf_labels *ls)
@@ -785,7 +797,8 @@ static void put_labels(struct lf_buf *o, int ind, const char *key, const struct 
 	}
 	lf_buf_printf(o, "%s:\n", key);
 	for (size_t i = 0; i < ls->n; i++)
-		put_str(o, ind + 2, ls->v[i].name, ls->v[i].value);
+		put_str(o, ind + 2, ls->v[i].name,
+		        lf_config_secret_header(ls->v[i].name) ? LF_SECRET_TEXT : ls->v[i].value);
 }
 
 /* A small block-style YAML emitter for the sections kept as nodes. Scalars
@@ -833,14 +846,43 @@ static void emit_after_key(struct lf_buf *o, const struct lf_ynode *v, int ind)
 	lf_buf_putc(o, '\n');
 }
 
+static void emit_map_body_ex(struct lf_buf *o, const struct lf_ynode *m, int ind,
+                             bool first_inline, bool tls);
+
 static void emit_map_body(struct lf_buf *o, const struct lf_ynode *m, int ind, bool first_inline)
+{
+	emit_map_body_ex(o, m, ind, first_inline, false);
+}
+
+/* tls: m is a tls_config map (its `key` is a secret). */
+static void emit_map_body_ex(struct lf_buf *o, const struct lf_ynode *m, int ind,
+                             bool first_inline, bool tls)
 {
 	for (size_t j = 0; j < m->n; j++) {
 		if (j || !first_inline)
 			indent(o, ind);
-		emit_scalar(o, m->pairs[j].key);
+		const struct lf_ynode *k = m->pairs[j].key, *v = m->pairs[j].value;
+		emit_scalar(o, k);
 		lf_buf_putc(o, ':');
-		emit_after_key(o, m->pairs[j].value, ind + 2);
+		if (v->kind == LF_Y_MAP && v->n > 0 && strcmp(k->str, "tls_config") == 0) {
+			lf_buf_putc(o, '\n');
+			emit_map_body_ex(o, v, ind + 2, false, true);
+			continue;
+		}
+		if (v->kind == LF_Y_SCALAR && lf_config_secret_key(k->str, tls)) {
+			lf_buf_appends(o, " \"" LF_SECRET_TEXT "\"\n");
+			continue;
+		}
+		if (v->kind == LF_Y_SCALAR && lf_config_url_key(k->str)) {
+			struct lf_buf u = LF_BUF_INIT;
+			lf_config_mask_url(&u, v->str);
+			lf_buf_putc(o, ' ');
+			lf_buf_append_json_string(o, u.data ? u.data : "", u.len);
+			lf_buf_putc(o, '\n');
+			lf_buf_free(&u);
+			continue;
+		}
+		emit_after_key(o, v, ind + 2);
 	}
 }
 
@@ -890,7 +932,7 @@ int lf_agent_config_render(const struct lf_agent_config *c, struct lf_buf *o)
 	for (size_t i = 0; i < c->n_clients; i++) {
 		const struct lf_client_yaml *cl = &c->clients[i];
 		lf_buf_appends(o, "- ");
-		put_str(o, 0, "url", cl->url);
+		put_url(o, 0, "url", cl->url);
 		put_str(o, 2, "tenant_id", cl->tenant_id);
 		put_dur(o, 2, "batchwait", cl->batchwait_ns);
 		indent(o, 2);
@@ -911,7 +953,7 @@ int lf_agent_config_render(const struct lf_agent_config *c, struct lf_buf *o)
 		put_str(o, 4, "password_file", cl->basic_auth.password_file);
 		put_secret(o, 2, "bearer_token", cl->bearer_token);
 		put_str(o, 2, "bearer_token_file", cl->bearer_token_file);
-		put_str(o, 2, "proxy_url", cl->proxy_url);
+		put_url(o, 2, "proxy_url", cl->proxy_url);
 		indent(o, 2);
 		lf_buf_appends(o, "tls_config:\n");
 		put_str(o, 4, "ca_file", cl->tls.ca_file);

@@ -121,6 +121,7 @@ struct lf_config_overrides {
 	int64_t http_listen_port;           /* -server.http-listen-port; -1 = not given */
 	const char *http_listen_address;    /* -server.http-listen-address */
 	int server_disable;                 /* -server.disable; -1 = not given */
+	bool enable_runtime_reload;         /* -server.enable-runtime-reload: turns it on */
 };
 
 #define LF_CONFIG_OVERRIDES_INIT                                                                   \

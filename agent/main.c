@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 	const char *config_file = NULL;
 	bool expand_env = false, dry_run = false, stdin_mode = false, check_syntax = false;
 	bool print_config = false, print_reverse = false, version = false, help = false;
-	bool inspect = false, server_disable = false;
+	bool inspect = false, server_disable = false, runtime_reload = false;
 	const char *client_url = NULL, *tenant = NULL, *ext_labels = NULL, *log_level = NULL;
 	const char *positions_file = NULL, *listen_addr = NULL;
 	long long listen_port = -1;
@@ -168,6 +168,8 @@ int main(int argc, char **argv)
 	        {"server.http-listen-port", F_INT, "HTTP server listen port.", &listen_port,
 	         "9080"},
 	        {"server.disable", F_BOOL, "Disable the HTTP server.", &server_disable, NULL},
+	        {"server.enable-runtime-reload", F_BOOL,
+	         "Enable POST /reload (as server.enable_runtime_reload).", &runtime_reload, NULL},
 	        {"log.level", F_STR,
 	         "Lowest level logged: debug, info, warn or error (overrides server.log_level).",
 	         &log_level, "info"},
@@ -214,6 +216,7 @@ int main(int argc, char **argv)
 	ov.http_listen_address = listen_addr;
 	ov.http_listen_port = listen_port;
 	ov.server_disable = server_disable ? 1 : -1;
+	ov.enable_runtime_reload = runtime_reload;
 
 	if (!config_file && !stdin_mode) {
 		if (check_syntax) {

@@ -4,9 +4,17 @@
  *   GET /metrics  Prometheus text of the agent's registry
  *                 (404 with register_instrumentation false)
  *   GET /targets  JSON: every tailed or wanted file with its job, labels,
- *                 state, read offset, acknowledged offset and size
+ *                 state, read offset, acknowledged offset and size; an HTML
+ *                 page instead for browsers (Accept: text/html, or
+ *                 ?format=html), with ?search=, ?unready=1, ?job=, ?page=
+ *   GET /service-discovery  every discovered target per job, its labels
+ *                 before and after relabeling, dropped ones with the rule
+ *                 index (HTML for browsers, JSON otherwise; status_html.h)
+ *   GET /config   the effective config as YAML, secrets masked (an HTML
+ *                 page for browsers; ?format=yaml forces the text)
  *   GET /         303 to /targets
- *   POST /reload  asks for a config reload (only with enable_runtime_reload)
+ *   POST /reload  reloads the config as SIGHUP does and answers 200, or 500
+ *                 with the error (only with enable_runtime_reload)
  *
  * Handlers run on the HTTP server's threads; everything they touch goes
  * through the callbacks below, which the agent makes thread-safe.
@@ -26,10 +34,12 @@ struct lf_agent_server_ops {
 	void *ctx;
 	/* Number of current targets (discovered files). */
 	size_t (*targets)(void *ctx);
-	/* Appends the /targets JSON array body. */
-	void (*targets_json)(void *ctx, struct lf_buf *out);
-	/* Requests a reload; returns at once. */
-	void (*reload)(void *ctx);
+	/* Appends the /targets JSON body; detail adds what only the HTML
+	 * page shows ("error_time_ns" of a target with an error). */
+	void (*targets_json)(void *ctx, struct lf_buf *out, bool detail);
+	/* Reloads the config (as SIGHUP does) and waits for the outcome:
+	 * 0, or -1 with the error message appended to err. */
+	int (*reload)(void *ctx, struct lf_buf *err);
 };
 
 struct lf_agent_server;
@@ -43,6 +53,14 @@ int lf_agent_server_port(const struct lf_agent_server *s);
  * register_instrumentation, enable_runtime_reload). Thread-safe. */
 void lf_agent_server_update(struct lf_agent_server *s, const struct lf_server_config *cfg);
 void lf_agent_server_stop(struct lf_agent_server *s);
+/* Renders cfg (secrets masked) for /config. Call at start and after every
+ * successful reload. Thread-safe; s may be NULL. */
+void lf_agent_server_set_config(struct lf_agent_server *s, const struct lf_agent_config *cfg);
+/* Publishes the discovered-target records of a sync (lf_targets.sd) for
+ * /service-discovery. Takes the buffer's memory when it differs from the
+ * current snapshot (sd is then empty); else leaves sd alone. Thread-safe;
+ * s may be NULL. */
+void lf_agent_server_set_discovered(struct lf_agent_server *s, struct lf_buf *sd, size_t omitted);
 
 #define LF_READY_NOT_READY_TEXT                                                                    \
 	"Not ready: Unable to find any logs to tail. Please verify permissions, volumes, "         \

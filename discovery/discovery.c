@@ -19,6 +19,7 @@
 #include "filenames.h"
 #include "glob.h"
 #include "kubernetes.h"
+#include "sdlist.h"
 #include "static.h"
 
 #define FIRST_FETCH_WAIT_NS (3 * LF_NS_PER_SEC)
@@ -101,7 +102,12 @@ struct resolved {
 	enum verdict verdict;
 	struct lf_labels labels; /* final: no `__*` */
 	uint64_t hash;
+	size_t drop_rule;     /* V_DROPPED: index of the relabel rule, else SIZE_MAX */
 	char *path, *exclude; /* exclude may be NULL */
+	/* keep_discovered: the labels before relabeling (lf_sd_labels), kept
+	 * with the cached verdict of a pod container so that a sync copies
+	 * them instead of rebuilding the meta labels */
+	struct lf_buf sd_disc;
 };
 
 /* A pod some PodList listed, kept while it is listed or its log directory
@@ -119,6 +125,7 @@ static void resolved_free(struct resolved *r)
 	lf_labels_free(&r->labels);
 	free(r->path);
 	free(r->exclude);
+	lf_buf_free(&r->sd_disc);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -170,6 +177,8 @@ struct lf_discovery {
 	struct lf_dircache *dc;
 	struct strmap globs; /* pattern -> struct cached_glob */
 	struct lf_labels scratch;
+	struct lf_labels sd_scratch; /* discovered labels of a listed dropped pod container */
+	bool keep_sd;                /* opts.keep_discovered */
 	struct resolved scratch_res;
 	struct lf_buf tmp;
 };
@@ -202,6 +211,7 @@ int lf_discovery_new(const struct lf_discovery_opts *opts, struct lf_discovery *
 	d->sync_period_ns =
 	        opts && opts->sync_period_ns > 0 ? opts->sync_period_ns : 10 * LF_NS_PER_SEC;
 	d->metrics = opts ? opts->metrics : NULL;
+	d->keep_sd = opts && opts->keep_discovered;
 	d->dc = lf_dircache_new();
 	if (!d->hostname || !d->pods_dir || !d->containers_dir || !d->dc) {
 		lf_discovery_free(d);
@@ -255,6 +265,7 @@ void lf_discovery_free(struct lf_discovery *d)
 		close(d->efd);
 	lf_dircache_free(d->dc);
 	lf_labels_free(&d->scratch);
+	lf_labels_free(&d->sd_scratch);
 	resolved_free(&d->scratch_res);
 	lf_buf_free(&d->tmp);
 	free(d->hostname);
@@ -411,6 +422,7 @@ void lf_targets_free(struct lf_targets *t)
 	free(t->v);
 	free(t->watch_dirs);
 	lf_buf_free(&t->strings);
+	lf_buf_free(&t->sd);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -433,7 +445,89 @@ struct sync_ctx {
 	const struct lf_glob *exclude;
 	struct strmap watch; /* dir -> NULL, dedup */
 	int rc;
+	bool sd_open; /* a discovered-target record awaits its verdict */
+	size_t sd_rec_start;
+	size_t sd_dropped; /* dropped targets of this job listed with labels */
 };
+
+/* Starts the /service-discovery record of a discovered target (before
+ * relabeling changes ls). Past the bound, or when memory runs out, the
+ * target is only counted. */
+static void sd_begin(struct sync_ctx *c, const struct lf_labels *ls)
+{
+	struct lf_targets *t = c->t;
+	c->sd_open = false;
+	if (!c->d->keep_sd)
+		return;
+	if (t->sd.len > LF_SD_MAX_BYTES) {
+		t->sd_omitted++;
+		return;
+	}
+	size_t mark = t->sd.len;
+	c->sd_rec_start = mark;
+	if (lf_sd_begin(&t->sd, c->job->name, ls) < 0) {
+		t->sd.len = mark;
+		t->sd_omitted++;
+		return;
+	}
+	c->sd_open = true;
+}
+
+static void sd_begin_blob(struct sync_ctx *c, const struct lf_buf *blob)
+{
+	struct lf_targets *t = c->t;
+	c->sd_open = false;
+	if (t->sd.len > LF_SD_MAX_BYTES) {
+		t->sd_omitted++;
+		return;
+	}
+	c->sd_rec_start = t->sd.len;
+	if (lf_sd_begin_blob(&t->sd, c->job->name, blob) < 0) {
+		t->sd.len = c->sd_rec_start;
+		t->sd_omitted++;
+		return;
+	}
+	c->sd_open = true;
+}
+
+/* A dropped target past LF_SD_MAX_DROPPED: only counted. */
+static void sd_begin_unlisted(struct sync_ctx *c)
+{
+	c->sd_open = false;
+	if (c->t->sd.len > LF_SD_MAX_BYTES) {
+		c->t->sd_omitted++;
+		return;
+	}
+	c->sd_rec_start = c->t->sd.len;
+	c->sd_open = true;
+}
+
+static void sd_end(struct sync_ctx *c, enum lf_sd_verdict v, size_t rule, const char *path,
+                   const struct lf_labels *final)
+{
+	if (!c->sd_open)
+		return;
+	c->sd_open = false;
+	struct lf_targets *t = c->t;
+	if (v != LF_SD_KEPT && c->sd_dropped >= LF_SD_MAX_DROPPED) {
+		t->sd.len = c->sd_rec_start; /* labels not kept */
+		if (lf_sd_unlisted(&t->sd, c->job->name, v, rule) < 0) {
+			t->sd.len = c->sd_rec_start;
+			t->sd_omitted++;
+			return;
+		}
+		t->n_sd++;
+		return;
+	}
+	if (v != LF_SD_KEPT)
+		c->sd_dropped++;
+	if (lf_sd_end(&t->sd, v, rule, path, final) < 0) {
+		t->sd.len = c->sd_rec_start; /* the whole record goes */
+		t->sd_omitted++;
+		return;
+	}
+	t->n_sd++;
+}
 
 static int on_file(void *ctx, const char *path)
 {
@@ -532,7 +626,8 @@ static int resolve_target(struct lf_discovery *d, const struct job *j, struct lf
 	r->path = r->exclude = NULL;
 	lf_labels_clear(&r->labels);
 	r->hash = 0;
-	if (!lf_relabel_apply(j->relabel, ls)) {
+	r->drop_rule = SIZE_MAX;
+	if (!lf_relabel_apply_rule(j->relabel, ls, &r->drop_rule)) {
 		r->verdict = V_DROPPED;
 		return 0;
 	}
@@ -569,16 +664,20 @@ static int emit_target(struct sync_ctx *c, const struct resolved *r)
 	switch (r->verdict) {
 	case V_DROPPED:
 		t->dropped.dropped++;
+		sd_end(c, LF_SD_DROPPED, r->drop_rule, NULL, NULL);
 		return 0;
 	case V_WRONG_HOST:
 		t->dropped.wrong_host++;
+		sd_end(c, LF_SD_WRONG_HOST, SIZE_MAX, NULL, NULL);
 		return 0;
 	case V_NO_PATH:
 		t->dropped.no_path++;
+		sd_end(c, LF_SD_NO_PATH, SIZE_MAX, NULL, NULL);
 		return 0;
 	case V_KEEP:
 		break;
 	}
+	sd_end(c, LF_SD_KEPT, SIZE_MAX, r->path, &r->labels);
 	const struct lf_glob *g = get_glob(d, r->path);
 	const struct lf_glob *exg = r->exclude ? get_glob(d, r->exclude) : NULL;
 	if (!g)
@@ -607,6 +706,7 @@ static int emit_target(struct sync_ctx *c, const struct resolved *r)
 /* Relabels and emits in one go (static targets, file-name pods). */
 static int process_target(struct sync_ctx *c, struct lf_labels *ls)
 {
+	sd_begin(c, ls);
 	if (resolve_target(c->d, c->job, ls, &c->d->scratch_res) < 0)
 		return -1;
 	return emit_target(c, &c->d->scratch_res);
@@ -714,10 +814,20 @@ static int resolve_pod(struct lf_discovery *d, const struct job *j, struct retai
 		r->res = v;
 		r->n_res = r->pod.n_containers;
 	}
-	for (size_t ci = 0; ci < r->pod.n_containers; ci++)
-		if (lf_k8s_meta_labels(&r->pod, ci, &d->scratch) < 0 ||
-		    resolve_target(d, j, &d->scratch, &r->res[ci]) < 0)
+	for (size_t ci = 0; ci < r->pod.n_containers; ci++) {
+		if (lf_k8s_meta_labels(&r->pod, ci, &d->scratch) < 0)
 			return -1;
+		struct resolved *res = &r->res[ci];
+		lf_buf_reset(&res->sd_disc);
+		if (d->keep_sd && lf_sd_labels(&res->sd_disc, &d->scratch) < 0)
+			return -1;
+		if (resolve_target(d, j, &d->scratch, res) < 0)
+			return -1;
+		/* a dropped one is listed only among the first of its job:
+		 * its labels are rebuilt then rather than kept */
+		if (res->verdict != V_KEEP)
+			lf_buf_free(&res->sd_disc);
+	}
 	r->res_valid = true;
 	return 0;
 }
@@ -822,9 +932,20 @@ static int sync_k8s(struct sync_ctx *c, struct k8s_sd *k, struct diskpod *disk, 
 			continue;
 		if (resolve_pod(d, c->job, r) < 0)
 			return -1;
-		for (size_t ci = 0; ci < r->pod.n_containers; ci++)
+		for (size_t ci = 0; ci < r->pod.n_containers; ci++) {
+			const struct resolved *res = &r->res[ci];
+			if (d->keep_sd && res->verdict == V_KEEP) {
+				sd_begin_blob(c, &res->sd_disc);
+			} else if (d->keep_sd && c->sd_dropped < LF_SD_MAX_DROPPED) {
+				if (lf_k8s_meta_labels(&r->pod, ci, &d->sd_scratch) < 0)
+					return -1;
+				sd_begin(c, &d->sd_scratch);
+			} else if (d->keep_sd) {
+				sd_begin_unlisted(c);
+			}
 			if (emit_target(c, &r->res[ci]) < 0)
 				return -1;
+		}
 	}
 
 	/* Directories no PodList explains: labels from the file names. */
@@ -910,6 +1031,8 @@ int lf_discovery_sync(struct lf_discovery *d, struct lf_targets *t, struct lf_er
 	t->n_watch_dirs = 0;
 	memset(&t->dropped, 0, sizeof(t->dropped));
 	lf_buf_reset(&t->strings);
+	lf_buf_reset(&t->sd);
+	t->n_sd = t->sd_omitted = 0;
 	struct sync_ctx c = {.d = d, .t = t};
 
 	/* The pod directories, once for every kubernetes job. */
@@ -938,6 +1061,7 @@ int lf_discovery_sync(struct lf_discovery *d, struct lf_targets *t, struct lf_er
 	for (size_t i = 0; i < d->n_jobs && c.rc == 0; i++) {
 		struct job *j = &d->jobs[i];
 		c.job = j;
+		c.sd_dropped = 0;
 		for (size_t s = 0; s < j->statics.n; s++) {
 			if (lf_labels_copy(&d->scratch, &j->statics.v[s]) < 0 ||
 			    process_target(&c, &d->scratch) < 0)

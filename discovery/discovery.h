@@ -65,6 +65,11 @@ struct lf_discovery_opts {
 	int64_t sync_period_ns;
 	/* Registry for logferry_kubernetes_sd_* metrics; may be NULL. */
 	struct lf_metrics *metrics;
+	/* Record every discovered target with its labels before relabeling and
+	 * its verdict in lf_targets.sd (discovery/sdlist.h), for the agent's
+	 * /service-discovery page. Costs a copy of each target's meta labels
+	 * per sync. */
+	bool keep_discovered;
 };
 
 int lf_discovery_new(const struct lf_discovery_opts *opts, struct lf_discovery **out,

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/buf.h"
 #include "../common/labels.h"
 
 /* A label set shared by the files of one discovered target (one static
@@ -61,6 +62,11 @@ struct lf_targets {
 	char **watch_dirs;
 	size_t n_watch_dirs;
 	struct lf_targets_dropped dropped;
+	/* With lf_discovery_opts.keep_discovered: every discovered target of
+	 * this sync, kept or dropped, as records of discovery/sdlist.h (n_sd of
+	 * them); sd_omitted counts those past the bound. Empty otherwise. */
+	struct lf_buf sd;
+	size_t n_sd, sd_omitted;
 
 	/* internal: allocation sizes and string storage */
 	size_t cap_v, cap_groups, cap_watch;

@@ -462,13 +462,25 @@ static int apply_rule(const struct rule *r, struct lf_labels *ls, struct scratch
 
 bool lf_relabel_apply(const struct lf_relabel *r, struct lf_labels *ls)
 {
+	return lf_relabel_apply_rule(r, ls, NULL);
+}
+
+bool lf_relabel_apply_rule(const struct lf_relabel *r, struct lf_labels *ls, size_t *dropped_by)
+{
+	if (dropped_by)
+		*dropped_by = SIZE_MAX;
 	if (!r || r->n == 0)
 		return true;
 	struct scratch *sc = get_scratch();
 	if (!sc)
 		return false;
-	for (size_t i = 0; i < r->n; i++)
-		if (apply_rule(&r->rules[i], ls, sc) != 1)
+	for (size_t i = 0; i < r->n; i++) {
+		int rc = apply_rule(&r->rules[i], ls, sc);
+		if (rc != 1) {
+			if (rc == 0 && dropped_by)
+				*dropped_by = i;
 			return false;
+		}
+	}
 	return true;
 }

@@ -65,4 +65,9 @@ size_t lf_relabel_count(const struct lf_relabel *r);
  * false) rather than apply half the rules. */
 bool lf_relabel_apply(const struct lf_relabel *r, struct lf_labels *ls);
 
+/* The same, and when a rule dropped the target, *dropped_by is its index in
+ * relabel_configs (SIZE_MAX when the target was kept or memory ran out).
+ * dropped_by may be NULL. For the agent's /service-discovery page. */
+bool lf_relabel_apply_rule(const struct lf_relabel *r, struct lf_labels *ls, size_t *dropped_by);
+
 #endif

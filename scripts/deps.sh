@@ -11,6 +11,8 @@ PKGS=(
   libprotobuf-c-dev libmicrohttpd-dev libjansson-dev zlib1g-dev libssl-dev libsqlite3-dev
   # tests: unit tests, e2e drivers, certificates, npm clients
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates
+  # the agent's status pages in a real browser (tests/e2e/agent/test_status_pages.py)
+  chromium
   # time zones for the timestamp stage's `location` (and its tests)
   tzdata
 )

@@ -86,6 +86,7 @@ struct tpath {
 	bool real_done;  /* the symlink target's directory was looked at */
 	int err;         /* last stat/open errno, 0 = fine */
 	char errmsg[160];
+	int64_t err_at; /* when err was set (lf_now_ns), for the status page */
 };
 
 struct tdir {
@@ -418,6 +419,7 @@ static void path_set_error(struct lf_tailer *t, struct tpath *p, int e, const ch
 		return;
 	pthread_mutex_lock(&t->mu);
 	p->err = e;
+	p->err_at = lf_now_ns();
 	snprintf(p->errmsg, sizeof(p->errmsg), "%s: %s", what, e ? strerror(e) : "");
 	pthread_mutex_unlock(&t->mu);
 	if (e == 0)
@@ -1734,6 +1736,7 @@ void lf_tailer_list(struct lf_tailer *t, void (*fn)(void *ctx, const struct lf_t
 			        .target = p->target,
 			        .state = p->err == ENOENT ? "missing" : "unreadable",
 			        .error = p->errmsg,
+			        .error_time_ns = p->err ? p->err_at : 0,
 			};
 			fn(ctx, &i);
 		}

@@ -265,7 +265,8 @@ struct lf_tail_file_info {
 	uint64_t inflight;  /* lines not done yet */
 	bool polled;        /* watched by polling instead of inotify */
 	const char *state;
-	const char *error; /* last open error for unreadable paths, else "" */
+	const char *error;     /* last open error for unreadable paths, else "" */
+	int64_t error_time_ns; /* when that error began (ns since the epoch), else 0 */
 };
 /* Calls fn for every open file and every wanted path that could not be
  * opened. Thread-safe (takes the tailer's mutex); fn must not call into the

@@ -397,15 +397,59 @@ static void test_threads(void **state)
 	lf_relabel_free(shared);
 }
 
+/* lf_relabel_apply_rule names the rule that dropped a target (for the
+ * agent's /service-discovery page). */
+static size_t drop_index(const char *yaml, const char *in, bool *kept)
+{
+	struct lf_error err;
+	struct lf_ydoc *doc;
+	if (lf_ydoc_load_string(yaml, strlen(yaml), "test.yaml", false, &doc, &err) < 0)
+		fail_msg("yaml: %s", err.msg);
+	struct lf_relabel *r;
+	if (lf_relabel_new(lf_ydoc_root(doc), "relabel_configs", &r, &err) < 0)
+		fail_msg("load: %s", err.msg);
+	lf_ydoc_free(doc);
+	struct lf_labels ls = LF_LABELS_INIT;
+	if (lf_labels_parse(in, strlen(in), &ls, &err) < 0)
+		fail_msg("labels: %s", err.msg);
+	size_t idx = 12345;
+	*kept = lf_relabel_apply_rule(r, &ls, &idx);
+	lf_labels_free(&ls);
+	lf_relabel_free(r);
+	return idx;
+}
+
+static void test_drop_rule_index(void **state)
+{
+	(void)state;
+	const char *y = "- {source_labels: [a], target_label: b}\n"
+	                "- {source_labels: [ns], regex: keepme, action: keep}\n"
+	                "- {source_labels: [b], regex: bad, action: drop}\n";
+	bool kept;
+	assert_int_equal(drop_index(y, "{ns=\"other\", a=\"x\"}", &kept), 1);
+	assert_false(kept);
+	assert_int_equal(drop_index(y, "{ns=\"keepme\", a=\"bad\"}", &kept), 2);
+	assert_false(kept);
+	assert_int_equal(drop_index(y, "{ns=\"keepme\", a=\"ok\"}", &kept), SIZE_MAX);
+	assert_true(kept);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_replace),    cmocka_unit_test(test_keep_drop),
-	        cmocka_unit_test(test_equal),      cmocka_unit_test(test_hashmod),
-	        cmocka_unit_test(test_labelmap),   cmocka_unit_test(test_labeldrop_keep),
-	        cmocka_unit_test(test_case),       cmocka_unit_test(test_empty),
-	        cmocka_unit_test(test_validation), cmocka_unit_test(test_repeat),
-	        cmocka_unit_test(test_threads),    cmocka_unit_test(test_no_alloc_when_warm),
+	        cmocka_unit_test(test_replace),
+	        cmocka_unit_test(test_keep_drop),
+	        cmocka_unit_test(test_equal),
+	        cmocka_unit_test(test_hashmod),
+	        cmocka_unit_test(test_labelmap),
+	        cmocka_unit_test(test_labeldrop_keep),
+	        cmocka_unit_test(test_case),
+	        cmocka_unit_test(test_empty),
+	        cmocka_unit_test(test_validation),
+	        cmocka_unit_test(test_repeat),
+	        cmocka_unit_test(test_threads),
+	        cmocka_unit_test(test_no_alloc_when_warm),
+	        cmocka_unit_test(test_drop_rule_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1344,6 +1344,7 @@ static void test_fifo_race_does_not_block(void **state)
 	assert_int_equal(fi.found, 1);
 	assert_string_equal(fi.state, "unreadable");
 	assert_non_null(strstr(fi.info.error, "not a regular file"));
+	assert_true(fi.info.error_time_ns > 0); /* shown on the /targets page */
 	lf_tailer_free(t);
 	coll_free(&c);
 	unlink(path);
