@@ -30,8 +30,8 @@ static void usage(FILE *f)
 	      "  -auth.enabled=BOOL                overrides auth_enabled\n"
 	      "  -log.level=debug|info|warn|error  overrides server.log_level\n"
 	      "  -print-config-stderr              print the effective config at startup\n"
-	      "  -check-syntax                     load and check the config (and flags), then exit:\n"
-	      "                                    0 if valid, 1 with the error on stderr\n"
+	      "  -check-syntax                     check the config and flags, then exit\n"
+	      "                                    (0 valid; 1 and the error on stderr)\n"
 	      "  -version                          print the version and exit\n"
 	      "  -help                             this text\n",
 	      f);
@@ -129,6 +129,8 @@ int main(int argc, char **argv)
 		char *e;
 		long p = strtol(port, &e, 10);
 		if (*e || p < 0 || p > 65535) {
+			if (check_syntax)
+				printf("Invalid config file\n");
 			lf_error("invalid -server.http-listen-port %s", port);
 			goto fail;
 		}
@@ -150,6 +152,8 @@ int main(int argc, char **argv)
 	}
 	enum lf_log_level lvl;
 	if (lf_log_parse_level(cfg.log_level, &lvl) < 0) {
+		if (check_syntax)
+			printf("Invalid config file\n");
 		lf_error("invalid log level \"%s\"", cfg.log_level);
 		goto fail;
 	}

@@ -39,9 +39,21 @@ RUN = ["buildah", "run", "--isolation", "chroot", "--network", "host"]
 STORE_UID = 10001
 LOG_UID = 12345  # owns the CRI log files: only DAC_READ_SEARCH lets root read them
 CAP_DAC_READ_SEARCH = 2
+# `buildah run --cap-drop ALL --cap-add X` ends with no capability at all
+# (buildah 1.28): drop every capability by name instead, then add the one.
+CAPS = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+        "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN",
+        "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE",
+        "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME",
+        "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+        "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+        "PERFMON", "BPF", "CHECKPOINT_RESTORE"]
+AGENT_CAPS = [a for c in CAPS if c != "DAC_READ_SEARCH" for a in ("--cap-drop", "CAP_" + c)] + \
+    ["--cap-add", "CAP_DAC_READ_SEARCH"]
 BUILD_TIMEOUT = 3600
 
 containers = []  # every container made, removed at the end
+runs = []  # every `buildah run` started: its processes are killed at the end
 state = {}
 
 
@@ -58,6 +70,21 @@ def new_container(image, name):
     sh(["buildah", "from", "--pull-never", "--name", name, image])
     containers.append(name)
     return name
+
+
+def spawn_run(env, args, name):
+    p = env.spawn(RUN + args, name=name)
+    runs.append(p)
+    return p
+
+
+def stop_run(run_proc, comm, timeout=120):
+    """SIGTERM to the container's process (buildah does not pass it on);
+    returns its `buildah run`'s exit status."""
+    pid = container_process(run_proc, comm)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+    return run_proc.wait(timeout=timeout)
 
 
 def http_get(url, timeout=5):
@@ -120,15 +147,23 @@ def rootfs_writes(mnt, since, allowed_dirs):
                 st = os.lstat(p)
             except OSError:
                 continue
-            if max(st.st_mtime, st.st_ctime) > since:
+            # file times come from a coarse clock: a margin of 50 ms
+            if max(st.st_mtime, st.st_ctime) > since - 0.05:
                 out.append("/" + os.path.relpath(p, mnt))
     # a mount target itself may have its times touched by the mount
     return [p for p in out if p not in allowed_dirs]
 
 
+def buildah_own_writes(ctr, mnt, vols, allowed):
+    """What a `buildah run` of `true` (same mounts) changes in the root
+    filesystem: buildah's own doing (e.g. /run), not the program's."""
+    t = time.time()
+    sh(RUN + vols + [ctr, "--", "true"])
+    return rootfs_writes(mnt, t, allowed)
+
+
 def image_config(image):
-    return json.loads(sh(["buildah", "inspect", "--type", "image", "--format",
-                          "{{json .Docker.Config}}", image]))
+    return json.loads(sh(["buildah", "inspect", "--type", "image", image]))["Docker"]["config"]
 
 
 def human(n):
@@ -147,9 +182,9 @@ def test_images_build():
     print("  images.sh %s: %.0fs (%s)" % (TAG, time.monotonic() - t0,
                                          r.stderr.strip().splitlines()[1] if r.stderr else ""))
     for image, binary in ((AGENT_IMAGE, "logferry"), (STORE_IMAGE, "logferry-store")):
-        size = json.loads(sh(["buildah", "inspect", "--type", "image", "--format",
-                              "{{json .FromImageID}}", image]))
+        size = sh(["buildah", "images", "--format", "{{.Size}}", image]).strip()
         check(size, "no image %s" % image)
+        print("  %s: %s (buildah images)" % (image, size))
         c = new_container(image, "lf-e2e-inspect-" + binary)
         mnt = sh(["buildah", "mount", c]).strip()
         try:
@@ -179,6 +214,9 @@ def test_images_build():
         check(any("/ready" in t for t in hc), "%s: no HEALTHCHECK on /ready: %r" % (image, hc))
         check(cfg.get("Entrypoint") == ["/usr/local/bin/" + binary],
               "%s: entrypoint %r" % (image, cfg.get("Entrypoint")))
+    for image in (AGENT_IMAGE, STORE_IMAGE):
+        check(not image_config(image).get("Volumes"),
+              "%s declares VOLUMEs (buildah run may hide a -v of the same path)" % image)
     check(image_config(STORE_IMAGE).get("User") == "%d:%d" % (STORE_UID, STORE_UID),
           "store image does not run as %d" % STORE_UID)
     check(image_config(AGENT_IMAGE).get("User") in (None, "", "0", "root"),
@@ -258,7 +296,20 @@ def append(path, entries):
 def test_store_and_agent_from_their_images():
     check(state.get("built"), "images not built")
     with Env() as env:
+        try:
+            store_and_agent(env)
+        finally:
+            kill_runs()  # before Env kills the buildah processes only
+
+
+def store_and_agent(env):
+    if True:
         sport, aport = env.free_port(), env.free_port()
+        health = {}
+        for image, port in ((STORE_IMAGE, 3100), (AGENT_IMAGE, 3101)):
+            t = image_config(image)["Healthcheck"]["Test"]
+            check(t[0] == "CMD" and ("/%d" % port) in t[-1], "%s: healthcheck %r" % (image, t))
+            health[image] = t[1:-1] + [t[-1].replace("/%d" % port, "/%d")]
         # The store: its config and data volume; the data belongs to its user.
         scfg = env.path("store-config")
         os.makedirs(scfg)
@@ -269,14 +320,19 @@ def test_store_and_agent_from_their_images():
         os.chmod(env.dir, 0o755)
         store_c = new_container(STORE_IMAGE, "lf-e2e-store")
         smnt = sh(["buildah", "mount", store_c]).strip()
+        s_vols = ["-v", scfg + ":/etc/logferry-store:ro", "-v", data + ":/var/lib/logferry-store"]
+        s_allowed = ["/var/lib/logferry-store", "/etc/logferry-store"]
+        s_buildah = buildah_own_writes(store_c, smnt, s_vols, s_allowed)
         t_store = time.time()
-        store = env.spawn(RUN + ["-v", scfg + ":/etc/logferry-store:ro",
-                                 "-v", data + ":/var/lib/logferry-store",
+        store = spawn_run(env, s_vols + [
                                  store_c, "--", "/usr/local/bin/logferry-store",
                                  "-config.file=/etc/logferry-store/config.yaml"], name="store")
         env.wait_until(lambda: store.poll() is None and
                        http_get("http://127.0.0.1:%d/ready" % sport)[0] == 200,
                        timeout=120, what="store ready")
+        # The image's HEALTHCHECK command (on this run's port) passes.
+        hc = health[STORE_IMAGE]
+        sh(RUN + [store_c, "--"] + hc[:-1] + [hc[-1] % sport])
         spid = container_process(store, "logferry-store")
         check(spid, "no logferry-store process under buildah run")
         uid = proc_status(spid)["Uid"].split()
@@ -303,13 +359,14 @@ def test_store_and_agent_from_their_images():
         in_ctr_log = "/var/log/pods/" + os.path.relpath(log, pods)
         agent_c = new_container(AGENT_IMAGE, "lf-e2e-agent")
         amnt = sh(["buildah", "mount", agent_c]).strip()
+        a_vols = ["-v", acfg + ":/etc/logferry:ro", "-v", pods + ":/var/log/pods:ro",
+                  "-v", posdir + ":/var/lib/logferry"]
+        a_allowed = ["/var/lib/logferry", "/var/log/pods", "/etc/logferry"]
+        a_buildah = buildah_own_writes(agent_c, amnt, a_vols, a_allowed)
         t_agent = time.time()
 
         def start_agent(name):
-            a = env.spawn(RUN + ["--cap-drop", "ALL", "--cap-add", "CAP_DAC_READ_SEARCH",
-                                 "-v", acfg + ":/etc/logferry:ro",
-                                 "-v", pods + ":/var/log/pods:ro",
-                                 "-v", posdir + ":/var/lib/logferry",
+            a = spawn_run(env, AGENT_CAPS + a_vols + [
                                  agent_c, "--", "/usr/local/bin/logferry",
                                  "-config.file=/etc/logferry/config.yaml"], name=name)
             env.wait_until(lambda: a.poll() is None and
@@ -327,6 +384,8 @@ def test_store_and_agent_from_their_images():
         t0_ns = time.time_ns() - 3600 * 10**9
         q_from, q_to = t0_ns - 10**9, time.time_ns() + 3600 * 10**9
         agent, apid = start_agent("agent")
+        hc = health[AGENT_IMAGE]
+        sh(RUN + [agent_c, "--"] + hc[:-1] + [hc[-1] % aport])
 
         # 1. Lines written while the agent runs are all read back.
         first = cri_lines(0, 2000, t0_ns)
@@ -380,16 +439,33 @@ def test_store_and_agent_from_their_images():
         check(dups <= window, "%d duplicates exceed the unacknowledged window %d" % (dups, window))
 
         # 4. Neither wrote its root filesystem (only its volumes).
-        env.stop(agent2, signal.SIGTERM, timeout=60)
-        env.stop(store, signal.SIGTERM, timeout=120)
-        w = rootfs_writes(amnt, t_agent, ["/var/lib/logferry", "/var/log/pods", "/etc/logferry"])
+        check(stop_run(agent2, "logferry") == 0, "agent exit status after SIGTERM")
+        check(stop_run(store, "logferry-store") == 0, "store exit status after SIGTERM")
+        w = [p for p in rootfs_writes(amnt, t_agent, a_allowed) if p not in a_buildah]
         check(not w, "the agent wrote its root filesystem: %r" % w[:10])
-        w = rootfs_writes(smnt, t_store, ["/var/lib/logferry-store", "/etc/logferry-store"])
+        w = [p for p in rootfs_writes(smnt, t_store, s_allowed) if p not in s_buildah]
         check(not w, "the store wrote its root filesystem: %r" % w[:10])
+        print("  root filesystems unchanged but for what `buildah run` itself touches: %r"
+              % sorted(set(a_buildah) | set(s_buildah)))
         check(os.listdir(data), "the store wrote nothing to its data volume")
 
 
+def kill_runs():
+    """kill -9 of what each `buildah run` started, then of buildah itself
+    (killing buildah alone would leave the container process running)."""
+    for r in runs:
+        if r.poll() is None:
+            for pid in reversed(children(r.pid)):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            r.kill()
+            r.wait()
+
+
 def cleanup():
+    kill_runs()
     for c in containers:
         subprocess.run(["buildah", "umount", c], capture_output=True)
         subprocess.run(["buildah", "rm", c], capture_output=True)

@@ -103,7 +103,39 @@ def test_appended_packages_join_the_build_list():
         os.unlink(f.name)
 
 
+def test_store_check_syntax():
+    """logferry-store -check-syntax loads the config (with the flags) and
+    exits: 0 for the image's config, 1 naming the bad key; it opens and
+    creates nothing."""
+    store = os.environ["LOGFERRY_STORE"]
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "data")
+        good = os.path.join(d, "good.yaml")
+        with open(good, "w") as f:
+            f.write("common:\n  path_prefix: %s\n" % data)
+        r = subprocess.run([store, "-check-syntax", "-config.file=" + good], capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0 and "Valid config file" in r.stdout,
+              "good config: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+        check(not os.path.exists(data), "-check-syntax created the data directory")
+        r = subprocess.run([store, "-check-syntax",
+                            "-config.file=" + os.path.join(SRC, "packaging", "store-config.yaml")],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "the image's store-config.yaml: %r" % r.stderr)
+        bad = os.path.join(d, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("server:\n  http_listen_prot: 3100\n")
+        r = subprocess.run([store, "-check-syntax", "-config.file=" + bad], capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 1 and "Invalid config file" in r.stdout and
+              "http_listen_prot" in r.stderr, "bad config: %d %r %r"
+              % (r.returncode, r.stdout, r.stderr))
+        r = subprocess.run([store, "-check-syntax", "-config.file=" + good, "-log.level=loud"],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 1 and "Invalid config file" in r.stdout and "loud" in r.stderr, "bad flag value: %r" % r.stderr)
+
+
 if __name__ == "__main__":
     main([test_dockerfiles_install_the_build_list, test_build_list_is_pkgs_minus_not_for_build,
           test_every_meson_dependency_is_in_the_build_list,
-          test_appended_packages_join_the_build_list])
+          test_appended_packages_join_the_build_list, test_store_check_syntax])
