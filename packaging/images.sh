@@ -49,17 +49,24 @@ have_image() {
 	esac
 }
 
-# The Debian mirror apt uses here (deb822 "URIs:" or one-line "deb URL").
+# The URIs apt uses here (deb822 "URIs:" or one-line "deb URL"), one a line.
+apt_uris() {
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '/^URIs:/ {for (i = 2; i <= NF; i++) print $i}
+		     /^deb / {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; break}}' |
+		sed 's:/*$::'
+}
+
+# The Debian mirror apt uses here, and its security mirror.
 debian_mirror() {
-	if [ -n "${LF_DEBIAN_MIRROR:-}" ]; then
-		echo "$LF_DEBIAN_MIRROR"
-		return
-	fi
 	local m
-	m="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-		awk '/^URIs:/ {print $2} /^deb / {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; break}}' |
-		grep -E '/debian/?$' | head -n1)"
+	m="${LF_DEBIAN_MIRROR:-$(apt_uris | grep -E '/debian$' | head -n1)}"
 	echo "${m:-http://deb.debian.org/debian}"
+}
+security_mirror() {
+	local m
+	m="$(apt_uris | grep -E '/debian-security$' | head -n1)"
+	echo "${m:-${1%/debian}/debian-security}"
 }
 
 # Imports a root filesystem directory as image $2 (buildah: from scratch + copy + commit).
@@ -75,6 +82,9 @@ import_rootfs() {
 		;;
 	*)
 		tar -C "$dir" -c . | "$BUILDER" import --change 'CMD ["/bin/bash"]' - "$name" >/dev/null
+		# The Dockerfiles say `FROM debian:12`: docker resolves that to
+		# docker.io/library/debian:12, so give the image that name too.
+		"$BUILDER" tag "$name" "docker.io/library/${name#localhost/}"
 		;;
 	esac
 }
@@ -105,7 +115,8 @@ make_bases() {
 		{ tail -n 30 "$work/log" >&2; exit 1; }
 	local r="$work/rootfs"
 	# Same apt sources as the official image (main + updates + security).
-	local sec="${mirror%/debian}/debian-security"
+	local sec
+	sec="$(security_mirror "$mirror")"
 	rm -f "$r/etc/apt/sources.list"
 	cat >"$r/etc/apt/sources.list.d/debian.sources" <<SRC
 Types: deb
