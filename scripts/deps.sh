@@ -19,8 +19,9 @@ PKGS=(
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates
   # time zones for the timestamp stage's `location` (and its tests)
   tzdata
-  # packaging tests: rendered Kubernetes manifests (YAML), base images without a registry
-  python3-yaml buildah debootstrap
+  # packaging tests: rendered Kubernetes manifests (kubectl kustomize, YAML), images
+  # (buildah; debootstrap makes the base images when no registry is reachable)
+  kubernetes-client python3-yaml buildah debootstrap
 )
 
 # Packages of PKGS that building the binaries (meson -Dtests=disabled) does
@@ -28,7 +29,7 @@ PKGS=(
 # here too when you append it to PKGS, so the image build stays small.
 NOT_FOR_BUILD=(
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates tzdata
-  python3-yaml buildah debootstrap
+  kubernetes-client python3-yaml buildah debootstrap
 )
 
 build_pkgs() {
@@ -59,9 +60,12 @@ esac
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    # nodejs/npm may come from elsewhere (e.g. NodeSource): accept any working binary
+    # nodejs/npm may come from elsewhere (e.g. NodeSource), kubectl too (Debian's
+    # kubernetes-client is 1.20; a newer one from pkgs.k8s.io or gcloud conflicts
+    # with it): accept any working binary
     if { [ "$p" = nodejs ] && command -v node >/dev/null; } ||
-       { [ "$p" = npm ] && command -v npm >/dev/null; }; then
+       { [ "$p" = npm ] && command -v npm >/dev/null; } ||
+       { [ "$p" = kubernetes-client ] && command -v kubectl >/dev/null; }; then
       continue
     fi
     missing+=("$p")
