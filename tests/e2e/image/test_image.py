@@ -303,151 +303,151 @@ def test_store_and_agent_from_their_images():
 
 
 def store_and_agent(env):
-    if True:
-        sport, aport = env.free_port(), env.free_port()
-        health = {}
-        for image, port in ((STORE_IMAGE, 3100), (AGENT_IMAGE, 3101)):
-            t = image_config(image)["Healthcheck"]["Test"]
-            check(t[0] == "CMD" and ("/%d" % port) in t[-1], "%s: healthcheck %r" % (image, t))
-            health[image] = t[1:-1] + [t[-1].replace("/%d" % port, "/%d")]
-        # The store: its config and data volume; the data belongs to its user.
-        scfg = env.path("store-config")
-        os.makedirs(scfg)
-        env.write("store-config/config.yaml", store_config(sport))
-        data = env.path("store-data")
-        os.makedirs(data)
-        os.chown(data, STORE_UID, STORE_UID)
-        os.chmod(env.dir, 0o755)
-        store_c = new_container(STORE_IMAGE, "lf-e2e-store")
-        smnt = sh(["buildah", "mount", store_c]).strip()
-        s_vols = ["-v", scfg + ":/etc/logferry-store:ro", "-v", data + ":/var/lib/logferry-store"]
-        s_allowed = ["/var/lib/logferry-store", "/etc/logferry-store"]
-        s_buildah = buildah_own_writes(store_c, smnt, s_vols, s_allowed)
-        t_store = time.time()
-        store = spawn_run(env, s_vols + [
-                                 store_c, "--", "/usr/local/bin/logferry-store",
-                                 "-config.file=/etc/logferry-store/config.yaml"], name="store")
-        env.wait_until(lambda: store.poll() is None and
-                       http_get("http://127.0.0.1:%d/ready" % sport)[0] == 200,
-                       timeout=120, what="store ready")
-        # The image's HEALTHCHECK command (on this run's port) passes.
-        hc = health[STORE_IMAGE]
-        sh(RUN + [store_c, "--"] + hc[:-1] + [hc[-1] % sport])
-        spid = container_process(store, "logferry-store")
-        check(spid, "no logferry-store process under buildah run")
-        uid = proc_status(spid)["Uid"].split()
-        check(uid[0] == str(STORE_UID) and uid[1] == str(STORE_UID),
-              "store runs as uid %r, not %d" % (uid, STORE_UID))
+    """The body of test_store_and_agent_from_their_images."""
+    sport, aport = env.free_port(), env.free_port()
+    health = {}
+    for image, port in ((STORE_IMAGE, 3100), (AGENT_IMAGE, 3101)):
+        t = image_config(image)["Healthcheck"]["Test"]
+        check(t[0] == "CMD" and ("/%d" % port) in t[-1], "%s: healthcheck %r" % (image, t))
+        health[image] = t[1:-1] + [t[-1].replace("/%d" % port, "/%d")]
+    # The store: its config and data volume; the data belongs to its user.
+    scfg = env.path("store-config")
+    os.makedirs(scfg)
+    env.write("store-config/config.yaml", store_config(sport))
+    data = env.path("store-data")
+    os.makedirs(data)
+    os.chown(data, STORE_UID, STORE_UID)
+    os.chmod(env.dir, 0o755)
+    store_c = new_container(STORE_IMAGE, "lf-e2e-store")
+    smnt = sh(["buildah", "mount", store_c]).strip()
+    s_vols = ["-v", scfg + ":/etc/logferry-store:ro", "-v", data + ":/var/lib/logferry-store"]
+    s_allowed = ["/var/lib/logferry-store", "/etc/logferry-store"]
+    s_buildah = buildah_own_writes(store_c, smnt, s_vols, s_allowed)
+    t_store = time.time()
+    store = spawn_run(env, s_vols + [
+                             store_c, "--", "/usr/local/bin/logferry-store",
+                             "-config.file=/etc/logferry-store/config.yaml"], name="store")
+    env.wait_until(lambda: store.poll() is None and
+                   http_get("http://127.0.0.1:%d/ready" % sport)[0] == 200,
+                   timeout=120, what="store ready")
+    # The image's HEALTHCHECK command (on this run's port) passes.
+    hc = health[STORE_IMAGE]
+    sh(RUN + [store_c, "--"] + hc[:-1] + [hc[-1] % sport])
+    spid = container_process(store, "logferry-store")
+    check(spid, "no logferry-store process under buildah run")
+    uid = proc_status(spid)["Uid"].split()
+    check(uid[0] == str(STORE_UID) and uid[1] == str(STORE_UID),
+          "store runs as uid %r, not %d" % (uid, STORE_UID))
 
-        # The agent: CRI logs owned by another user, mode 0640; positions volume.
-        pods = env.path("pods")
-        cdir = os.path.join(pods, "shop_web-0_1f2e3d4c-0000-4000-8000-000000000001", "web")
-        os.makedirs(cdir)
-        log = os.path.join(cdir, "0.log")
-        open(log, "w").close()
-        for p in (os.path.dirname(cdir), cdir, log):
-            os.chown(p, LOG_UID, LOG_UID)
-        for p in (os.path.dirname(cdir), cdir):
-            os.chmod(p, 0o750)
-        os.chmod(log, 0o640)
-        acfg = env.path("agent-config")
-        os.makedirs(acfg)
-        env.write("agent-config/config.yaml", agent_config(aport, sport))
-        posdir = env.path("positions")
-        os.makedirs(posdir)
-        positions = os.path.join(posdir, "positions.yaml")
-        in_ctr_log = "/var/log/pods/" + os.path.relpath(log, pods)
-        agent_c = new_container(AGENT_IMAGE, "lf-e2e-agent")
-        amnt = sh(["buildah", "mount", agent_c]).strip()
-        a_vols = ["-v", acfg + ":/etc/logferry:ro", "-v", pods + ":/var/log/pods:ro",
-                  "-v", posdir + ":/var/lib/logferry"]
-        a_allowed = ["/var/lib/logferry", "/var/log/pods", "/etc/logferry"]
-        a_buildah = buildah_own_writes(agent_c, amnt, a_vols, a_allowed)
-        t_agent = time.time()
+    # The agent: CRI logs owned by another user, mode 0640; positions volume.
+    pods = env.path("pods")
+    cdir = os.path.join(pods, "shop_web-0_1f2e3d4c-0000-4000-8000-000000000001", "web")
+    os.makedirs(cdir)
+    log = os.path.join(cdir, "0.log")
+    open(log, "w").close()
+    for p in (os.path.dirname(cdir), cdir, log):
+        os.chown(p, LOG_UID, LOG_UID)
+    for p in (os.path.dirname(cdir), cdir):
+        os.chmod(p, 0o750)
+    os.chmod(log, 0o640)
+    acfg = env.path("agent-config")
+    os.makedirs(acfg)
+    env.write("agent-config/config.yaml", agent_config(aport, sport))
+    posdir = env.path("positions")
+    os.makedirs(posdir)
+    positions = os.path.join(posdir, "positions.yaml")
+    in_ctr_log = "/var/log/pods/" + os.path.relpath(log, pods)
+    agent_c = new_container(AGENT_IMAGE, "lf-e2e-agent")
+    amnt = sh(["buildah", "mount", agent_c]).strip()
+    a_vols = ["-v", acfg + ":/etc/logferry:ro", "-v", pods + ":/var/log/pods:ro",
+              "-v", posdir + ":/var/lib/logferry"]
+    a_allowed = ["/var/lib/logferry", "/var/log/pods", "/etc/logferry"]
+    a_buildah = buildah_own_writes(agent_c, amnt, a_vols, a_allowed)
+    t_agent = time.time()
 
-        def start_agent(name):
-            a = spawn_run(env, AGENT_CAPS + a_vols + [
-                                 agent_c, "--", "/usr/local/bin/logferry",
-                                 "-config.file=/etc/logferry/config.yaml"], name=name)
-            env.wait_until(lambda: a.poll() is None and
-                           http_get("http://127.0.0.1:%d/ready" % aport)[0] == 200,
-                           timeout=120, what=name + " ready")
-            pid = container_process(a, "logferry")
-            check(pid, "no logferry process under buildah run")
-            st = proc_status(pid)
-            check(st["Uid"].split()[0] == "0", "agent not root: %s" % st["Uid"])
-            for capset in ("CapEff", "CapPrm", "CapBnd"):
-                check(int(st[capset], 16) == 1 << CAP_DAC_READ_SEARCH,
-                      "agent %s is %s, want only DAC_READ_SEARCH" % (capset, st[capset].strip()))
-            return a, pid
+    def start_agent(name):
+        a = spawn_run(env, AGENT_CAPS + a_vols + [
+                             agent_c, "--", "/usr/local/bin/logferry",
+                             "-config.file=/etc/logferry/config.yaml"], name=name)
+        env.wait_until(lambda: a.poll() is None and
+                       http_get("http://127.0.0.1:%d/ready" % aport)[0] == 200,
+                       timeout=120, what=name + " ready")
+        pid = container_process(a, "logferry")
+        check(pid, "no logferry process under buildah run")
+        st = proc_status(pid)
+        check(st["Uid"].split()[0] == "0", "agent not root: %s" % st["Uid"])
+        for capset in ("CapEff", "CapPrm", "CapBnd"):
+            check(int(st[capset], 16) == 1 << CAP_DAC_READ_SEARCH,
+                  "agent %s is %s, want only DAC_READ_SEARCH" % (capset, st[capset].strip()))
+        return a, pid
 
-        t0_ns = time.time_ns() - 3600 * 10**9
-        q_from, q_to = t0_ns - 10**9, time.time_ns() + 3600 * 10**9
-        agent, apid = start_agent("agent")
-        hc = health[AGENT_IMAGE]
-        sh(RUN + [agent_c, "--"] + hc[:-1] + [hc[-1] % aport])
+    t0_ns = time.time_ns() - 3600 * 10**9
+    q_from, q_to = t0_ns - 10**9, time.time_ns() + 3600 * 10**9
+    agent, apid = start_agent("agent")
+    hc = health[AGENT_IMAGE]
+    sh(RUN + [agent_c, "--"] + hc[:-1] + [hc[-1] % aport])
 
-        # 1. Lines written while the agent runs are all read back.
-        first = cri_lines(0, 2000, t0_ns)
-        append(log, first)
-        want = [m for _, m in first]
-        env.wait_until(lambda: len(set(query_lines(sport, q_from, q_to))) >= len(want),
-                       timeout=120, what="the first %d lines in the store" % len(want))
-        got = query_lines(sport, q_from, q_to)
-        check(sorted(set(got)) == want, "store lines differ from the file's")
-        check(len(got) == len(want), "%d duplicates in the store" % (len(got) - len(want)))
-        size1 = os.path.getsize(log)
-        env.wait_until(lambda: positions_offset(positions, in_ctr_log) == size1,
-                       what="positions at the end of the first lines")
+    # 1. Lines written while the agent runs are all read back.
+    first = cri_lines(0, 2000, t0_ns)
+    append(log, first)
+    want = [m for _, m in first]
+    env.wait_until(lambda: len(set(query_lines(sport, q_from, q_to))) >= len(want),
+                   timeout=120, what="the first %d lines in the store" % len(want))
+    got = query_lines(sport, q_from, q_to)
+    check(sorted(set(got)) == want, "store lines differ from the file's")
+    check(len(got) == len(want), "%d duplicates in the store" % (len(got) - len(want)))
+    size1 = os.path.getsize(log)
+    env.wait_until(lambda: positions_offset(positions, in_ctr_log) == size1,
+                   what="positions at the end of the first lines")
 
-        # 2. kill -9 of the agent's process in the middle of shipping more.
-        more = cri_lines(2000, 20000, t0_ns)
-        append(log, more)
-        n = len(first) + len(more)
-        env.wait_until(lambda: len(query_lines(sport, q_from, q_to)) >= len(first) + 4000 and
-                       positions_offset(positions, in_ctr_log) > size1,
-                       timeout=120, what="shipping under way")
-        os.kill(apid, signal.SIGKILL)
-        env.wait_until(lambda: agent.poll() is not None, what="buildah run of the agent ends")
-        received_before = len(set(query_lines(sport, q_from, q_to)))
-        committed = positions_offset(positions, in_ctr_log)
-        with open(log, "rb") as f:
-            committed_lines = f.read(committed).count(b"\n")
-        window = received_before - committed_lines
-        check(window >= 0, "positions (%d lines) ahead of the store (%d): at-least-once broken"
-              % (committed_lines, received_before))
-        check(received_before < n, "the kill came after everything was shipped")
+    # 2. kill -9 of the agent's process in the middle of shipping more.
+    more = cri_lines(2000, 20000, t0_ns)
+    append(log, more)
+    n = len(first) + len(more)
+    env.wait_until(lambda: len(query_lines(sport, q_from, q_to)) >= len(first) + 4000 and
+                   positions_offset(positions, in_ctr_log) > size1,
+                   timeout=120, what="shipping under way")
+    os.kill(apid, signal.SIGKILL)
+    env.wait_until(lambda: agent.poll() is not None, what="buildah run of the agent ends")
+    received_before = len(set(query_lines(sport, q_from, q_to)))
+    committed = positions_offset(positions, in_ctr_log)
+    with open(log, "rb") as f:
+        committed_lines = f.read(committed).count(b"\n")
+    window = received_before - committed_lines
+    check(window >= 0, "positions (%d lines) ahead of the store (%d): at-least-once broken"
+          % (committed_lines, received_before))
+    check(received_before < n, "the kill came after everything was shipped")
 
-        # 3. Restart the same container: everything arrives, only the window again.
-        agent2, _ = start_agent("agent2")
-        env.wait_until(lambda: len(set(query_lines(sport, q_from, q_to))) >= n, timeout=180,
-                       what="all %d lines after the restart" % n)
-        want = [m for _, m in first + more]
-        got = query_lines(sport, q_from, q_to)
-        lost = sorted(set(want) - set(got))
-        check(not lost, "lost %d lines, e.g. %r" % (len(lost), lost[:3]))
-        check(len(set(got)) == n, "unexpected lines in the store")
-        dups = len(got) - n
-        resend = n - committed_lines
-        env.wait_until(lambda: sent_entries(aport) >= resend, what="restarted agent's sends")
-        sent2 = sent_entries(aport)
-        print("  kill -9 at %d/%d lines in the store; positions had %d lines; the restarted "
-              "agent sent %d (window %d re-sent); %d duplicates visible in the store"
-              % (received_before, n, committed_lines, sent2, window, dups))
-        check(sent2 == resend, "restarted agent sent %d lines, want %d (from its positions)"
-              % (sent2, resend))
-        check(dups <= window, "%d duplicates exceed the unacknowledged window %d" % (dups, window))
+    # 3. Restart the same container: everything arrives, only the window again.
+    agent2, _ = start_agent("agent2")
+    env.wait_until(lambda: len(set(query_lines(sport, q_from, q_to))) >= n, timeout=180,
+                   what="all %d lines after the restart" % n)
+    want = [m for _, m in first + more]
+    got = query_lines(sport, q_from, q_to)
+    lost = sorted(set(want) - set(got))
+    check(not lost, "lost %d lines, e.g. %r" % (len(lost), lost[:3]))
+    check(len(set(got)) == n, "unexpected lines in the store")
+    dups = len(got) - n
+    resend = n - committed_lines
+    env.wait_until(lambda: sent_entries(aport) >= resend, what="restarted agent's sends")
+    sent2 = sent_entries(aport)
+    print("  kill -9 at %d/%d lines in the store; positions had %d lines; the restarted "
+          "agent sent %d (window %d re-sent); %d duplicates visible in the store"
+          % (received_before, n, committed_lines, sent2, window, dups))
+    check(sent2 == resend, "restarted agent sent %d lines, want %d (from its positions)"
+          % (sent2, resend))
+    check(dups <= window, "%d duplicates exceed the unacknowledged window %d" % (dups, window))
 
-        # 4. Neither wrote its root filesystem (only its volumes).
-        check(stop_run(agent2, "logferry") == 0, "agent exit status after SIGTERM")
-        check(stop_run(store, "logferry-store") == 0, "store exit status after SIGTERM")
-        w = [p for p in rootfs_writes(amnt, t_agent, a_allowed) if p not in a_buildah]
-        check(not w, "the agent wrote its root filesystem: %r" % w[:10])
-        w = [p for p in rootfs_writes(smnt, t_store, s_allowed) if p not in s_buildah]
-        check(not w, "the store wrote its root filesystem: %r" % w[:10])
-        print("  root filesystems unchanged but for what `buildah run` itself touches: %r"
-              % sorted(set(a_buildah) | set(s_buildah)))
-        check(os.listdir(data), "the store wrote nothing to its data volume")
+    # 4. Neither wrote its root filesystem (only its volumes).
+    check(stop_run(agent2, "logferry") == 0, "agent exit status after SIGTERM")
+    check(stop_run(store, "logferry-store") == 0, "store exit status after SIGTERM")
+    w = [p for p in rootfs_writes(amnt, t_agent, a_allowed) if p not in a_buildah]
+    check(not w, "the agent wrote its root filesystem: %r" % w[:10])
+    w = [p for p in rootfs_writes(smnt, t_store, s_allowed) if p not in s_buildah]
+    check(not w, "the store wrote its root filesystem: %r" % w[:10])
+    print("  root filesystems unchanged but for what `buildah run` itself touches: %r"
+          % sorted(set(a_buildah) | set(s_buildah)))
+    check(os.listdir(data), "the store wrote nothing to its data volume")
 
 
 def kill_runs():
@@ -476,6 +476,11 @@ if __name__ == "__main__":
         print("SKIP: building and running the images needs root and buildah "
               "(scripts/deps.sh installs buildah and debootstrap)")
         sys.exit(77)
+    probe = subprocess.run(["buildah", "from", "scratch"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        print("SKIP: buildah cannot make containers here (%s)" % probe.stderr.strip()[-300:])
+        sys.exit(77)
+    subprocess.run(["buildah", "rm", probe.stdout.strip()], capture_output=True)
     try:
         main([test_images_build, test_store_and_agent_from_their_images])
     finally:
