@@ -31,6 +31,8 @@ static void usage(FILE *f)
 	      "  -auth.enabled=BOOL                overrides auth_enabled\n"
 	      "  -log.level=debug|info|warn|error  overrides server.log_level\n"
 	      "  -print-config-stderr              print the effective config at startup\n"
+	      "  -check-syntax                     check the config and flags, then exit\n"
+	      "                                    (0 valid; 1 and the error on stderr)\n"
 	      "  -version                          print the version and exit\n"
 	      "  -help                             this text\n",
 	      f);
@@ -75,7 +77,7 @@ int main(int argc, char **argv)
 {
 	const char *config_file = NULL, *port = NULL, *addr = NULL, *prefix = NULL, *auth = NULL,
 	           *level = NULL, *v;
-	bool expand_env = false, print_config = false;
+	bool expand_env = false, print_config = false, check_syntax = false;
 	for (int i = 1; i < argc; i++) {
 		if (flag(argc, argv, &i, "config.file", &v, false))
 			config_file = v;
@@ -93,6 +95,8 @@ int main(int argc, char **argv)
 			level = v;
 		else if (flag(argc, argv, &i, "print-config-stderr", &v, true))
 			print_config = parse_bool(v);
+		else if (flag(argc, argv, &i, "check-syntax", &v, true))
+			check_syntax = parse_bool(v);
 		else if (flag(argc, argv, &i, "version", &v, true)) {
 			printf("logferry-store, version %s\n", LF_VERSION);
 			return 0;
@@ -117,6 +121,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (config_file && lf_store_config_load(&cfg, config_file, expand_env, &err) < 0) {
+		if (check_syntax)
+			printf("Invalid config file\n");
 		lf_error("loading config: %s", err.msg);
 		goto fail;
 	}
@@ -124,6 +130,8 @@ int main(int argc, char **argv)
 		char *e;
 		long p = strtol(port, &e, 10);
 		if (*e || p < 0 || p > 65535) {
+			if (check_syntax)
+				printf("Invalid config file\n");
 			lf_error("invalid -server.http-listen-port %s", port);
 			goto fail;
 		}
@@ -145,10 +153,19 @@ int main(int argc, char **argv)
 	}
 	enum lf_log_level lvl;
 	if (lf_log_parse_level(cfg.log_level, &lvl) < 0) {
+		if (check_syntax)
+			printf("Invalid config file\n");
 		lf_error("invalid log level \"%s\"", cfg.log_level);
 		goto fail;
 	}
 	lf_log_set_level(lvl);
+	if (check_syntax) {
+		/* Everything above is what startup checks before touching the
+		 * data directory; nothing is opened or created. */
+		printf("Valid config file! No syntax issues found\n");
+		lf_store_config_free(&cfg);
+		return 0;
+	}
 	if (print_config) {
 		struct lf_buf b = LF_BUF_INIT;
 		lf_store_config_render(&cfg, &b);

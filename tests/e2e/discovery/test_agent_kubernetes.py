@@ -100,7 +100,7 @@ def test_agent_labels_from_kubelet_and_file_names():
 
 
 def test_packaged_config_is_valid():
-    """The config embedded in packaging/kubernetes/configmap.yaml loads."""
+    """The config embedded in packaging/kubernetes/base/agent/configmap.yaml loads."""
     with Env() as env:
         with open(CONFIGMAP) as f:
             lines = f.read().splitlines()
