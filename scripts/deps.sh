@@ -32,6 +32,7 @@ PKGS=(
 NOT_FOR_BUILD=(
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates tzdata
   kubernetes-client python3-yaml buildah debootstrap
+  chromium
 )
 
 build_pkgs() {
