@@ -733,7 +733,7 @@ static int diskpod_cmp_uid(const void *a, const void *b)
 static struct diskpod *diskpod_find(struct diskpod *v, size_t n, const char *uid,
                                     const struct lf_k8s_pod *p)
 {
-	if (!uid)
+	if (!uid || !n) /* bsearch on (NULL, 0) is undefined (UBSan) */
 		return NULL;
 	struct diskpod key = {.pd.uid = {uid, strlen(uid)}};
 	struct diskpod *hit = bsearch(&key, v, n, sizeof(*v), diskpod_cmp_uid);
@@ -1054,7 +1054,8 @@ int lf_discovery_sync(struct lf_discovery *d, struct lf_targets *t, struct lf_er
 				continue;
 			disk[n_disk++].name = ents[i].name;
 		}
-		qsort(disk, n_disk, sizeof(*disk), diskpod_cmp_uid);
+		if (n_disk) /* disk is NULL when pods_dir does not exist */
+			qsort(disk, n_disk, sizeof(*disk), diskpod_cmp_uid);
 		on_dir(&c, d->pods_dir);
 	}
 
@@ -1098,7 +1099,8 @@ int lf_discovery_sync(struct lf_discovery *d, struct lf_targets *t, struct lf_er
 	for (size_t i = 0; i < nw; i++)
 		t->watch_dirs[i] = t->strings.data + PTR2OFF(t->watch_dirs[i]);
 	t->n_watch_dirs = nw;
-	qsort(t->watch_dirs, nw, sizeof(*t->watch_dirs), str_cmp);
+	if (nw)
+		qsort(t->watch_dirs, nw, sizeof(*t->watch_dirs), str_cmp);
 
 	/* Sort and drop (path, job) duplicates: the first target in config
 	 * order wins. */

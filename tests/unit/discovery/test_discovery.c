@@ -132,6 +132,21 @@ static void assert_text(const char *got, const char *want)
 		fail_msg("\n--- got ---\n%s--- want ---\n%s", got, want);
 }
 
+/* A kubernetes_sd job on a node whose /var/log/pods does not exist (yet):
+ * no targets, no error, and no qsort/bsearch on a NULL array (UBSan halts
+ * this test in the sanitizer build if there is). */
+static void test_kubernetes_without_pods_dir(void **state)
+{
+	(void)state;
+	rmpath("var");
+	struct lf_discovery *d = new_disc();
+	add_helm_job(d, 0);
+	struct lf_targets t = {0};
+	assert_text(render(d, &t), "");
+	lf_targets_free(&t);
+	lf_discovery_free(d);
+}
+
 static void test_static(void **state)
 {
 	(void)state;
@@ -509,8 +524,11 @@ static void test_sync_cost(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_static),     cmocka_unit_test(test_job_errors),
-	        cmocka_unit_test(test_helm_chart), cmocka_unit_test(test_file_name_labels),
+	        cmocka_unit_test(test_kubernetes_without_pods_dir),
+	        cmocka_unit_test(test_static),
+	        cmocka_unit_test(test_job_errors),
+	        cmocka_unit_test(test_helm_chart),
+	        cmocka_unit_test(test_file_name_labels),
 	        cmocka_unit_test(test_sync_cost),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
