@@ -24,8 +24,10 @@ all_targets=(push labels yaml timeutil)
 lang_targets=(regex selector template gotime)
 # store targets: built with the store files they need (the case below)
 store_targets=(chunk)
+# agent targets: built with the agent files they need (the case below)
+agent_targets=(syslog)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}")
+[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}" "${agent_targets[@]}")
 B="${FUZZ_BUILD:-$root/build-fuzz-clang}"
 CC="${CC_FUZZ:-clang}"
 mkdir -p "$B/obj"
@@ -71,6 +73,7 @@ for t in "${targets[@]}"; do
 	extra=""
 	case "$t" in
 	chunk) extra="-I$root/store $root/store/chunk.c $root/store/crc32c.c -llz4 -lz" ;;
+	syslog) extra="-I$root/agent/sources $root/agent/sources/syslog_parse.c" ;;
 	esac
 	# shellcheck disable=SC2086
 	if ! "$CC" $cflags -fsanitize=fuzzer $inc "$src" $extra "$B/libcommon.a" $libs \
