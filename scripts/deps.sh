@@ -13,6 +13,9 @@ PKGS=(
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates
   # time zones for the timestamp stage's `location` (and its tests)
   tzdata
+  # agent sources (agent/sources/): sd-journal for `journal`; journal files, logger and
+  # rsyslog as real senders in the e2e tests
+  libsystemd-dev systemd-journal-remote bsdutils rsyslog
 )
 
 missing=()

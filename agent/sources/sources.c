@@ -13,7 +13,8 @@
 
 #define RUN_BUDGET 4096 /* entries per source and loop turn */
 
-static const struct lf_source_ops *const kinds[] = {&lf_syslog_source_ops, &lf_pushapi_source_ops};
+static const struct lf_source_ops *const kinds[] = {&lf_syslog_source_ops, &lf_pushapi_source_ops,
+                                                    &lf_journal_source_ops};
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
 struct lf_sources {
