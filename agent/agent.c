@@ -560,8 +560,15 @@ static void on_line(void *ctx, const struct lf_tail_line *l)
 static bool source_deliver(void *ctx, size_t job_index, struct lf_entry *e)
 {
 	struct agent *a = ctx;
-	if (job_index >= a->n_jobs ||
-	    lf_pipeline_process(a->jobs[job_index]->pipe, e, emit, a) == LF_PIPE_DROPPED)
+	const char *name = lf_sources_job_name(e->origin);
+	struct job *j = job_index < a->n_jobs ? a->jobs[job_index] : NULL;
+	if (j && name && strcmp(j->name, name) != 0) { /* reordered by a reload */
+		j = NULL;
+		for (size_t i = 0; i < a->n_jobs && !j; i++)
+			if (strcmp(a->jobs[i]->name, name) == 0)
+				j = a->jobs[i];
+	}
+	if (!j || lf_pipeline_process(j->pipe, e, emit, a) == LF_PIPE_DROPPED)
 		lf_sources_release(e->origin, e->seq_first, e->seq_last);
 	return !a->busy_paused || a->stopping;
 }

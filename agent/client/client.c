@@ -510,6 +510,11 @@ int lf_client_enqueue(struct lf_client *c, const struct lf_entry *e, struct lf_e
 		wake = true;
 	}
 	int64_t q = atomic_fetch_add(&c->queue_bytes, (int64_t)size) + (int64_t)size;
+	/* Crossing the bound pauses the producer: wake the sender so that it
+	 * closes the building batches (see ingest) instead of waiting for
+	 * batchwait. */
+	if (q >= c->cfg.max_queue_bytes && q - (int64_t)size < c->cfg.max_queue_bytes)
+		wake = true;
 	pthread_mutex_unlock(&c->mu);
 	if (wake)
 		curl_multi_wakeup(c->multi);

@@ -85,6 +85,7 @@ struct lf_source_ops {
 struct lf_source {
 	const struct lf_source_ops *ops;
 	size_t job_index;
+	char job_name[128]; /* to find the job again after a reload */
 };
 
 extern const struct lf_source_ops lf_syslog_source_ops;

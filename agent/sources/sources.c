@@ -61,6 +61,7 @@ static int build(const struct lf_ynode *scrape, const char *path, const char *jo
 		}
 		s->ops = kinds[k];
 		s->job_index = job_index;
+		snprintf(s->job_name, sizeof s->job_name, "%s", job_name);
 		struct lf_source **nv = realloc(ss->v, (ss->n + 1) * sizeof *nv);
 		if (!nv) {
 			kinds[k]->free(s);
@@ -188,6 +189,12 @@ bool lf_sources_ack(void *origin, uint64_t first, uint64_t last)
 		return false;
 	s->ops->ack(s, first, last);
 	return true;
+}
+
+const char *lf_sources_job_name(void *origin)
+{
+	struct lf_source *s = lf_source_of_origin(origin);
+	return s ? s->job_name : NULL;
 }
 
 void lf_sources_stop(struct lf_sources *ss)

@@ -44,6 +44,9 @@ bool lf_sources_release(void *origin, uint64_t first, uint64_t last);
 bool lf_sources_claim(void *origin, uint64_t first, uint64_t last, unsigned k);
 bool lf_sources_ack(void *origin, uint64_t first, uint64_t last);
 
+/* The job name of the source an entry comes from (NULL when origin is not
+ * a source's). */
+const char *lf_sources_job_name(void *origin);
 /* Shutdown: every source stops taking input (see source.h stop). */
 void lf_sources_stop(struct lf_sources *ss);
 /* Writes every source's position into the positions table. */
