@@ -12,7 +12,7 @@ import subprocess
 import time
 import uuid
 
-from agentlib import STORE, Agent, Env, Receiver, Store, check, main
+from agentlib import STORE, Agent, Env, Receiver, Store, check, get, main
 
 REMOTE = "/lib/systemd/systemd-journal-remote"
 BOOT = uuid.uuid4().hex
@@ -129,10 +129,17 @@ def test_labels_matches_max_age():
         make_journal(env, d, "two", [kubelet(i, "late") for i in range(20)])
         env.wait_until(lambda: all(("late %d" % i) in be.lines() for i in range(20)),
                        what="entries of a file added while running")
+        # a file vacuumed while the agent runs, then another one added
+        os.remove(os.path.join(d, "one.journal"))
+        make_journal(env, d, "three", [kubelet(i, "after-vacuum") for i in range(20)])
+        env.wait_until(lambda: all(("after-vacuum %d" % i) in be.lines() for i in range(20)),
+                       what="entries after a journal file was removed")
         check((ag.metric("logferry_journal_target_parsing_errors_total", job="journal",
                          error="no_message") or 0) == 1, "no_message counted")
-        st, body = __import__("agentlib").get(ag.url("/targets?format=json"))
-        check(st == 200, "targets")
+        st, body = get(ag.url("/targets"))
+        t = [x for x in json.loads(body)["targets"] if x.get("type") == "journal"]
+        check(st == 200 and len(t) == 1 and t[0]["job"] == "journal" and t[0]["path"] == d
+              and t[0]["lines"] == 49, "targets: %s %r" % (st, body[:500]))
         check(ag.stop() == 0, "exit code")
 
 

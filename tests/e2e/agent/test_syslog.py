@@ -3,13 +3,14 @@ forwarding) over TCP (octet counting and newline framing) and UDP, RFC 5424
 and RFC 3164, ending in logferry-store (or the test receiver) with exact
 labels after Promtail-style relabel_configs; malformed input, a 10 MB line
 without a newline, and many connections at once."""
+import json
 import os
 import shutil
 import socket
 import subprocess
 import time
 
-from agentlib import STORE, Agent, Env, Receiver, Store, check, main
+from agentlib import STORE, Agent, Env, Receiver, Store, check, get, main
 
 RELABEL = """    relabel_configs:
       - source_labels: [__syslog_message_hostname]
@@ -74,8 +75,11 @@ def test_logger_tcp_udp_rfc5424():
             check(lab == exp, "%s: labels %r, want %r" % (w, lab, exp))
         check((ag.metric("logferry_syslog_target_entries_total", job="syslog") or 0) == 2,
               "entries metric:\n" + ag.metrics())
-        st, body = __import__("agentlib").get(ag.url("/targets?format=json"))
-        check(st == 200, "targets: %s" % st)
+        st, body = get(ag.url("/targets"))
+        ts = {x["job"]: x for x in json.loads(body)["targets"] if x.get("type") == "syslog"}
+        check(st == 200 and ts["syslog"]["protocol"] == "tcp" and
+              ts["syslog_udp"]["protocol"] == "udp" and ts["syslog"]["entries"] == 2 and
+              ts["syslog"]["path"] == "127.0.0.1:%d" % tport, "targets: %r" % body[:600])
         check(ag.stop() == 0, "exit code")
 
 
