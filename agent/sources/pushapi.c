@@ -426,6 +426,10 @@ commit:
 		goto done;
 	}
 	atomic_fetch_add(&s->n_entries, r.entries);
+	if (s->m_entries) {
+		const char *lv[] = {s->job};
+		lf_metric_add(s->m_entries, lv, (double)r.entries);
+	}
 done:
 	if (status == 204) {
 		atomic_fetch_add(&s->n_req_ok, 1);
@@ -508,10 +512,6 @@ static int src_run_once(struct lf_source *base, int64_t now_ns, size_t budget)
 {
 	(void)now_ns;
 	struct push_src *s = (struct push_src *)base;
-	if (s->m_entries) {
-		const char *lv[] = {s->job};
-		lf_metric_set(s->m_entries, lv, (double)atomic_load(&s->n_entries));
-	}
 	return lf_source_drain(base, s->q, &s->rd, &s->sink, budget);
 }
 

@@ -453,11 +453,14 @@ static void do_udp(struct syslog_src *s)
 	}
 }
 
+static void publish(struct syslog_src *s);
+
 static void *thread_main(void *arg)
 {
 	struct syslog_src *s = arg;
 	struct epoll_event evs[64];
 	int64_t next_idle = lf_monotonic_ns() + LF_NS_PER_SEC;
+	int64_t next_pub = 0;
 	for (;;) {
 		int n = epoll_wait(s->ep, evs, 64, 1000);
 		int64_t now = lf_monotonic_ns();
@@ -489,6 +492,10 @@ static void *thread_main(void *arg)
 		}
 		if (!s->blocked)
 			commit(s);
+		if (now >= next_pub) { /* also while the loop is paused */
+			publish(s);
+			next_pub = now + 100 * LF_NS_PER_MS;
+		}
 		if (now >= next_idle && !s->udp && s->idle_timeout_ns > 0) {
 			for (size_t i = 0; i < s->n_conns;) {
 				if (now - s->conns[i]->last_ns > s->idle_timeout_ns && !s->blocked)

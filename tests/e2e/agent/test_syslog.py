@@ -196,6 +196,62 @@ action(type="omfwd" Target="127.0.0.1" Port="%d" Protocol="tcp"
         check(ag2.stop() == 0, "exit code")
 
 
+def test_backpressure_tcp_pauses_udp_drops():
+    with Env() as env:
+        rc = Receiver(env)
+        tport, uport = env.free_port(), env.free_port()
+        scrape = syslog_scrape(tport, relabel="") + syslog_scrape(
+            uport, "udp", job="syslog_udp", relabel="")[len("scrape_configs:\n"):]
+        ag = Agent(env, rc, scrape)
+        rc.stop()  # backend down: clients fill, then the source queues
+        pad = "p" * 200
+        # TCP: write without blocking until the agent stops reading and the
+        # kernel buffers are full
+        s = socket.create_connection(("127.0.0.1", tport))
+        s.setblocking(False)
+        sent, i, pending = [], 0, b""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if not pending:
+                line = "tcp %d %s" % (i, pad)
+                pending = ("<13>1 - h a - - - %s\n" % line).encode()
+            try:
+                n = s.send(pending)
+            except BlockingIOError:
+                break
+            pending = pending[n:]
+            if not pending:
+                sent.append(line)
+                i += 1
+        check(time.monotonic() < deadline, "the agent never stopped reading TCP")
+        check(ag.rss_kib() < 200 * 1024, "RSS %d KiB while paused" % ag.rss_kib())
+        # UDP while the queue is full: dropped and counted
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        k = [0]
+
+        def udp_dropped():
+            for _ in range(2000):  # ~0.5 MB per round: the queue holds 4 MiB
+                u.sendto(b"<13>1 - h a - - - udp %d %s" % (k[0], pad.encode()),
+                         ("127.0.0.1", uport))
+                k[0] += 1
+            return (ag.metric("logferry_syslog_udp_dropped_total", job="syslog_udp")
+                    or 0) > 0
+        env.wait_until(udp_dropped, what="UDP drops counted")
+        rc.start()
+        s.setblocking(True)
+        if pending:
+            s.sendall(pending)
+            sent.append(line)
+        s.sendall(b"<13>1 - h a - - - the end\n")
+        want = set(sent) | {"the end"}
+        env.wait_until(lambda: want <= set(rc.lines()), timeout=300,
+                       what="every TCP message sent while paused")
+        s.close()
+        u.close()
+        check(ag.stop() == 0, "exit code")
+
+
 if __name__ == "__main__":
     main([test_logger_tcp_udp_rfc5424, test_structured_data_and_timestamp,
+          test_backpressure_tcp_pauses_udp_drops,
           test_malformed_long_and_many, test_rfc3164_logger_and_rsyslog])
