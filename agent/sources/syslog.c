@@ -16,14 +16,17 @@
  * connections (the kernel buffers hold the rest, then senders block) until
  * the loop took records; UDP datagrams read meanwhile are dropped and
  * counted (logferry_syslog_udp_dropped_total).
- * TLS (tls_config) is parsed but not implemented: a config that sets it is
- * refused at load, so that nothing is silently sent in clear text.
+ * TLS (tls_config, TCP only): cert_file + key_file make the listener speak
+ * TLS (OpenSSL, non-blocking handshake); ca_file also requires and verifies
+ * client certificates. A failed handshake closes that connection only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -52,6 +55,8 @@ struct conn {
 	char host[256];  /* __syslog_connection_hostname */
 	int64_t last_ns; /* monotonic time of the last read */
 	bool udp;
+	SSL *ssl;       /* TLS connections */
+	bool handshake; /* TLS handshake not finished */
 };
 
 struct syslog_src {
@@ -61,6 +66,8 @@ struct syslog_src {
 	bool udp, rfc3164, label_sd, use_incoming_ts, use_rfc5424_message;
 	int64_t idle_timeout_ns;
 	size_t max_len;
+	char *tls_cert, *tls_key, *tls_ca;
+	SSL_CTX *tls;
 	struct lf_labels labels;
 	struct lf_relabel *relabel;
 	struct lf_source_sink sink;
@@ -159,11 +166,19 @@ static int parse_cfg(struct syslog_src *s, const struct lf_source_env *env, stru
 			return lf_y_err(err, tls, tp, "expected a map");
 		if (lf_ymap_check(tls, tp, tls_keys, err) < 0)
 			return -1;
-		if (lf_ymap_get(tls, "cert_file") || lf_ymap_get(tls, "key_file") ||
-		    lf_ymap_get(tls, "ca_file"))
-			return lf_y_err(
-			        err, tls, tp,
-			        "TLS for the syslog source is not supported by logferry yet");
+		if (lf_ymap_str(tls, tp, "cert_file", &s->tls_cert, err) < 0 ||
+		    lf_ymap_str(tls, tp, "key_file", &s->tls_key, err) < 0 ||
+		    lf_ymap_str(tls, tp, "ca_file", &s->tls_ca, err) < 0)
+			return -1;
+		bool any = (s->tls_cert && s->tls_cert[0]) || (s->tls_key && s->tls_key[0]) ||
+		           (s->tls_ca && s->tls_ca[0]);
+		if (any && (!s->tls_cert || !s->tls_cert[0] || !s->tls_key || !s->tls_key[0]))
+			return lf_y_err(err, tls, tp,
+			                "certificate and key files are required when TLS is "
+			                "configured");
+		if (any && s->udp)
+			return lf_y_err(err, tls, tp,
+			                "TLS is only supported with listen_protocol tcp");
 	}
 	if (lf_source_labels(b, P, &s->labels, err) < 0)
 		return -1;
@@ -175,6 +190,8 @@ static int parse_cfg(struct syslog_src *s, const struct lf_source_env *env, stru
 static void conn_close(struct syslog_src *s, size_t i)
 {
 	struct conn *c = s->conns[i];
+	if (c->ssl)
+		SSL_free(c->ssl);
 	close(c->fd);
 	lf_buf_free(&c->pending);
 	free(c);
@@ -374,6 +391,18 @@ static void do_accept(struct syslog_src *s, int64_t now)
 		c->last_ns = now;
 		lf_syslog_framer_init(&c->fr, s->max_len);
 		peer_names(c, &sa, sl, true);
+		if (s->tls) {
+			c->ssl = SSL_new(s->tls);
+			if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+				if (c->ssl)
+					SSL_free(c->ssl);
+				close(fd);
+				free(c);
+				continue;
+			}
+			SSL_set_accept_state(c->ssl);
+			c->handshake = true;
+		}
 		struct epoll_event ev = {.events = s->blocked ? 0 : EPOLLIN, .data.ptr = c};
 		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
@@ -397,9 +426,48 @@ static void do_read(struct syslog_src *s, struct conn *c, int64_t now)
 {
 	/* one read per wakeup and connection: a fast client cannot starve
 	 * the others, and the batch stays bounded */
-	ssize_t r = read(c->fd, s->rbuf, READ_SZ);
-	if (r < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+	ssize_t r;
+	if (c->ssl) {
+		if (c->handshake) {
+			int h = SSL_do_handshake(c->ssl);
+			if (h != 1) {
+				int e = SSL_get_error(c->ssl, h);
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+					struct epoll_event ev = {.events = e == SSL_ERROR_WANT_WRITE
+					                                           ? EPOLLOUT
+					                                           : EPOLLIN,
+					                         .data.ptr = c};
+					epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
+					return;
+				}
+				char eb[160];
+				ERR_error_string_n(ERR_get_error(), eb, sizeof eb);
+				ERR_clear_error();
+				lf_log_rl(&s->rl, LF_LOG_WARN,
+				          "syslog %s: TLS handshake with %s: %s", s->job, c->ip,
+				          eb);
+				size_t i = conn_index(s, c);
+				if (i != SIZE_MAX)
+					conn_close(s, i);
+				return;
+			}
+			c->handshake = false;
+			struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+			epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
+		}
+		int n = SSL_read(c->ssl, s->rbuf, READ_SZ);
+		if (n <= 0) {
+			int e = SSL_get_error(c->ssl, n);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return;
+			ERR_clear_error();
+		}
+		r = n > 0 ? n : 0;
+	} else {
+		r = read(c->fd, s->rbuf, READ_SZ);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+	}
 	bool eof = r <= 0;
 	c->last_ns = now;
 	int rc = feed(s, c, s->rbuf, r > 0 ? (size_t)r : 0, eof, lf_now_ns());
@@ -477,6 +545,11 @@ static void *thread_main(void *arg)
 					s->blocked = false;
 					if (!s->udp)
 						set_conn_events(s, EPOLLIN);
+					/* plaintext already inside OpenSSL fires no event */
+					for (size_t k = 0; k < s->n_conns && s->tls; k++)
+						if (s->conns[k]->ssl &&
+						    SSL_pending(s->conns[k]->ssl) > 0)
+							do_read(s, s->conns[k], now);
 				}
 				continue;
 			}
@@ -592,6 +665,27 @@ static int src_create(const struct lf_source_env *env, bool check_only, struct l
 	s->sdbuf = malloc(s->max_len + 1);
 	if (!s->q || !s->rbuf || !s->sdbuf)
 		return lf_err(err, "out of memory");
+	if (s->tls_cert && s->tls_cert[0]) {
+		s->tls = SSL_CTX_new(TLS_server_method());
+		if (!s->tls)
+			return lf_err(err, "%s.tls_config: SSL_CTX_new failed", env->path);
+		SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION);
+		if (SSL_CTX_use_certificate_chain_file(s->tls, s->tls_cert) != 1)
+			return lf_err(err, "%s.tls_config: loading cert_file %s failed", env->path,
+			              s->tls_cert);
+		if (SSL_CTX_use_PrivateKey_file(s->tls, s->tls_key, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(s->tls) != 1)
+			return lf_err(err, "%s.tls_config: loading key_file %s failed", env->path,
+			              s->tls_key);
+		if (s->tls_ca && s->tls_ca[0]) {
+			if (SSL_CTX_load_verify_locations(s->tls, s->tls_ca, NULL) != 1)
+				return lf_err(err, "%s.tls_config: loading ca_file %s failed",
+				              env->path, s->tls_ca);
+			SSL_CTX_set_verify(s->tls,
+			                   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		}
+		ERR_clear_error();
+	}
 	if (listen_on(s, err) < 0)
 		return -1;
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -760,6 +854,11 @@ static void src_free(struct lf_source *base)
 	lf_relabel_free(s->relabel);
 	free(s->rbuf);
 	free(s->sdbuf);
+	if (s->tls)
+		SSL_CTX_free(s->tls);
+	free(s->tls_cert);
+	free(s->tls_key);
+	free(s->tls_ca);
 	free(s->listen_address);
 	free(s->job);
 	free(s);

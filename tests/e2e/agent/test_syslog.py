@@ -251,7 +251,60 @@ def test_backpressure_tcp_pauses_udp_drops():
         check(ag.stop() == 0, "exit code")
 
 
+def openssl(env, *args):
+    r = subprocess.run(["openssl"] + list(args), cwd=env.path(), capture_output=True,
+                       timeout=60)
+    check(r.returncode == 0, "openssl %s: %r" % (args[0], r.stderr[-500:]))
+
+
+def test_tls_and_client_certificates():
+    import ssl
+    with Env() as env:
+        be = backend(env)
+        openssl(env, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.crt")
+        for name in ("server", "client"):
+            openssl(env, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", name + ".key", "-out", name + ".csr")
+            env.write(name + ".ext", "subjectAltName=IP:127.0.0.1\n")
+            openssl(env, "x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey",
+                    "ca.key", "-CAcreateserial", "-days", "2", "-extfile", name + ".ext",
+                    "-out", name + ".crt")
+        port, mport = env.free_port(), env.free_port()
+        tls = ("tls_config:\n  cert_file: %s\n  key_file: %s\n"
+               % (env.path("server.crt"), env.path("server.key")))
+        scrape = syslog_scrape(port, extra=tls, job="tls") + syslog_scrape(
+            mport, extra=tls + "  ca_file: %s\n" % env.path("ca.crt"), job="mtls")[
+            len("scrape_configs:\n"):]
+        ag = Agent(env, be, scrape)
+
+        def send(p, msg, cert=None):
+            ctx = ssl.create_default_context(cafile=env.path("ca.crt"))
+            if cert:
+                ctx.load_cert_chain(env.path(cert + ".crt"), env.path(cert + ".key"))
+            with socket.create_connection(("127.0.0.1", p), timeout=30) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                    m = ("<13>1 - h a - - - %s" % msg).encode()
+                    s.sendall(b"%d " % len(m) + m)
+        send(port, "over tls")
+        send(mport, "over mtls", cert="client")
+        env.wait_until(lambda: {"over tls", "over mtls"} <= set(be.lines()), what="TLS lines")
+        # without a client certificate the mTLS listener refuses the handshake
+        refused = False
+        try:
+            send(mport, "no client cert")
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError, OSError):
+            refused = True
+        send(port, "after refused")
+        env.wait_until(lambda: "after refused" in be.lines(), what="line after a refused one")
+        check(refused or "no client cert" not in be.lines(),
+              "a client without a certificate got through")
+        check("no client cert" not in be.lines(), "unauthenticated line shipped")
+        check(ag.stop() == 0, "exit code")
+
+
 if __name__ == "__main__":
     main([test_logger_tcp_udp_rfc5424, test_structured_data_and_timestamp,
+          test_tls_and_client_certificates,
           test_backpressure_tcp_pauses_udp_drops,
           test_malformed_long_and_many, test_rfc3164_logger_and_rsyslog])
