@@ -6,6 +6,7 @@ without a newline, and many connections at once."""
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -75,10 +76,16 @@ def test_logger_tcp_udp_rfc5424():
             check(lab == exp, "%s: labels %r, want %r" % (w, lab, exp))
         check((ag.metric("logferry_syslog_target_entries_total", job="syslog") or 0) == 2,
               "entries metric:\n" + ag.metrics())
+        # a reload (SIGHUP) rebuilds pipelines; the listeners keep running
+        ag.proc.send_signal(signal.SIGHUP)
+        env.wait_until(lambda: (ag.metric("logferry_config_reload_success_total") or 0) >= 1,
+                       what="reload")
+        logger(tport, "after reload", "--rfc5424", "--tcp", "--octet-count")
+        env.wait_until(lambda: by_line(be.entries(), "after reload"), what="after reload")
         st, body = get(ag.url("/targets"))
         ts = {x["job"]: x for x in json.loads(body)["targets"] if x.get("type") == "syslog"}
         check(st == 200 and ts["syslog"]["protocol"] == "tcp" and
-              ts["syslog_udp"]["protocol"] == "udp" and ts["syslog"]["entries"] == 2 and
+              ts["syslog_udp"]["protocol"] == "udp" and ts["syslog"]["entries"] == 3 and
               ts["syslog"]["path"] == "127.0.0.1:%d" % tport, "targets: %r" % body[:600])
         check(ag.stop() == 0, "exit code")
 
