@@ -383,10 +383,12 @@ static void cb_ack(void *ctx, void *origin, uint64_t first, uint64_t last, bool 
 {
 	struct agent *a = ctx;
 	(void)delivered;
-	if (origin && !lf_sources_ack(origin, first, last))
-		lf_tail_ack(origin, first, last);
-	else if (a->stdin_unacked)
+	if (origin) {
+		if (!lf_sources_ack(origin, first, last))
+			lf_tail_ack(origin, first, last);
+	} else if (a->stdin_unacked) {
 		a->stdin_unacked--;
+	}
 }
 
 static void client_slot_free(struct agent *a, struct cslot *s)
@@ -510,12 +512,10 @@ static void emit(void *ctx, struct lf_entry *e)
 		if (rc == LF_CLIENT_BUSY)
 			busy = true;
 	}
-	if (e->origin && lf_sources_claim(e->origin, e->seq_first, e->seq_last, k))
-		;
-	else if (e->origin)
-		lf_tail_claim(e->origin, e->seq_first, e->seq_last, k);
-	else
+	if (!e->origin)
 		a->stdin_unacked += k;
+	else if (!lf_sources_claim(e->origin, e->seq_first, e->seq_last, k))
+		lf_tail_claim(e->origin, e->seq_first, e->seq_last, k);
 	if (busy && !a->busy_paused) {
 		a->busy_paused = true;
 		update_pause(a);
