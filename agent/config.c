@@ -414,10 +414,15 @@ static int add_client(struct lf_agent_config *cfg, struct lf_client_yaml **out,
 
 /* ---- scrape_configs ---- */
 
-static const char *const scrape_keys[] = {
-        "job_name",       "pipeline_stages",       "relabel_configs",
-        "static_configs", "kubernetes_sd_configs", "syslog",
-        "loki_push_api",  "journal",               NULL};
+static const char *const scrape_keys[] = {"job_name",
+                                          "pipeline_stages",
+                                          "relabel_configs",
+                                          "static_configs",
+                                          "kubernetes_sd_configs",
+                                          "syslog",
+                                          "loki_push_api",
+                                          "journal",
+                                          NULL};
 /* Promtail target kinds logferry does not implement: accepted (a Promtail
  * config keeps loading) but warned about, because their logs will not flow. */
 static const char *const scrape_unsupported[] = {"file_sd_configs",
