@@ -37,6 +37,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "sources/sources.h"
 #include "tail/positions.h"
 #include "tail/tailer.h"
 #include "timeutil.h"
@@ -44,7 +45,7 @@
 #define TICK_NS         (100 * LF_NS_PER_MS)
 #define DIR_DEBOUNCE_NS (50 * LF_NS_PER_MS)
 
-enum fd_kind { FD_SIGNAL, FD_TAILER, FD_DISCOVERY, FD_DIRS, FD_CLIENT };
+enum fd_kind { FD_SIGNAL, FD_TAILER, FD_DISCOVERY, FD_DIRS, FD_CLIENT, FD_SOURCES };
 
 struct fdh {
 	enum fd_kind kind;
@@ -113,6 +114,9 @@ struct agent {
 	struct lf_positions *pos;
 	struct lf_tailer *tailer;
 	bool tailer_fd_on;
+	struct lf_sources *sources; /* syslog, loki_push_api, journal */
+	struct fdh h_src;
+	bool src_fd_on;
 
 	int ep, sfd, dir_ifd;
 	struct fdh h_sig, h_tail, h_disc, h_dirs;
@@ -392,10 +396,12 @@ static void cb_ack(void *ctx, void *origin, uint64_t first, uint64_t last, bool 
 {
 	struct agent *a = ctx;
 	(void)delivered;
-	if (origin)
-		lf_tail_ack(origin, first, last);
-	else if (a->stdin_unacked)
+	if (origin) {
+		if (!lf_sources_ack(origin, first, last))
+			lf_tail_ack(origin, first, last);
+	} else if (a->stdin_unacked) {
 		a->stdin_unacked--;
+	}
 }
 
 static void client_slot_free(struct agent *a, struct cslot *s)
@@ -428,8 +434,21 @@ static void set_tailer_fd(struct agent *a, bool on)
 	a->tailer_fd_on = on;
 }
 
+static void set_sources_fd(struct agent *a, bool on)
+{
+	int fd = lf_sources_fd(a->sources);
+	if (fd < 0 || a->src_fd_on == on)
+		return;
+	struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &a->h_src};
+	epoll_ctl(a->ep, EPOLL_CTL_MOD, fd, &ev);
+	a->src_fd_on = on;
+}
+
 static void update_pause(struct agent *a)
 {
+	/* sources stop being drained while clients are busy (their own
+	 * bounded queues then push back on their senders) */
+	set_sources_fd(a, !(a->busy_paused || a->stopping));
 	if (!a->tailer)
 		return;
 	bool want = a->busy_paused || a->rate_paused || a->stopping;
@@ -489,7 +508,7 @@ static void emit(void *ctx, struct lf_entry *e)
 	struct agent *a = ctx;
 	if (a->opts->dry_run) {
 		print_entry(a, e);
-		if (e->origin)
+		if (e->origin && !lf_sources_release(e->origin, e->seq_first, e->seq_last))
 			lf_tail_release(e->origin, e->seq_first, e->seq_last);
 		return;
 	}
@@ -506,10 +525,10 @@ static void emit(void *ctx, struct lf_entry *e)
 		if (rc == LF_CLIENT_BUSY)
 			busy = true;
 	}
-	if (e->origin)
-		lf_tail_claim(e->origin, e->seq_first, e->seq_last, k);
-	else
+	if (!e->origin)
 		a->stdin_unacked += k;
+	else if (!lf_sources_claim(e->origin, e->seq_first, e->seq_last, k))
+		lf_tail_claim(e->origin, e->seq_first, e->seq_last, k);
 	if (busy && !a->busy_paused) {
 		a->busy_paused = true;
 		update_pause(a);
@@ -547,6 +566,24 @@ static void on_line(void *ctx, const struct lf_tail_line *l)
 	e->seq_first = e->seq_last = l->seq;
 	if (lf_pipeline_process(t->job->pipe, e, emit, a) == LF_PIPE_DROPPED)
 		lf_tail_release(l->file, l->seq, l->seq);
+}
+
+/* An entry of a source (sources.h): same path as a file line from the
+ * pipeline on. False = the clients are busy, stop delivering. */
+static bool source_deliver(void *ctx, size_t job_index, struct lf_entry *e)
+{
+	struct agent *a = ctx;
+	const char *name = lf_sources_job_name(e->origin);
+	struct job *j = job_index < a->n_jobs ? a->jobs[job_index] : NULL;
+	if (j && name && strcmp(j->name, name) != 0) { /* reordered by a reload */
+		j = NULL;
+		for (size_t i = 0; i < a->n_jobs && !j; i++)
+			if (strcmp(a->jobs[i]->name, name) == 0)
+				j = a->jobs[i];
+	}
+	if (!j || lf_pipeline_process(j->pipe, e, emit, a) == LF_PIPE_DROPPED)
+		lf_sources_release(e->origin, e->seq_first, e->seq_last);
+	return !a->busy_paused || a->stopping;
 }
 
 /* ---------- targets ---------- */
@@ -702,7 +739,7 @@ static void sync_targets(struct agent *a)
 static size_t srv_targets(void *ctx)
 {
 	struct agent *a = ctx;
-	return atomic_load(&a->n_targets_pub);
+	return atomic_load(&a->n_targets_pub) + lf_sources_count(a->sources);
 }
 
 struct json_ctx {
@@ -764,6 +801,7 @@ static void srv_targets_json(void *ctx, struct lf_buf *out, bool detail)
 	if (a->tailer)
 		lf_tailer_list(a->tailer, targets_item, &jc);
 	pthread_mutex_unlock(&a->mu);
+	lf_sources_list_json(a->sources, out, &jc.first);
 	lf_buf_appends(out, "]}\n");
 }
 
@@ -1028,6 +1066,10 @@ static void shutdown_flow(struct agent *a)
 {
 	a->stopping = true;
 	update_pause(a);
+	/* what sources already took in (and answered for) goes out too */
+	lf_sources_stop(a->sources);
+	while (lf_sources_run_once(a->sources, lf_monotonic_ns()) > 0)
+		;
 	for (struct job *j = a->all_jobs; j; j = j->next_all)
 		lf_pipeline_flush(j->pipe, emit, a);
 	flush_out(a);
@@ -1042,6 +1084,7 @@ static void shutdown_flow(struct agent *a)
 		lf_warn("shutdown: %llu entries were not acknowledged within "
 		        "graceful_shutdown_timeout; they will be re-read at the next start",
 		        (unsigned long long)left);
+	lf_sources_save(a->sources);
 	if (a->tailer) {
 		struct lf_error err = {{0}};
 		if (lf_tailer_save_positions(a->tailer, true, &err) < 0)
@@ -1075,7 +1118,10 @@ static int run_loop(struct agent *a)
 		int more = lf_tailer_run_once(a->tailer, now);
 		if (lf_tailer_take_dir_changed(a->tailer) && !a->sync_soon)
 			a->sync_soon = now + DIR_DEBOUNCE_NS;
+		if (!a->busy_paused && lf_sources_run_once(a->sources, now) > 0)
+			more = 1;
 		if (now >= a->next_tick) {
+			lf_sources_save(a->sources);
 			tick_jobs(a, now);
 			a->next_tick = now + TICK_NS;
 		}
@@ -1088,6 +1134,7 @@ static int run_loop(struct agent *a)
 			deadline = min64(deadline, a->sync_soon);
 		if (a->rate_paused)
 			deadline = min64(deadline, a->rate_resume_at);
+		deadline = min64(deadline, lf_sources_next_wakeup(a->sources));
 		if (!lf_tailer_paused(a->tailer))
 			deadline = min64(deadline, lf_tailer_next_wakeup_ns(a->tailer));
 		else
@@ -1147,6 +1194,8 @@ static int run_loop(struct agent *a)
 			case FD_CLIENT:
 				acks = true;
 				break;
+			case FD_SOURCES:
+				break; /* lf_sources_run_once takes the work */
 			}
 		}
 		if (acks || a->busy_paused)
@@ -1365,6 +1414,8 @@ static void agent_free(struct agent *a)
 	for (size_t i = 0; i < a->n_retiring; i++)
 		client_slot_free(a, a->retiring[i]);
 	free(a->retiring);
+	/* after the clients: their last acks name sources */
+	lf_sources_free(a->sources);
 	lf_discovery_free(a->disc);
 	lf_targets_free(&a->dt);
 	if (a->pos)
@@ -1495,6 +1546,16 @@ int lf_agent_run(const struct lf_agent_opts *opts, struct lf_agent_config *cfg,
 	};
 	if (lf_tailer_new(&to, &a->tailer, err) < 0)
 		goto out;
+	struct lf_source_sink sink = {.ctx = a, .deliver = source_deliver};
+	if (lf_sources_new(a->pos, a->metrics, sink, &a->sources, err) < 0)
+		goto out;
+	for (size_t i = 0; i < cfg->n_scrape; i++) {
+		char sp[64];
+		snprintf(sp, sizeof sp, "scrape_configs[%zu]", i);
+		if (lf_sources_add(a->sources, i, cfg->scrape[i].job_name, cfg->scrape[i].node, sp,
+		                   err) < 0)
+			goto out;
+	}
 
 	a->sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (a->sfd < 0) {
@@ -1508,6 +1569,12 @@ int lf_agent_run(const struct lf_agent_opts *opts, struct lf_agent_config *cfg,
 		if (epoll_add(a, tfd, &a->h_tail, FD_TAILER, err) < 0)
 			goto out;
 		a->tailer_fd_on = true;
+	}
+	int srcfd = lf_sources_fd(a->sources);
+	if (srcfd >= 0) {
+		if (epoll_add(a, srcfd, &a->h_src, FD_SOURCES, err) < 0)
+			goto out;
+		a->src_fd_on = true;
 	}
 	int dfd = lf_discovery_fd(a->disc);
 	if (dfd >= 0) {

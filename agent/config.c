@@ -9,6 +9,9 @@
 
 #include "config_mask.h"
 #include "log.h"
+#ifdef LF_HAVE_SOURCES
+#include "sources/sources.h"
+#endif
 #include "timeutil.h"
 
 #define PATHSZ 256
@@ -412,18 +415,21 @@ static int add_client(struct lf_agent_config *cfg, struct lf_client_yaml **out,
 
 /* ---- scrape_configs ---- */
 
-static const char *const scrape_keys[] = {
-        "job_name",       "pipeline_stages",       "relabel_configs",
-        "static_configs", "kubernetes_sd_configs", NULL};
+static const char *const scrape_keys[] = {"job_name",
+                                          "pipeline_stages",
+                                          "relabel_configs",
+                                          "static_configs",
+                                          "kubernetes_sd_configs",
+                                          "syslog",
+                                          "loki_push_api",
+                                          "journal",
+                                          NULL};
 /* Promtail target kinds logferry does not implement: accepted (a Promtail
  * config keeps loading) but warned about, because their logs will not flow. */
 static const char *const scrape_unsupported[] = {"file_sd_configs",
                                                  "consul_sd_configs",
                                                  "consulagent_sd_configs",
                                                  "docker_sd_configs",
-                                                 "journal",
-                                                 "syslog",
-                                                 "loki_push_api",
                                                  "windows_events",
                                                  "gcplog",
                                                  "azure_event_hub",
@@ -455,6 +461,10 @@ static int parse_scrape(const struct lf_ynode *n, const char *P, struct lf_scrap
 		return -1;
 	if (!s->job_name || !s->job_name[0])
 		return lf_y_err(err, n, P, "job_name is required");
+#ifdef LF_HAVE_SOURCES
+	if (lf_sources_check(n, P, err) < 0)
+		return -1;
+#endif
 	s->node = n;
 	s->pipeline_stages = lf_ymap_get(n, "pipeline_stages");
 	s->relabel_configs = lf_ymap_get(n, "relabel_configs");

@@ -1099,7 +1099,7 @@ int lf_discovery_sync(struct lf_discovery *d, struct lf_targets *t, struct lf_er
 	for (size_t i = 0; i < nw; i++)
 		t->watch_dirs[i] = t->strings.data + PTR2OFF(t->watch_dirs[i]);
 	t->n_watch_dirs = nw;
-	if (nw)
+	if (nw) /* qsort(NULL, 0) is undefined behaviour */
 		qsort(t->watch_dirs, nw, sizeof(*t->watch_dirs), str_cmp);
 
 	/* Sort and drop (path, job) duplicates: the first target in config

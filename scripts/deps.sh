@@ -24,6 +24,9 @@ PKGS=(
   # packaging tests: rendered Kubernetes manifests (kubectl kustomize, YAML), images
   # (buildah; debootstrap makes the base images when no registry is reachable)
   kubernetes-client python3-yaml buildah debootstrap
+  # agent sources (agent/sources/): sd-journal for `journal`; journal files, logger and
+  # rsyslog as real senders in the e2e tests
+  libsystemd-dev systemd-journal-remote bsdutils rsyslog
 )
 
 # Packages of PKGS that building the binaries (meson -Dtests=disabled) does
@@ -32,7 +35,7 @@ PKGS=(
 NOT_FOR_BUILD=(
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates tzdata
   kubernetes-client python3-yaml buildah debootstrap
-  chromium
+  chromium systemd-journal-remote bsdutils rsyslog
 )
 
 build_pkgs() {

@@ -699,6 +699,16 @@ static void ingest(struct lf_client *c)
 			drop_record(c, tenant, "ingester_error", &it);
 		}
 	}
+	/* A full queue means the producer is told "busy" and sends nothing
+	 * until acks come back: a building batch would then only be closed by
+	 * batchwait, and the pipe would run one batch per batchwait (seen with
+	 * small syslog lines, whose labels make queue bytes outgrow batch
+	 * bytes). Close building batches now; they go out right after the
+	 * tenant's request in flight. */
+	if (atomic_load(&c->queue_bytes) >= c->cfg.max_queue_bytes)
+		for (struct tenant *t = c->tenants; t; t = t->next)
+			if (t->building && t->building->b.n > 0)
+				close_building(t);
 	/* After a stall the swap buffers may have grown to the queue bound;
 	 * steady state needs about WAKE_BYTES. Give big ones back. */
 	if (c->drained.cap > 4 * WAKE_BYTES)

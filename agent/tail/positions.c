@@ -210,6 +210,32 @@ int lf_positions_put(struct lf_positions *p, const char *path, const struct lf_p
 	return 0;
 }
 
+const char *lf_positions_get_cursor(const struct lf_positions *p, const char *key)
+{
+	struct pos_item **slot = find_slot(p, key);
+	if (!slot || (*slot)->is_file)
+		return NULL;
+	return (*slot)->raw;
+}
+
+int lf_positions_put_cursor(struct lf_positions *p, const char *key, const char *value)
+{
+	bool created;
+	struct pos_item *it = upsert(p, key, &created);
+	if (!it)
+		return -1;
+	if (created || it->is_file || !it->raw || strcmp(it->raw, value) != 0) {
+		char *v = strdup(value);
+		if (!v)
+			return -1;
+		free(it->raw);
+		it->raw = v;
+		it->is_file = false;
+		p->dirty = true;
+	}
+	return 0;
+}
+
 void lf_positions_remove(struct lf_positions *p, const char *path)
 {
 	struct pos_item **slot = find_slot(p, path);

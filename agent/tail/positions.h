@@ -81,6 +81,12 @@ int lf_positions_put(struct lf_positions *p, const char *path, const struct lf_p
 void lf_positions_remove(struct lf_positions *p, const char *path);
 size_t lf_positions_count(const struct lf_positions *p);
 
+/* Non-file keys (`journal-<job>`, `cursor-...`): the raw string value.
+ * get returns NULL when absent (borrowed until the next put/remove);
+ * put copies value. 0 / -1 (ENOMEM). */
+const char *lf_positions_get_cursor(const struct lf_positions *p, const char *key);
+int lf_positions_put_cursor(struct lf_positions *p, const char *key, const char *value);
+
 /* Calls fn for every entry (in no particular order) until fn returns
  * non-zero. Non-file keys (journal-, cursor-) are skipped. fn must not
  * put/remove. */

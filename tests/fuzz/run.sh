@@ -24,8 +24,10 @@ all_targets=(push labels yaml timeutil)
 lang_targets=(regex selector template gotime)
 # store targets: built with the store files they need (the case below)
 store_targets=(chunk logql_pipeline logql_metric)
+# agent targets: built with the agent files they need (the case below)
+agent_targets=(syslog)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}")
+[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}" "${agent_targets[@]}")
 B="${FUZZ_BUILD:-$root/build-fuzz-clang}"
 CC="${CC_FUZZ:-clang}"
 mkdir -p "$B/obj"
@@ -73,6 +75,7 @@ for t in "${targets[@]}"; do
 	chunk) extra="-I$root/store $root/store/chunk.c $root/store/crc32c.c -llz4 -lz" ;;
 	logql_pipeline) extra="-I$root/store/logql $root/store/logql/pipeline.c" ;;
 	logql_metric) extra="-I$root/store -I$root/store/logql $(ls "$root"/store/*.c "$root"/store/logql/*.c | grep -v -e /main.c -e /api.c) -lsqlite3 -llz4 -lz" ;;
+	syslog) extra="-I$root/agent/sources $root/agent/sources/syslog_parse.c" ;;
 	esac
 	# shellcheck disable=SC2086
 	if ! "$CC" $cflags -fsanitize=fuzzer $inc "$src" $extra "$B/libcommon.a" $libs \

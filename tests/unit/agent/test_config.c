@@ -203,6 +203,37 @@ static void test_unknown_key_line_col(void **state)
 	assert_contains(m, "static_config");
 }
 
+/* The source blocks (agent/sources/) are checked at load: unknown keys and
+ * bad values with line:column. */
+static void test_source_blocks(void **state)
+{
+	(void)state;
+	const char *m = load_err("scrape_configs:\n  - job_name: s\n    syslog:\n"
+	                         "      listen_address: 127.0.0.1:0\n      listen_adress: x\n");
+	assert_contains(m, "t.yaml:5:7");
+	assert_contains(m, "listen_adress");
+	m = load_err("scrape_configs:\n  - job_name: s\n    syslog:\n"
+	             "      listen_address: 127.0.0.1:0\n      listen_protocol: sctp\n");
+	assert_contains(m, "invalid transport protocol. expected 'tcp' or 'udp', got 'sctp'");
+	m = load_err("scrape_configs:\n  - job_name: s\n    syslog:\n      labels: {a: b}\n");
+	assert_contains(m, "listen_address is required");
+	m = load_err("scrape_configs:\n  - job_name: p\n    loki_push_api:\n"
+	             "      server:\n        http_listen_prt: 3100\n");
+	assert_contains(m, "t.yaml:5:9");
+	assert_contains(m, "http_listen_prt");
+	struct lf_agent_config *c = load_ok("scrape_configs:\n  - job_name: s\n    syslog:\n"
+	                                    "      listen_address: 127.0.0.1:0\n"
+	                                    "      idle_timeout: 60s\n"
+	                                    "      label_structured_data: true\n"
+	                                    "      labels: {job: s}\n"
+	                                    "  - job_name: p\n    loki_push_api:\n"
+	                                    "      server: {http_listen_port: 0}\n"
+	                                    "      use_incoming_timestamp: true\n",
+	                                    NULL);
+	assert_int_equal(c->n_scrape, 2);
+	lf_agent_config_free(c);
+}
+
 static void test_bad_values(void **state)
 {
 	(void)state;
@@ -420,6 +451,7 @@ int main(void)
 	        cmocka_unit_test(test_defaults),
 	        cmocka_unit_test(test_full),
 	        cmocka_unit_test(test_unknown_key_line_col),
+	        cmocka_unit_test(test_source_blocks),
 	        cmocka_unit_test(test_bad_values),
 	        cmocka_unit_test(test_duplicate_job),
 	        cmocka_unit_test(test_ignored_keys_accepted),

@@ -85,6 +85,34 @@ static void test_promtail_format_read(void **state)
 	lf_positions_free(p);
 }
 
+/* The journal source keeps its cursor as a raw string under journal-<job>. */
+static void test_cursor_api(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/cursor.yaml", g_dir);
+	const char *text = "positions:\n  journal-j: s=abc;i=1f\n  /var/log/x: \"3\"\n";
+	write_text(path, text, strlen(text));
+	struct lf_positions_opts o = {.filename = path};
+	struct lf_positions *p;
+	struct lf_error err;
+	assert_int_equal(lf_positions_open(&o, &p, &err), 0);
+	assert_string_equal(lf_positions_get_cursor(p, "journal-j"), "s=abc;i=1f");
+	assert_null(lf_positions_get_cursor(p, "/var/log/x")); /* a file entry */
+	assert_null(lf_positions_get_cursor(p, "journal-other"));
+	assert_int_equal(lf_positions_put_cursor(p, "journal-j", "s=abc;i=20;b=x"), 0);
+	assert_int_equal(lf_positions_put_cursor(p, "journal-new", "s=1"), 0);
+	assert_int_equal(lf_positions_save(p, false, &err), 0);
+	lf_positions_free(p);
+	assert_int_equal(lf_positions_open(&o, &p, &err), 0);
+	assert_string_equal(lf_positions_get_cursor(p, "journal-j"), "s=abc;i=20;b=x");
+	assert_string_equal(lf_positions_get_cursor(p, "journal-new"), "s=1");
+	struct lf_pos_entry e;
+	assert_true(lf_positions_get(p, "/var/log/x", &e));
+	assert_int_equal(e.offset, 3);
+	lf_positions_free(p);
+}
+
 static void test_roundtrip_with_identity(void **state)
 {
 	(void)state;
@@ -343,6 +371,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_promtail_format_read),
+	        cmocka_unit_test(test_cursor_api),
 	        cmocka_unit_test(test_roundtrip_with_identity),
 	        cmocka_unit_test(test_corrupt_files),
 	        cmocka_unit_test(test_read_only),
