@@ -95,30 +95,49 @@ static void stream_free(struct lf_stream *s)
 {
 	if (!s)
 		return;
-	free(s->key);
-	lf_labels_free(&s->labels);
+	/* key and label slots share the stream's allocation; names and values
+	 * are the tenant's interned strings */
 	lf_buf_free(&s->head);
 	lf_buf_free(&s->flushing);
 	for (size_t i = 0; i < s->n_chunks; i++)
 		free(s->chunks[i].path);
 	free(s->chunks);
-	free(s->dup_hash);
-	free(s->dup_off);
-	free(s);
+	if (s->dup) {
+		free(s->dup->hash);
+		free(s->dup->off);
+		free(s->dup);
+	}
+	/* s itself is in the tenant's arena */
 }
 
-/* Creates a stream from its canonical key and parsed labels. */
+/* Creates a stream from its canonical key and parsed labels: one
+ * allocation in the tenant's arena (streams live until the tenant is
+ * closed, and packing them there keeps them out of the malloc arenas that
+ * request buffers churn) holds the stream, its label slots and its key;
+ * the slots
+ * point at the tenant's interned names and values (one copy of each), so
+ * an idle stream costs its struct, its slots and its key (under lock). */
 static struct lf_stream *stream_new(struct lf_tenant *t, const char *key, size_t len, uint64_t hash,
                                     const struct lf_labels *ls)
 {
-	struct lf_stream *s = calloc(1, sizeof(*s));
+	size_t nl = ls->n;
+	struct lf_stream *s =
+	        lf_strpool_alloc(&t->strings, sizeof(*s) + nl * sizeof(struct lf_label) + len + 1);
 	if (!s)
 		return NULL;
-	s->key = malloc(len + 1);
-	if (!s->key || lf_labels_copy(&s->labels, ls) < 0) {
-		stream_free(s);
-		return NULL;
+	struct lf_label *slots = (struct lf_label *)(s + 1);
+	for (size_t i = 0; i < nl; i++) {
+		const struct lf_label *l = &ls->v[i];
+		slots[i].name = (char *)lf_strpool_intern(&t->strings, l->name, l->name_len);
+		slots[i].value = (char *)lf_strpool_intern(&t->strings, l->value, l->value_len);
+		if (!slots[i].name || !slots[i].value)
+			return NULL; /* s stays in the arena, unused */
+		slots[i].name_len = l->name_len;
+		slots[i].value_len = l->value_len;
 	}
+	s->labels.v = nl ? slots : NULL;
+	s->labels.n = s->labels.cap = s->labels.n_seen = nl;
+	s->key = (char *)(slots + nl);
 	memcpy(s->key, key, len);
 	s->key[len] = 0;
 	s->key_len = len;
@@ -126,10 +145,8 @@ static struct lf_stream *stream_new(struct lf_tenant *t, const char *key, size_t
 	s->head_seg = UINT32_MAX;
 	s->rate_tokens = (double)t->cfg->limits.per_stream_rate_limit_burst;
 	s->rate_mono = lf_monotonic_ns();
-	if (table_put(t, s) < 0) {
-		stream_free(s);
+	if (table_put(t, s) < 0)
 		return NULL;
-	}
 	return s;
 }
 
@@ -154,9 +171,10 @@ static uint64_t entry_hash(int64_t ts, const char *line, size_t len)
 
 static void dup_clear(struct lf_stream *s)
 {
-	if (s->dup_cap && s->dup_n)
-		memset(s->dup_hash, 0, s->dup_cap * sizeof(*s->dup_hash));
-	s->dup_n = 0;
+	if (s->dup && s->dup->n) {
+		memset(s->dup->hash, 0, s->dup->cap * sizeof(*s->dup->hash));
+		s->dup->n = 0;
+	}
 	s->dup_on = false;
 }
 
@@ -164,12 +182,13 @@ static void dup_clear(struct lf_stream *s)
 static bool dup_find(const struct lf_stream *s, uint64_t h, int64_t ts, const char *line,
                      size_t len)
 {
-	if (!s->dup_cap)
+	const struct lf_stream_dup *ds = s->dup;
+	if (!ds || !ds->cap)
 		return false;
-	for (size_t j = h & (s->dup_cap - 1); s->dup_hash[j]; j = (j + 1) & (s->dup_cap - 1)) {
-		if (s->dup_hash[j] != h)
+	for (size_t j = h & (ds->cap - 1); ds->hash[j]; j = (j + 1) & (ds->cap - 1)) {
+		if (ds->hash[j] != h)
 			continue;
-		struct lf_rd r = {(const unsigned char *)s->head.data + s->dup_off[j],
+		struct lf_rd r = {(const unsigned char *)s->head.data + ds->off[j],
 		                  (const unsigned char *)s->head.data + s->head.len, 0};
 		struct lf_sentry e;
 		if (lf_entry_next(&r, &e) == 0 && e.ts == ts && e.line_len == len &&
@@ -181,8 +200,11 @@ static bool dup_find(const struct lf_stream *s, uint64_t h, int64_t ts, const ch
 
 static int dup_add(struct lf_stream *s, uint64_t h, uint32_t off)
 {
-	if ((s->dup_n + 1) * 2 > s->dup_cap) {
-		size_t nc = s->dup_cap ? s->dup_cap * 2 : 64;
+	if (!s->dup && !(s->dup = calloc(1, sizeof(*s->dup))))
+		return -1;
+	struct lf_stream_dup *ds = s->dup;
+	if ((ds->n + 1) * 2 > ds->cap) {
+		size_t nc = ds->cap ? ds->cap * 2 : 64;
 		uint64_t *nh = calloc(nc, sizeof(*nh));
 		uint32_t *no = malloc(nc * sizeof(*no));
 		if (!nh || !no) {
@@ -190,27 +212,27 @@ static int dup_add(struct lf_stream *s, uint64_t h, uint32_t off)
 			free(no);
 			return -1;
 		}
-		for (size_t i = 0; i < s->dup_cap; i++) {
-			if (!s->dup_hash[i])
+		for (size_t i = 0; i < ds->cap; i++) {
+			if (!ds->hash[i])
 				continue;
-			size_t j = s->dup_hash[i] & (nc - 1);
+			size_t j = ds->hash[i] & (nc - 1);
 			while (nh[j])
 				j = (j + 1) & (nc - 1);
-			nh[j] = s->dup_hash[i];
-			no[j] = s->dup_off[i];
+			nh[j] = ds->hash[i];
+			no[j] = ds->off[i];
 		}
-		free(s->dup_hash);
-		free(s->dup_off);
-		s->dup_hash = nh;
-		s->dup_off = no;
-		s->dup_cap = nc;
+		free(ds->hash);
+		free(ds->off);
+		ds->hash = nh;
+		ds->off = no;
+		ds->cap = nc;
 	}
-	size_t j = h & (s->dup_cap - 1);
-	while (s->dup_hash[j])
-		j = (j + 1) & (s->dup_cap - 1);
-	s->dup_hash[j] = h;
-	s->dup_off[j] = off;
-	s->dup_n++;
+	size_t j = h & (ds->cap - 1);
+	while (ds->hash[j])
+		j = (j + 1) & (ds->cap - 1);
+	ds->hash[j] = h;
+	ds->off[j] = off;
+	ds->n++;
 	return 0;
 }
 
@@ -577,6 +599,7 @@ void lf_tenant_close(struct lf_tenant *t)
 	free(t->sort_es);
 	free(t->streams);
 	free(t->table);
+	lf_strpool_free(&t->strings);
 	lf_wal_close(t->wal);
 	lf_index_close(t->ix);
 	pthread_rwlock_destroy(&t->lock);
@@ -660,7 +683,7 @@ static void discard(struct lf_tenant *t, const char *reason, uint64_t lines, uin
 	lf_metric_add(t->m->discarded_bytes, lv, (double)bytes);
 }
 
-/* An empty head starts at the size of what arrives for it (at least 256
+/* An empty head starts at the size of what arrives for it (at least 64
  * bytes) and grows by doubling: one idle stream with one short entry costs
  * a small malloc, not a page (100,000 such streams took 564 MiB when every
  * head reserved chunk_target_size at once). A head cut for size gets its
@@ -684,7 +707,7 @@ static void head_reserve(struct lf_tenant *t, struct lf_stream *s, size_t need)
 		s->head = t->spare[--t->n_spare];
 		return;
 	}
-	(void)lf_buf_reserve(&s->head, need < 256 ? 256 : need);
+	(void)lf_buf_reserve(&s->head, need < 64 ? 64 : need);
 }
 
 /* A head that overran chunk_target_size (the flusher was behind) keeps
@@ -763,6 +786,7 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 					free(st);
 				return lf_err(err, "out of memory creating a stream"), 500;
 			}
+			b->created++;
 		}
 		if (l->per_stream_rate_limit > 0) {
 			double burst = (double)(l->per_stream_rate_limit_burst > 0

@@ -25,6 +25,7 @@
 #include "ingest.h"
 #include "labels.h"
 #include "metrics.h"
+#include "strpool.h"
 #include "wal.h"
 
 #define LF_TENANT_ID_MAX 150
@@ -51,11 +52,24 @@ struct lf_chunk_ref {
 	char *path; /* absolute or relative to cwd; owned */
 };
 
+/* A stream's exact-duplicate set (see lf_stream.dup): an open-addressing
+ * set of head entries (hash, offset in head; hash 0 = empty). */
+struct lf_stream_dup {
+	uint64_t *hash;
+	uint32_t *off;
+	size_t cap, n;
+};
+
+/* One stream. Kept small (100,000 idle streams must fit in a few tens of
+ * MB): the struct, its label slots and its key are one allocation; label
+ * names and values point at the tenant's interned strings (never freed
+ * before the tenant); the duplicate set is allocated only for streams that
+ * receive out-of-order entries. */
 struct lf_stream {
-	char *key; /* canonical `{a="b", c="d"}` */
+	char *key; /* canonical `{a="b", c="d"}`, in the stream's allocation */
 	size_t key_len;
 	uint64_t hash;
-	struct lf_labels labels; /* immutable after creation */
+	struct lf_labels labels; /* immutable; slots in the stream's allocation */
 	int64_t series_id;       /* 0 until the first flush */
 	/* head: encoded entries (codec.h, absolute ts), in arrival order */
 	struct lf_buf head;
@@ -64,21 +78,18 @@ struct lf_stream {
 	int64_t head_first_mono, head_last_mono;
 	uint32_t head_seg; /* WAL segment of the oldest head entry */
 	/* being written to a chunk (still served by queries) */
+	uint32_t flushing_seg;
 	struct lf_buf flushing;
 	uint64_t flushing_n;
 	int64_t flushing_min, flushing_max;
-	uint32_t flushing_seg;
 	struct lf_chunk_ref *chunks; /* sorted by from */
 	size_t n_chunks, cap_chunks;
 	struct lf_wal_pos flushed; /* records before this are in chunks */
 	/* Exact duplicates (same ts and line) already in the head are dropped,
-	 * as Loki's head block does: an open-addressing set of head entries
-	 * (hash, offset in head; hash 0 = empty). Cleared when the head is cut.
-	 * Built lazily: an entry newer than everything in the head cannot be a
-	 * duplicate, so in-order streams never pay for the set. */
-	uint64_t *dup_hash;
-	uint32_t *dup_off;
-	size_t dup_cap, dup_n;
+	 * as Loki's head block does. The set is cleared when the head is cut,
+	 * and built lazily: an entry newer than everything in the head cannot
+	 * be a duplicate, so in-order streams never pay for it (dup stays NULL). */
+	struct lf_stream_dup *dup;
 	bool dup_on;        /* set built: an entry arrived at or before head_max */
 	double rate_tokens; /* per-stream rate limit */
 	int64_t rate_mono;
@@ -94,7 +105,8 @@ struct lf_tenant {
 	pthread_rwlock_t lock;
 	struct lf_stream **streams;
 	size_t n_streams, cap_streams;
-	struct lf_stream **table; /* open addressing on hash */
+	struct lf_strpool strings; /* label names and values of the streams */
+	struct lf_stream **table;  /* open addressing on hash */
 	size_t table_cap;
 	size_t active;       /* streams with head data */
 	uint64_t duplicates; /* exact duplicates dropped (under lock) */
