@@ -122,6 +122,7 @@ static int add_tenant(struct lf_store *s, struct lf_tenant *t)
 {
 	t->kick = kick_flusher;
 	t->kick_ctx = s;
+	lf_tenant_share_head_bytes(t, &s->head_bytes);
 	t->on_push = s->on_push;
 	t->on_push_ctx = s->on_push_ctx;
 	if (s->n_tenants == s->cap_tenants) {

@@ -114,12 +114,14 @@ static char *arena_alloc(struct lf_strpool *p, size_t n)
 }
 
 void *lf_strpool_alloc(struct lf_strpool *p, size_t n)
-{ /* fresh mappings are zero-filled and arena bytes are never reused */
-	size_t pad = (8 - (p->blk_used & 7)) & 7;
-	if (p->blk && p->blk_cap - p->blk_used >= pad + n)
-		p->blk_used += pad;
-	char *r = arena_alloc(p, n);
-	return r;
+{
+	/* Block data starts 16-aligned: align the offset to 8; when that
+	 * leaves too little room, arena_alloc starts a new block (or maps n
+	 * bytes of their own), both aligned. Fresh mappings are zero-filled and
+	 * arena bytes are never reused, so the result is zeroed. */
+	size_t used = (p->blk_used + 7) & ~(size_t)7;
+	p->blk_used = used < p->blk_cap ? used : p->blk_cap;
+	return arena_alloc(p, n);
 }
 
 const char *lf_strpool_intern(struct lf_strpool *p, const char *s, size_t len)

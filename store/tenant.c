@@ -456,6 +456,7 @@ static int replay_record(void *ctx, struct lf_wal_pos pos, const unsigned char *
 			if (lf_buf_append(&s->head, start, (size_t)(r.p - start)) < 0 ||
 			    head_dup_add(s, eh, off) < 0)
 				return -1;
+			*t->heads += (int64_t)(r.p - start);
 			head_note(t, s, e.ts, pos.seg, mono);
 			lc->replay_entries++;
 		}
@@ -532,6 +533,7 @@ int lf_tenant_open(const char *root, const char *id, const struct lf_store_confi
 	t->m = m;
 	t->rate_tokens = cfg->limits.ingestion_burst_size_mb * 1024 * 1024;
 	t->rate_mono = lf_monotonic_ns();
+	t->heads = &t->heads_own;
 	size_t rl = strlen(root), il = strlen(id);
 	t->id = strdup(id);
 	t->dir = malloc(rl + il + 2);
@@ -848,6 +850,7 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 					need += b->entries[is->first + j].line_len + 24;
 				head_reserve(t, s, need);
 			}
+			size_t head_was = s->head.len;
 			for (size_t j = 0; j < is->n; j++) {
 				struct lf_ingest_entry *e = &b->entries[is->first + j];
 				uint64_t h;
@@ -871,10 +874,19 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 			}
 			lines += is->n;
 			bytes += is->bytes;
+			*t->heads += (int64_t)(s->head.len - head_was);
 			if ((int64_t)s->head.len >= t->cfg->chunk_target_size)
 				kick = true;
 			if ((int64_t)s->head.len >=
 			    t->cfg->chunk_target_size + t->cfg->chunk_target_size / 4)
+				help = true;
+		}
+		/* Past the memory limit, the flusher cuts the largest heads; well
+		 * past it (it is behind), this push helps, as above. */
+		int64_t lim = t->cfg->max_head_bytes;
+		if (lim > 0 && *t->heads > lim) {
+			kick = true;
+			if (*t->heads > lim + lim / 4)
 				help = true;
 		}
 		const char *lv[] = {t->id};
@@ -985,6 +997,7 @@ static void unflush(struct lf_tenant *t, struct lf_stream *s, int64_t mono)
 {
 	if (lf_buf_append(&s->head, s->flushing.data, s->flushing.len) < 0)
 		return;
+	*t->heads += (int64_t)s->flushing.len;
 	if (!s->head_n) {
 		s->head_min = s->flushing_min;
 		s->head_max = s->flushing_max;
@@ -1134,6 +1147,51 @@ static void commit_batch(struct lf_tenant *t, struct flush_item *items, size_t n
 	free(refs);
 }
 
+static int cmp_size_desc(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Past ingester.max_head_bytes: the head size from which this pass cuts
+ * heads early, chosen so that cutting this tenant's heads of at least that
+ * size brings the heads down to 3/4 of the limit (or cuts all of its heads
+ * when that is not enough). The largest heads go first: they make the
+ * fullest chunks. 0 = under the limit (or no limit). */
+static int64_t mem_cut_size(struct lf_tenant *t)
+{
+	int64_t lim = t->cfg->max_head_bytes;
+	if (lim <= 0 || *t->heads <= lim)
+		return 0;
+	pthread_rwlock_rdlock(&t->lock);
+	size_t n = 0, cap = t->active;
+	size_t *v = cap ? malloc(cap * sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < t->n_streams && n < cap; i++)
+		if (t->streams[i]->head_n)
+			v[n++] = t->streams[i]->head.len;
+	int64_t excess = *t->heads - lim / 4 * 3;
+	pthread_rwlock_unlock(&t->lock);
+	if (!v)
+		return 1; /* no memory to choose: cut every head */
+	qsort(v, n, sizeof(*v), cmp_size_desc);
+	int64_t got = 0, cut = 1;
+	for (size_t i = 0; i < n && got < excess; i++) {
+		got += (int64_t)v[i];
+		cut = v[i] ? (int64_t)v[i] : 1;
+	}
+	free(v);
+	return cut;
+}
+
+void lf_tenant_share_head_bytes(struct lf_tenant *t, _Atomic int64_t *shared)
+{
+	pthread_rwlock_wrlock(&t->lock);
+	*shared += *t->heads;
+	*t->heads = 0;
+	t->heads = shared;
+	pthread_rwlock_unlock(&t->lock);
+}
+
 int lf_tenant_flush(struct lf_tenant *t, bool force)
 {
 	const struct lf_store_config *c = t->cfg;
@@ -1142,6 +1200,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 	int written = 0, failed = 0;
 	struct flush_item *items = malloc(LF_FLUSH_BATCH * sizeof(*items));
 	size_t n_items = 0, batch_bytes = 0;
+	int64_t mem_cut = force ? 0 : mem_cut_size(t);
 	/* Streams are cut one at a time, each chunk written as it is cut; the
 	 * batch bounds how much cut head data waits for its commit (cutting
 	 * every stream at once would double memory while the chunks are
@@ -1155,8 +1214,9 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		}
 		struct lf_stream *s = t->streams[i];
 		bool by_size = (int64_t)s->head.len >= c->chunk_target_size;
+		bool by_mem = mem_cut && (int64_t)s->head.len >= mem_cut;
 		bool cut = s->head_n &&
-		           (force || by_size || mono - s->head_last_mono >= c->chunk_idle_period ||
+		           (force || by_size || by_mem || mono - s->head_last_mono >= c->chunk_idle_period ||
 		            mono - s->head_first_mono >= c->max_chunk_age ||
 		            s->head_max - s->head_min >= c->max_chunk_age);
 		if (!cut) {
@@ -1178,6 +1238,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		s->flushing = s->head;
 		s->head = tmp;
 		lf_buf_reset(&s->head);
+		*t->heads -= (int64_t)s->flushing.len;
 		s->flushing_n = s->head_n;
 		s->flushing_min = s->head_min;
 		s->flushing_max = s->head_max;
@@ -1196,6 +1257,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 				s->head_n = s->flushing_n;
 				s->head_seg = s->flushing_seg;
 				s->flushing_n = 0;
+				*t->heads += (int64_t)s->head.len;
 				t->active++;
 				pthread_rwlock_unlock(&t->lock);
 				lf_error("tenant %s: %s; will retry", t->id, berr.msg);

@@ -109,6 +109,12 @@ struct lf_tenant {
 	struct lf_stream **table;  /* open addressing on hash */
 	size_t table_cap;
 	size_t active;       /* streams with head data */
+	/* Bytes in the heads (head.len of every stream), counted where
+	 * ingester.max_head_bytes applies: by default the tenant's own
+	 * heads_own; the store points every tenant at one store-wide counter
+	 * (lf_tenant_share_head_bytes). Changed under lock, read without. */
+	_Atomic int64_t *heads;
+	_Atomic int64_t heads_own;
 	uint64_t duplicates; /* exact duplicates dropped (under lock) */
 	/* Called (without locks held) when a push fills a head past
 	 * chunk_target_size, so the flusher does not wait for its next tick.
@@ -170,6 +176,11 @@ int lf_tenant_flush(struct lf_tenant *t, bool force);
 
 /* Deletes whole chunks whose newest entry is older than now - period. */
 int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period);
+
+/* Counts this tenant's heads in *shared from now on (adding what they hold
+ * now), so that ingester.max_head_bytes limits all tenants together. Call
+ * before pushes reach the tenant. */
+void lf_tenant_share_head_bytes(struct lf_tenant *t, _Atomic int64_t *shared);
 
 /* Lookup by canonical key (caller holds lock). */
 struct lf_stream *lf_tenant_find(struct lf_tenant *t, const char *key, size_t len, uint64_t hash);

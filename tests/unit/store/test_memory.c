@@ -64,6 +64,18 @@ static void test_strpool(void **state)
 	const char *after = lf_strpool_intern(&p, "after-big", 9);
 	assert_string_equal(after, "after-big");
 	assert_ptr_equal(lf_strpool_intern(&p, "value-7", 7), v[7]);
+	/* raw allocations are 8-aligned and zeroed, between odd-sized strings */
+	for (int i = 0; i < 20000; i++) {
+		int sn = snprintf(s, sizeof(s), "odd-%d-%.*s", i, i % 5, "xxxxx");
+		assert_non_null(lf_strpool_intern(&p, s, (size_t)sn));
+		size_t n = (size_t)(i % 300) + 1;
+		unsigned char *raw = lf_strpool_alloc(&p, n);
+		assert_non_null(raw);
+		assert_int_equal((uintptr_t)raw & 7, 0);
+		for (size_t k = 0; k < n; k++)
+			assert_int_equal(raw[k], 0);
+		memset(raw, 0xff, n);
+	}
 	free(l);
 	free(v);
 	lf_strpool_free(&p);
@@ -195,11 +207,125 @@ static void test_tenant_interned_labels(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ingester.max_head_bytes: parsed (and refused when negative); past it a
+ * flush pass cuts the largest heads until the heads are at most 3/4 of
+ * it, leaves the small ones alone, and the pushes are never refused. */
+static void test_max_head_bytes(void **state)
+{
+	(void)state;
+	struct lf_store_config c;
+	struct lf_error err;
+	assert_int_equal(lf_store_config_defaults(&c), 0);
+	assert_int_equal(c.max_head_bytes, 0);
+	const char *y = "ingester:\n  max_head_bytes: 70KB\n  chunk_target_size: 1MiB\n";
+	assert_int_equal(lf_store_config_load_string(&c, y, strlen(y), "m.yaml", &err), 0);
+	assert_int_equal(c.max_head_bytes, 70000);
+	struct lf_buf r = LF_BUF_INIT;
+	assert_int_equal(lf_store_config_render(&c, &r), 0);
+	assert_non_null(strstr(r.data, "max_head_bytes: 70000"));
+	lf_buf_free(&r);
+	const char *bad = "ingester:\n  max_head_bytes: -1\n";
+	struct lf_store_config c2;
+	assert_int_equal(lf_store_config_defaults(&c2), 0);
+	assert_int_equal(lf_store_config_load_string(&c2, bad, strlen(bad), "n.yaml", &err), -1);
+	assert_non_null(strstr(err.msg, "ingester.max_head_bytes"));
+	lf_store_config_free(&c2);
+
+	char dir[] = "/tmp/lf-memory-test-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct lf_metrics *reg = lf_metrics_new();
+	struct lf_store_metrics m;
+	store_metrics(reg, &m);
+	struct lf_tenant *t;
+	assert_int_equal(lf_tenant_open(dir, "ten", &c, &m, &t, &err), 0);
+	int64_t now = lf_now_ns();
+	/* stream k gets (k+1)*20 lines of 100 bytes: ~81 KB in all */
+	char line[101];
+	memset(line, 'l', 100);
+	line[100] = 0;
+	struct lf_buf json = LF_BUF_INIT;
+	int64_t total = 0;
+	for (int k = 0; k < 8; k++) {
+		lf_buf_reset(&json);
+		lf_buf_printf(&json, "{\"streams\":[{\"stream\":{\"s\":\"%d\"},\"values\":[", k);
+		for (int j = 0; j < (k + 1) * 20; j++)
+			lf_buf_printf(&json, "%s[\"%lld\",\"%s\"]", j ? "," : "",
+			              (long long)(now + k * 1000 + j), line);
+		lf_buf_printf(&json, "]}]}");
+		push_json(t, &c, json.data, now); /* 204: never refused */
+		total += (k + 1) * 20;
+	}
+	/* past the limit, but not so far that the pushes helped the flusher */
+	int64_t before = *t->heads;
+	assert_true(before > 70000 && before <= 70000 + 70000 / 4);
+	assert_true(lf_tenant_flush(t, false) >= 1);
+	int64_t after = *t->heads;
+	assert_true(after <= 70000 / 4 * 3);
+	assert_true(after > 0); /* not everything: only what the limit needs */
+	/* the cut heads are the largest ones */
+	size_t smallest_cut = SIZE_MAX, largest_kept = 0;
+	for (size_t i = 0; i < t->n_streams; i++) {
+		struct lf_stream *s = t->streams[i];
+		int k = atoi(lf_labels_get(&s->labels, "s"));
+		if (k == 8)
+			continue;
+		size_t sz = (size_t)(k + 1);
+		if (s->head_n) {
+			assert_int_equal(s->n_chunks, 0);
+			if (sz > largest_kept)
+				largest_kept = sz;
+		} else {
+			assert_int_equal(s->n_chunks, 1);
+			if (sz < smallest_cut)
+				smallest_cut = sz;
+		}
+	}
+	assert_true(largest_kept > 0 && smallest_cut != SIZE_MAX);
+	assert_true(largest_kept < smallest_cut);
+	/* under the limit now: another pass cuts nothing */
+	assert_int_equal(lf_tenant_flush(t, false), 0);
+	/* far past the limit (the flusher is behind), a push itself cuts the
+	 * largest heads before it answers */
+	lf_buf_reset(&json);
+	lf_buf_printf(&json, "{\"streams\":[{\"stream\":{\"s\":\"8\"},\"values\":[");
+	for (int j = 0; j < 600; j++)
+		lf_buf_printf(&json, "%s[\"%lld\",\"%s\"]", j ? "," : "",
+		              (long long)(now + 8 * 1000 + j), line);
+	lf_buf_printf(&json, "]}]}");
+	push_json(t, &c, json.data, now);
+	total += 600;
+	assert_true(*t->heads <= 70000 / 4 * 3);
+	/* every entry still reads back (heads and chunks) */
+	struct lf_selector *sel;
+	const char *q = "{s=~\".+\"}";
+	assert_int_equal(lf_selector_parse(q, strlen(q), 0, &sel, &err), 0);
+	struct lf_log_query lq = {sel, now - 1000, now + 100000, 100000, true};
+	struct lf_query_stats st;
+	struct lf_buf out = LF_BUF_INIT;
+	assert_int_equal(lf_query_logs(t, &lq, &out, &st, &err), 0);
+	assert_int_equal(st.returned, total);
+	assert_true(st.chunks_ref >= 1);
+	lf_selector_free(sel);
+	lf_buf_free(&out);
+	lf_buf_free(&json);
+	lf_tenant_close(t);
+	/* a replay counts the heads again */
+	assert_int_equal(lf_tenant_open(dir, "ten", &c, &m, &t, &err), 0);
+	assert_int_equal(*t->heads, after);
+	lf_tenant_close(t);
+	lf_metrics_free(reg);
+	lf_store_config_free(&c);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_strpool),
 	        cmocka_unit_test(test_tenant_interned_labels),
+	        cmocka_unit_test(test_max_head_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
