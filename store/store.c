@@ -50,8 +50,8 @@ static void collect_heads(void *ctx, struct lf_buf *out)
 		pthread_rwlock_rdlock(&t->lock);
 		for (size_t k = 0; k < t->n_streams; k++) {
 			const struct lf_stream *st = t->streams[k];
-			n += st->head_n || st->flushing_n;
-			b += st->head.len + st->flushing.len;
+			n += st->head_n || st->cold->flushing_n;
+			b += st->head.len + st->cold->flushing.len;
 		}
 		pthread_rwlock_unlock(&t->lock);
 		lf_buf_printf(out, "logferry_store_ingester_memory_streams{tenant=\"%s\"} %llu\n",

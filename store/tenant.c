@@ -91,6 +91,23 @@ struct lf_stream *lf_tenant_find(struct lf_tenant *t, const char *key, size_t le
 	return NULL;
 }
 
+const struct lf_stream_cold lf_stream_cold_none = {.flushing = LF_BUF_INIT,
+                                                   .flushing_seg = UINT32_MAX};
+
+/* s's own cold part, allocated from the tenant's arena on first need
+ * (under lock, or while the tenant is opened). NULL when out of memory. */
+static struct lf_stream_cold *stream_cold(struct lf_tenant *t, struct lf_stream *s)
+{
+	if (s->cold != &lf_stream_cold_none)
+		return s->cold;
+	struct lf_stream_cold *c = lf_strpool_alloc(&t->strings, sizeof(*c));
+	if (!c)
+		return NULL;
+	*c = lf_stream_cold_none;
+	s->cold = c;
+	return c;
+}
+
 static void stream_free(struct lf_stream *s)
 {
 	if (!s)
@@ -98,10 +115,12 @@ static void stream_free(struct lf_stream *s)
 	/* key and label slots share the stream's allocation; names and values
 	 * are the tenant's interned strings */
 	lf_buf_free(&s->head);
-	lf_buf_free(&s->flushing);
-	for (size_t i = 0; i < s->n_chunks; i++)
-		free(s->chunks[i].path);
-	free(s->chunks);
+	if (s->cold != &lf_stream_cold_none) { /* its memory is in the arena */
+		lf_buf_free(&s->cold->flushing);
+		for (size_t i = 0; i < s->cold->n_chunks; i++)
+			free(s->cold->chunks[i].path);
+		free(s->cold->chunks);
+	}
 	if (s->dup) {
 		free(s->dup->hash);
 		free(s->dup->off);
@@ -121,6 +140,8 @@ static struct lf_stream *stream_new(struct lf_tenant *t, const char *key, size_t
                                     const struct lf_labels *ls)
 {
 	size_t nl = ls->n;
+	if (len > UINT32_MAX)
+		return NULL;
 	struct lf_stream *s =
 	        lf_strpool_alloc(&t->strings, sizeof(*s) + nl * sizeof(struct lf_label) + len + 1);
 	if (!s)
@@ -140,9 +161,10 @@ static struct lf_stream *stream_new(struct lf_tenant *t, const char *key, size_t
 	s->key = (char *)(slots + nl);
 	memcpy(s->key, key, len);
 	s->key[len] = 0;
-	s->key_len = len;
+	s->key_len = (uint32_t)len;
 	s->hash = hash;
 	s->head_seg = UINT32_MAX;
+	s->cold = (struct lf_stream_cold *)&lf_stream_cold_none;
 	s->rate_tokens = (double)t->cfg->limits.per_stream_rate_limit_burst;
 	s->rate_mono = lf_monotonic_ns();
 	if (table_put(t, s) < 0)
@@ -154,10 +176,10 @@ bool lf_stream_overlaps(const struct lf_stream *s, int64_t start, int64_t end)
 {
 	if (s->head_n && s->head_min <= end && s->head_max >= start)
 		return true;
-	if (s->flushing_n && s->flushing_min <= end && s->flushing_max >= start)
+	if (s->cold->flushing_n && s->cold->flushing_min <= end && s->cold->flushing_max >= start)
 		return true;
-	for (size_t i = 0; i < s->n_chunks; i++)
-		if (s->chunks[i].from <= end && s->chunks[i].through >= start)
+	for (size_t i = 0; i < s->cold->n_chunks; i++)
+		if (s->cold->chunks[i].from <= end && s->cold->chunks[i].through >= start)
 			return true;
 	return false;
 }
@@ -334,7 +356,9 @@ static int load_series(void *ctx, int64_t id, const char *labels, uint32_t wal_s
 	if (!s)
 		return -1;
 	s->series_id = id;
-	s->flushed = (struct lf_wal_pos){wal_seg, wal_off};
+	if (!stream_cold(lc->t, s))
+		return -1;
+	s->cold->flushed = (struct lf_wal_pos){wal_seg, wal_off};
 	if (wal_seg > lc->max_seg)
 		lc->max_seg = wal_seg;
 	if (lc->n == lc->cap) {
@@ -350,24 +374,27 @@ static int load_series(void *ctx, int64_t id, const char *labels, uint32_t wal_s
 	return 0;
 }
 
-static int chunk_ref_add(struct lf_stream *s, const struct lf_chunk_ref *r)
+static int chunk_ref_add(struct lf_tenant *t, struct lf_stream *s, const struct lf_chunk_ref *r)
 {
-	if (s->n_chunks == s->cap_chunks) {
-		size_t nc = s->cap_chunks ? s->cap_chunks * 2 : 8;
-		struct lf_chunk_ref *v = realloc(s->chunks, nc * sizeof(*v));
+	if (!stream_cold(t, s))
+		return -1;
+	if (s->cold->n_chunks == s->cold->cap_chunks) {
+		/* one slot first: most idle streams have one chunk */
+		size_t nc = s->cold->cap_chunks ? s->cold->cap_chunks * 2 : 1;
+		struct lf_chunk_ref *v = realloc(s->cold->chunks, nc * sizeof(*v));
 		if (!v)
 			return -1;
-		s->chunks = v;
-		s->cap_chunks = nc;
+		s->cold->chunks = v;
+		s->cold->cap_chunks = nc;
 	}
 	/* keep sorted by from (flushes are mostly in order) */
-	size_t i = s->n_chunks;
-	while (i > 0 && s->chunks[i - 1].from > r->from) {
-		s->chunks[i] = s->chunks[i - 1];
+	size_t i = s->cold->n_chunks;
+	while (i > 0 && s->cold->chunks[i - 1].from > r->from) {
+		s->cold->chunks[i] = s->cold->chunks[i - 1];
 		i--;
 	}
-	s->chunks[i] = *r;
-	s->n_chunks++;
+	s->cold->chunks[i] = *r;
+	s->cold->n_chunks++;
 	return 0;
 }
 
@@ -393,13 +420,13 @@ static int load_chunk(void *ctx, const struct lf_index_chunk *c)
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", lc->t->chunks_dir, c->file);
 	struct lf_chunk_ref r = {c->id, c->from, c->through, c->entries, c->bytes, strdup(path)};
-	if (!r.path || chunk_ref_add(s, &r) < 0) {
+	if (!r.path || chunk_ref_add(lc->t, s, &r) < 0) {
 		free(r.path);
 		return -1;
 	}
 	struct lf_wal_pos p = {c->wal_seg, c->wal_off};
-	if (lf_wal_pos_cmp(p, s->flushed) > 0)
-		s->flushed = p;
+	if (lf_wal_pos_cmp(p, s->cold->flushed) > 0)
+		s->cold->flushed = p;
 	if (c->wal_seg > lc->max_seg)
 		lc->max_seg = c->wal_seg;
 	return 0;
@@ -437,7 +464,7 @@ static int replay_record(void *ctx, struct lf_wal_pos pos, const unsigned char *
 			if (!s)
 				return -1;
 		}
-		bool skip = lf_wal_pos_cmp(pos, s->flushed) < 0;
+		bool skip = lf_wal_pos_cmp(pos, s->cold->flushed) < 0;
 		for (uint64_t j = 0; j < n; j++) {
 			const unsigned char *start = r.p;
 			struct lf_sentry e;
@@ -480,7 +507,7 @@ static void clean_chunks_dir(struct lf_tenant *t)
 	size_t n = 0, cap = 0;
 	char **known = NULL;
 	for (size_t i = 0; i < t->n_streams; i++)
-		for (size_t j = 0; j < t->streams[i]->n_chunks; j++) {
+		for (size_t j = 0; j < t->streams[i]->cold->n_chunks; j++) {
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
 				char **v = realloc(known, cap * sizeof(*v));
@@ -490,8 +517,8 @@ static void clean_chunks_dir(struct lf_tenant *t)
 				}
 				known = v;
 			}
-			const char *p = strrchr(t->streams[i]->chunks[j].path, '/');
-			known[n++] = (char *)(p ? p + 1 : t->streams[i]->chunks[j].path);
+			const char *p = strrchr(t->streams[i]->cold->chunks[j].path, '/');
+			known[n++] = (char *)(p ? p + 1 : t->streams[i]->cold->chunks[j].path);
 		}
 	if (n)
 		qsort(known, n, sizeof(*known), cmp_str);
@@ -578,7 +605,7 @@ int lf_tenant_open(const char *root, const char *id, const struct lf_store_confi
 	lf_metric_add(m->wal_skipped_bytes, lv, (double)st.skipped_bytes);
 	size_t nchunks = 0;
 	for (size_t i = 0; i < t->n_streams; i++)
-		nchunks += t->streams[i]->n_chunks;
+		nchunks += t->streams[i]->cold->n_chunks;
 	lf_info("tenant %s: opened: %zu streams, %zu chunks; wal replay: %u segments, %" PRIu64
 	        " records, %" PRIu64 " entries to head, %" PRIu64
 	        " entries already in chunks, %" PRIu64 " bytes skipped in %u torn segments, %.3fs",
@@ -946,12 +973,12 @@ struct flush_item {
 	struct lf_error err;
 };
 
-/* Encodes s->flushing as one chunk and writes it to a temp file (it->fd). */
+/* Encodes s->cold->flushing as one chunk and writes it to a temp file (it->fd). */
 static int write_chunk_tmp(struct lf_tenant *t, struct flush_item *it, struct lf_buf *out)
 {
 	struct lf_stream *s = it->s;
 	struct lf_error *err = &it->err;
-	size_t n = s->flushing_n;
+	size_t n = s->cold->flushing_n;
 	lf_buf_reset(out);
 	if (n > t->sort_cap) {
 		struct lf_sentry *grown = realloc(t->sort_es, n * sizeof(*grown));
@@ -961,8 +988,8 @@ static int write_chunk_tmp(struct lf_tenant *t, struct flush_item *it, struct lf
 		t->sort_cap = n;
 	}
 	struct lf_sentry *es = t->sort_es;
-	struct lf_rd r = {(const unsigned char *)s->flushing.data,
-	                  (const unsigned char *)s->flushing.data + s->flushing.len, 0};
+	struct lf_rd r = {(const unsigned char *)s->cold->flushing.data,
+	                  (const unsigned char *)s->cold->flushing.data + s->cold->flushing.len, 0};
 	size_t k = 0;
 	while (r.p < r.end && k < n) {
 		if (lf_entry_next(&r, &es[k]) < 0)
@@ -995,23 +1022,23 @@ static int write_chunk_tmp(struct lf_tenant *t, struct flush_item *it, struct lf
  * the write lock. */
 static void unflush(struct lf_tenant *t, struct lf_stream *s, int64_t mono)
 {
-	if (lf_buf_append(&s->head, s->flushing.data, s->flushing.len) < 0)
+	if (lf_buf_append(&s->head, s->cold->flushing.data, s->cold->flushing.len) < 0)
 		return;
-	*t->heads += (int64_t)s->flushing.len;
+	*t->heads += (int64_t)s->cold->flushing.len;
 	if (!s->head_n) {
-		s->head_min = s->flushing_min;
-		s->head_max = s->flushing_max;
+		s->head_min = s->cold->flushing_min;
+		s->head_max = s->cold->flushing_max;
 		s->head_first_mono = s->head_last_mono = mono;
 		t->active++;
 	} else {
-		if (s->flushing_min < s->head_min)
-			s->head_min = s->flushing_min;
-		if (s->flushing_max > s->head_max)
-			s->head_max = s->flushing_max;
+		if (s->cold->flushing_min < s->head_min)
+			s->head_min = s->cold->flushing_min;
+		if (s->cold->flushing_max > s->head_max)
+			s->head_max = s->cold->flushing_max;
 	}
-	s->head_n += s->flushing_n;
-	if (s->flushing_seg < s->head_seg)
-		s->head_seg = s->flushing_seg;
+	s->head_n += s->cold->flushing_n;
+	if (s->cold->flushing_seg < s->head_seg)
+		s->head_seg = s->cold->flushing_seg;
 	dup_clear(s); /* rebuilt from the merged head on need */
 }
 
@@ -1121,9 +1148,9 @@ static void commit_batch(struct lf_tenant *t, struct flush_item *items, size_t n
 		if (it->fd == -3) {
 			/* chunk_ref_add failing leaves the chunk to the index: it is
 			 * served again after a restart. */
-			if (!refs[i].path || chunk_ref_add(s, &refs[i]) < 0)
+			if (!refs[i].path || chunk_ref_add(t, s, &refs[i]) < 0)
 				free(refs[i].path);
-			s->flushed = it->pos;
+			s->cold->flushed = it->pos;
 			(*written)++;
 		} else {
 			lf_error("tenant %s: flushing stream %s failed, will retry: %s", t->id,
@@ -1134,14 +1161,14 @@ static void commit_batch(struct lf_tenant *t, struct flush_item *items, size_t n
 		/* A stream cut for size will most likely fill a head again: its
 		 * next head reuses this buffer (or the pool gets it). */
 		if (s->head.cap == 0 && it->by_size) {
-			lf_buf_reset(&s->flushing);
-			head_trim(t, &s->flushing);
-			s->head = s->flushing;
-			s->flushing = (struct lf_buf)LF_BUF_INIT;
+			lf_buf_reset(&s->cold->flushing);
+			head_trim(t, &s->cold->flushing);
+			s->head = s->cold->flushing;
+			s->cold->flushing = (struct lf_buf)LF_BUF_INIT;
 		} else {
-			head_release(t, &s->flushing);
+			head_release(t, &s->cold->flushing);
 		}
-		s->flushing_n = 0;
+		s->cold->flushing_n = 0;
 	}
 	pthread_rwlock_unlock(&t->lock);
 	free(refs);
@@ -1215,10 +1242,10 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		struct lf_stream *s = t->streams[i];
 		bool by_size = (int64_t)s->head.len >= c->chunk_target_size;
 		bool by_mem = mem_cut && (int64_t)s->head.len >= mem_cut;
-		bool cut = s->head_n &&
-		           (force || by_size || by_mem || mono - s->head_last_mono >= c->chunk_idle_period ||
-		            mono - s->head_first_mono >= c->max_chunk_age ||
-		            s->head_max - s->head_min >= c->max_chunk_age);
+		bool cut = s->head_n && (force || by_size || by_mem ||
+		                         mono - s->head_last_mono >= c->chunk_idle_period ||
+		                         mono - s->head_first_mono >= c->max_chunk_age ||
+		                         s->head_max - s->head_min >= c->max_chunk_age);
 		if (!cut) {
 			/* An empty head keeps the buffer it got back after a
 			 * size cut only while its stream is written to. */
@@ -1234,15 +1261,22 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 			failed++;
 			break;
 		}
-		struct lf_buf tmp = s->flushing;
-		s->flushing = s->head;
+		if (!stream_cold(t, s)) {
+			pthread_rwlock_unlock(&t->lock);
+			lf_error("tenant %s: out of memory cutting stream %s; will retry", t->id,
+			         s->key);
+			failed++;
+			break;
+		}
+		struct lf_buf tmp = s->cold->flushing;
+		s->cold->flushing = s->head;
 		s->head = tmp;
 		lf_buf_reset(&s->head);
-		*t->heads -= (int64_t)s->flushing.len;
-		s->flushing_n = s->head_n;
-		s->flushing_min = s->head_min;
-		s->flushing_max = s->head_max;
-		s->flushing_seg = s->head_seg;
+		*t->heads -= (int64_t)s->cold->flushing.len;
+		s->cold->flushing_n = s->head_n;
+		s->cold->flushing_min = s->head_min;
+		s->cold->flushing_max = s->head_max;
+		s->cold->flushing_seg = s->head_seg;
 		s->head_n = 0;
 		s->head_seg = UINT32_MAX;
 		dup_clear(s);
@@ -1252,11 +1286,11 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 			if (lf_index_batch_begin(t->ix, &berr) < 0) {
 				/* Undo the cut: the head is retried on the next pass. */
 				struct lf_buf back = s->head;
-				s->head = s->flushing;
-				s->flushing = back;
-				s->head_n = s->flushing_n;
-				s->head_seg = s->flushing_seg;
-				s->flushing_n = 0;
+				s->head = s->cold->flushing;
+				s->cold->flushing = back;
+				s->head_n = s->cold->flushing_n;
+				s->head_seg = s->cold->flushing_seg;
+				s->cold->flushing_n = 0;
 				*t->heads += (int64_t)s->head.len;
 				t->active++;
 				pthread_rwlock_unlock(&t->lock);
@@ -1271,7 +1305,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		                          .mono = mono,
 		                          .by_size = by_size,
 		                          .fd = -1};
-		batch_bytes += s->flushing.len;
+		batch_bytes += s->cold->flushing.len;
 		pthread_rwlock_unlock(&t->lock);
 
 		if (write_chunk_tmp(t, it, out) < 0 && it->fd >= 0) {
@@ -1324,25 +1358,27 @@ int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period)
 	pthread_rwlock_wrlock(&t->lock);
 	for (size_t i = 0; i < t->n_streams; i++) {
 		struct lf_stream *s = t->streams[i];
+		if (!s->cold->n_chunks)
+			continue;
 		size_t w = 0;
-		for (size_t j = 0; j < s->n_chunks; j++) {
-			if (s->chunks[j].through >= cutoff) {
-				s->chunks[w++] = s->chunks[j];
+		for (size_t j = 0; j < s->cold->n_chunks; j++) {
+			if (s->cold->chunks[j].through >= cutoff) {
+				s->cold->chunks[w++] = s->cold->chunks[j];
 				continue;
 			}
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 64;
 				struct lf_chunk_ref *v = realloc(del, nc * sizeof(*v));
 				if (!v) {
-					s->chunks[w++] = s->chunks[j];
+					s->cold->chunks[w++] = s->cold->chunks[j];
 					continue;
 				}
 				del = v;
 				cap = nc;
 			}
-			del[n++] = s->chunks[j];
+			del[n++] = s->cold->chunks[j];
 		}
-		s->n_chunks = w;
+		s->cold->n_chunks = w;
 	}
 	pthread_rwlock_unlock(&t->lock);
 	for (size_t i = 0; i < n; i++) {

@@ -60,14 +60,34 @@ struct lf_stream_dup {
 	size_t cap, n;
 };
 
+/* The part of a stream that only streams with chunks need: a stream
+ * that never reached a chunk (most of a burst of new streams) shares the
+ * empty lf_stream_cold_none instead (read it freely; tenant.c gives the
+ * stream its own, from the tenant's arena, before it writes one). */
+struct lf_stream_cold {
+	/* being written to a chunk (still served by queries) */
+	struct lf_buf flushing;
+	uint64_t flushing_n;
+	int64_t flushing_min, flushing_max;
+	uint32_t flushing_seg;
+	struct lf_chunk_ref *chunks; /* sorted by from */
+	size_t n_chunks, cap_chunks;
+	struct lf_wal_pos flushed; /* records before this are in chunks */
+};
+
+/* The shared empty cold part (const: never written). */
+extern const struct lf_stream_cold lf_stream_cold_none;
+
 /* One stream. Kept small (100,000 idle streams must fit in a few tens of
  * MB): the struct, its label slots and its key are one allocation; label
  * names and values point at the tenant's interned strings (never freed
- * before the tenant); the duplicate set is allocated only for streams that
- * receive out-of-order entries. */
+ * before the tenant); the chunk list and the head being cut live in a
+ * cold part allocated at the first cut; the duplicate set is allocated
+ * only for streams that receive out-of-order entries. */
 struct lf_stream {
-	char *key; /* canonical `{a="b", c="d"}`, in the stream's allocation */
-	size_t key_len;
+	char *key;         /* canonical `{a="b", c="d"}`, in the stream's allocation */
+	uint32_t key_len;  /* stream_new refuses longer keys */
+	uint32_t head_seg; /* WAL segment of the oldest head entry */
 	uint64_t hash;
 	struct lf_labels labels; /* immutable; slots in the stream's allocation */
 	int64_t series_id;       /* 0 until the first flush */
@@ -76,15 +96,10 @@ struct lf_stream {
 	uint64_t head_n;
 	int64_t head_min, head_max;
 	int64_t head_first_mono, head_last_mono;
-	uint32_t head_seg; /* WAL segment of the oldest head entry */
-	/* being written to a chunk (still served by queries) */
-	uint32_t flushing_seg;
-	struct lf_buf flushing;
-	uint64_t flushing_n;
-	int64_t flushing_min, flushing_max;
-	struct lf_chunk_ref *chunks; /* sorted by from */
-	size_t n_chunks, cap_chunks;
-	struct lf_wal_pos flushed; /* records before this are in chunks */
+	/* Chunks and the head being cut (see struct lf_stream_cold): never
+	 * NULL; &lf_stream_cold_none (read-only, empty) until the stream's
+	 * first cut or chunk. */
+	struct lf_stream_cold *cold;
 	/* Exact duplicates (same ts and line) already in the head are dropped,
 	 * as Loki's head block does. The set is cleared when the head is cut,
 	 * and built lazily: an entry newer than everything in the head cannot
@@ -108,7 +123,7 @@ struct lf_tenant {
 	struct lf_strpool strings; /* label names and values of the streams */
 	struct lf_stream **table;  /* open addressing on hash */
 	size_t table_cap;
-	size_t active;       /* streams with head data */
+	size_t active; /* streams with head data */
 	/* Bytes in the heads (head.len of every stream), counted where
 	 * ingester.max_head_bytes applies: by default the tenant's own
 	 * heads_own; the store points every tenant at one store-wide counter

@@ -271,11 +271,11 @@ static void test_max_head_bytes(void **state)
 			continue;
 		size_t sz = (size_t)(k + 1);
 		if (s->head_n) {
-			assert_int_equal(s->n_chunks, 0);
+			assert_int_equal(s->cold->n_chunks, 0);
 			if (sz > largest_kept)
 				largest_kept = sz;
 		} else {
-			assert_int_equal(s->n_chunks, 1);
+			assert_int_equal(s->cold->n_chunks, 1);
 			if (sz < smallest_cut)
 				smallest_cut = sz;
 		}
