@@ -112,14 +112,9 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 	                                     "max_concurrent_tail_requests",
 	                                     "volume_enabled",
 	                                     NULL};
-	static const char *const ingester[] = {"chunk_target_size",
-	                                       "chunk_block_size",
-	                                       "chunk_encoding",
-	                                       "chunk_idle_period",
-	                                       "max_chunk_age",
-	                                       "flush_check_period",
-	                                       "max_head_bytes",
-	                                       NULL};
+	static const char *const ingester[] = {
+	        "chunk_target_size", "chunk_block_size",   "chunk_encoding", "chunk_idle_period",
+	        "max_chunk_age",     "flush_check_period", "max_head_bytes", NULL};
 	static const char *const compactor[] = {"retention_enabled", "compaction_interval", NULL};
 	static const char *const distributor[] = {"max_recv_msg_size", NULL};
 
@@ -203,7 +198,8 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 		    lf_ymap_size(i, p, "chunk_block_size", &cfg->chunk_block_size, err) < 0 ||
 		    lf_ymap_duration(i, p, "chunk_idle_period", &cfg->chunk_idle_period, err) < 0 ||
 		    lf_ymap_duration(i, p, "max_chunk_age", &cfg->max_chunk_age, err) < 0 ||
-		    lf_ymap_duration(i, p, "flush_check_period", &cfg->flush_check_period, err) < 0 ||
+		    lf_ymap_duration(i, p, "flush_check_period", &cfg->flush_check_period, err) <
+		            0 ||
 		    lf_ymap_size(i, p, "max_head_bytes", &cfg->max_head_bytes, err) < 0)
 			return -1;
 		struct lf_ynode *enc = lf_ymap_get(i, "chunk_encoding");
