@@ -91,6 +91,56 @@ def test_many_streams():
         s.kill9()
 
 
+def memory_bytes(s):
+    """Sum of logferry_store_ingester_memory_bytes over the tenants."""
+    total = 0
+    for line in s.metrics().splitlines():
+        if line.startswith("logferry_store_ingester_memory_bytes{"):
+            total += int(float(line.split()[-1]))
+    return total
+
+
+def test_max_head_bytes():
+    """ingester.max_head_bytes across two tenants: heads well past the
+    limit are cut to chunks (largest first) without waiting for
+    chunk_target_size or the idle period, no push is refused, and every
+    entry reads back."""
+    cfg = CONFIG.replace("ingester:\n", "ingester:\n  max_head_bytes: 256KB\n") + \
+        "auth_enabled: true\n"
+    with Env() as env:
+        s = Store(env, cfg).start()
+        t0 = now_ns() - 60 * 10**9
+        line = "x" * 180
+        want = {}
+        ts = t0
+        for rnd in range(8):
+            for tenant in ("a", "b"):
+                streams = []
+                for k in range(5):
+                    vals = []
+                    for j in range(40):
+                        ts += 1
+                        vals.append([str(ts), "%s %d %s" % (tenant, ts, line)])
+                    want.setdefault(tenant, []).extend(int(v[0]) for v in vals)
+                    streams.append(({"job": "lim", "s": str(k)}, vals))
+                st, body = s.push_json(streams, tenant=tenant)
+                check(st == 204, "push refused: %d %s" % (st, body[:300]))
+        # 2 tenants x 8 rounds x 5 streams x 40 lines of ~200 B: ~640 KB
+        # pushed, far under chunk_target_size per stream: only the limit
+        # cuts them
+        env.wait_until(lambda: memory_bytes(s) <= 256000, what="heads cut below the limit")
+        check(memory_bytes(s) > 0, "every head was cut: the limit cuts only what it needs")
+        for tenant in ("a", "b"):
+            got = s.entries('{job="lim"}', tenant=tenant, start=t0, end=ts + 1, limit=100000)
+            check(sorted(g[1] for g in got) == sorted(want[tenant]),
+                  "tenant %s: %d of %d entries back" % (tenant, len(got), len(want[tenant])))
+        st, body = s.get("/loki/api/v1/index/stats", {
+            "query": '{job="lim"}', "start": str(t0), "end": str(ts + 1)}, tenant="a")
+        check(st == 200 and json.loads(body).get("chunks", 0) > 0,
+              "no chunk was cut for tenant a: %s" % body[:300])
+        s.stop()
+
+
 if __name__ == "__main__":
     from lfe2e import main
-    main([test_many_streams])
+    main([test_many_streams, test_max_head_bytes])
