@@ -250,8 +250,8 @@ static void volume_collect(struct lf_tenant *t, const struct lf_selector *sel,
 		    !lf_selector_match_labels(sel, &s->labels))
 			continue;
 		memset(pb, 0, p->buckets * sizeof(*pb));
-		for (size_t j = 0; j < s->n_chunks; j++) {
-			const struct lf_chunk_ref *r = &s->chunks[j];
+		for (size_t j = 0; j < s->cold->n_chunks; j++) {
+			const struct lf_chunk_ref *r = &s->cold->chunks[j];
 			if (r->from > p->end || r->through < p->start)
 				continue;
 			size_t b0 = r->from < p->start ? 0 : bucket_of(p, r->from);
@@ -261,8 +261,8 @@ static void volume_collect(struct lf_tenant *t, const struct lf_selector *sel,
 		}
 		if (s->head_n)
 			scan_head_bytes(p, &s->head, pb);
-		if (s->flushing_n)
-			scan_head_bytes(p, &s->flushing, pb);
+		if (s->cold->flushing_n)
+			scan_head_bytes(p, &s->cold->flushing, pb);
 		uint64_t any = 0;
 		for (size_t b = 0; b < p->buckets; b++)
 			any |= pb[b];

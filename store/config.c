@@ -112,13 +112,9 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 	                                     "max_concurrent_tail_requests",
 	                                     "volume_enabled",
 	                                     NULL};
-	static const char *const ingester[] = {"chunk_target_size",
-	                                       "chunk_block_size",
-	                                       "chunk_encoding",
-	                                       "chunk_idle_period",
-	                                       "max_chunk_age",
-	                                       "flush_check_period",
-	                                       NULL};
+	static const char *const ingester[] = {
+	        "chunk_target_size", "chunk_block_size",   "chunk_encoding", "chunk_idle_period",
+	        "max_chunk_age",     "flush_check_period", "max_head_bytes", NULL};
 	static const char *const compactor[] = {"retention_enabled", "compaction_interval", NULL};
 	static const char *const distributor[] = {"max_recv_msg_size", NULL};
 
@@ -202,7 +198,9 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 		    lf_ymap_size(i, p, "chunk_block_size", &cfg->chunk_block_size, err) < 0 ||
 		    lf_ymap_duration(i, p, "chunk_idle_period", &cfg->chunk_idle_period, err) < 0 ||
 		    lf_ymap_duration(i, p, "max_chunk_age", &cfg->max_chunk_age, err) < 0 ||
-		    lf_ymap_duration(i, p, "flush_check_period", &cfg->flush_check_period, err) < 0)
+		    lf_ymap_duration(i, p, "flush_check_period", &cfg->flush_check_period, err) <
+		            0 ||
+		    lf_ymap_size(i, p, "max_head_bytes", &cfg->max_head_bytes, err) < 0)
 			return -1;
 		struct lf_ynode *enc = lf_ymap_get(i, "chunk_encoding");
 		if (enc) {
@@ -221,6 +219,9 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 		if (cfg->chunk_block_size <= 0)
 			return lf_y_err(err, lf_ymap_get(i, "chunk_block_size"),
 			                "ingester.chunk_block_size", "must be > 0");
+		if (cfg->max_head_bytes < 0)
+			return lf_y_err(err, lf_ymap_get(i, "max_head_bytes"),
+			                "ingester.max_head_bytes", "must be >= 0");
 		if (cfg->flush_check_period <= 0)
 			return lf_y_err(err, lf_ymap_get(i, "flush_check_period"),
 			                "ingester.flush_check_period", "must be > 0");
@@ -328,6 +329,7 @@ int lf_store_config_render(const struct lf_store_config *cfg, struct lf_buf *o)
 	dur(o, "chunk_idle_period", cfg->chunk_idle_period);
 	dur(o, "max_chunk_age", cfg->max_chunk_age);
 	dur(o, "flush_check_period", cfg->flush_check_period);
+	lf_buf_printf(o, "  max_head_bytes: %lld\n", (long long)cfg->max_head_bytes);
 	lf_buf_printf(o, "compactor:\n  retention_enabled: %s\n",
 	              cfg->retention_enabled ? "true" : "false");
 	dur(o, "compaction_interval", cfg->compaction_interval);

@@ -52,6 +52,10 @@ struct lf_store_config {
 	int64_t chunk_idle_period;  /* ns */
 	int64_t max_chunk_age;      /* ns */
 	int64_t flush_check_period; /* ns */
+	/* Memory limit of the heads (bytes of entries not yet cut to chunks,
+	 * all tenants together); past it, the flusher cuts the largest heads
+	 * early. 0 = no limit. Pushes are never refused for it. */
+	int64_t max_head_bytes;
 	bool retention_enabled;
 	int64_t compaction_interval; /* ns */
 };

@@ -70,6 +70,7 @@ static void buf_reset_capped(struct lf_buf *buf, size_t keep_max)
 void lf_ingest_batch_reset(struct lf_ingest_batch *b, size_t keep_max)
 {
 	b->n_streams = b->n_entries = b->n_sm = 0;
+	b->created = 0;
 	b->bytes = 0;
 	if (b->pb)
 		lf_push_request_free(b->pb);

@@ -59,6 +59,7 @@ struct lf_ingest_batch {
 	void *json; /* json_t * */
 	struct lf_buf inflated;
 	struct lf_buf scratch;
+	size_t created; /* streams this push created (set by lf_tenant_push) */
 };
 
 /* Where a discarded sample went, for logferry_store_discarded_*_total. */

@@ -472,8 +472,8 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 	c.qs = qs;
 	for (size_t i = 0; i < nqs; i++) {
 		struct lf_stream *s = qs[i].s;
-		for (size_t j = 0; j < s->n_chunks; j++) {
-			const struct lf_chunk_ref *r = &s->chunks[j];
+		for (size_t j = 0; j < s->cold->n_chunks; j++) {
+			const struct lf_chunk_ref *r = &s->cold->chunks[j];
 			if (r->from >= q->end || r->through < q->start)
 				continue;
 			if (ncr == capcr) {
@@ -497,8 +497,10 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 		struct lf_stream *s = qs[i].s;
 		if (s->head_n && s->head_min < q->end && s->head_max >= q->start)
 			scan_head(&c, (uint32_t)i, &s->head, &st->head_lines, &st->head_bytes);
-		if (s->flushing_n && s->flushing_min < q->end && s->flushing_max >= q->start)
-			scan_head(&c, (uint32_t)i, &s->flushing, &st->head_lines, &st->head_bytes);
+		if (s->cold->flushing_n && s->cold->flushing_min < q->end &&
+		    s->cold->flushing_max >= q->start)
+			scan_head(&c, (uint32_t)i, &s->cold->flushing, &st->head_lines,
+			          &st->head_bytes);
 	}
 	pthread_rwlock_unlock(&t->lock);
 
@@ -751,8 +753,8 @@ int lf_query_index_stats(struct lf_tenant *t, const struct lf_selector *sel, int
 			    !lf_selector_match_labels(sel, &s->labels))
 				continue;
 			streams++;
-			for (size_t j = 0; j < s->n_chunks; j++) {
-				const struct lf_chunk_ref *r = &s->chunks[j];
+			for (size_t j = 0; j < s->cold->n_chunks; j++) {
+				const struct lf_chunk_ref *r = &s->cold->chunks[j];
 				if (r->from > end || r->through < start)
 					continue;
 				chunks++;
@@ -764,10 +766,10 @@ int lf_query_index_stats(struct lf_tenant *t, const struct lf_selector *sel, int
 				entries += s->head_n;
 				bytes += kb_bytes(s->head.len);
 			}
-			if (s->flushing_n) {
+			if (s->cold->flushing_n) {
 				chunks++;
-				entries += s->flushing_n;
-				bytes += kb_bytes(s->flushing.len);
+				entries += s->cold->flushing_n;
+				bytes += kb_bytes(s->cold->flushing.len);
 			}
 		}
 		pthread_rwlock_unlock(&t->lock);

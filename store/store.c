@@ -50,8 +50,8 @@ static void collect_heads(void *ctx, struct lf_buf *out)
 		pthread_rwlock_rdlock(&t->lock);
 		for (size_t k = 0; k < t->n_streams; k++) {
 			const struct lf_stream *st = t->streams[k];
-			n += st->head_n || st->flushing_n;
-			b += st->head.len + st->flushing.len;
+			n += st->head_n || st->cold->flushing_n;
+			b += st->head.len + st->cold->flushing.len;
 		}
 		pthread_rwlock_unlock(&t->lock);
 		lf_buf_printf(out, "logferry_store_ingester_memory_streams{tenant=\"%s\"} %llu\n",
@@ -122,6 +122,7 @@ static int add_tenant(struct lf_store *s, struct lf_tenant *t)
 {
 	t->kick = kick_flusher;
 	t->kick_ctx = s;
+	lf_tenant_share_head_bytes(t, &s->head_bytes);
 	t->on_push = s->on_push;
 	t->on_push_ctx = s->on_push_ctx;
 	if (s->n_tenants == s->cap_tenants) {

@@ -29,7 +29,8 @@ struct lf_store {
 	pthread_mutex_t fmu;
 	pthread_cond_t fcv;
 	bool stop;
-	bool kicked; /* a head is full: flush without waiting for the tick */
+	bool kicked;                /* a head is full: flush without waiting for the tick */
+	_Atomic int64_t head_bytes; /* every tenant's heads (ingester.max_head_bytes) */
 	/* every tenant's on_push hook (tenant.h), see lf_store_set_push_hook */
 	void (*on_push)(void *ctx, struct lf_tenant *t, const struct lf_ingest_batch *b);
 	void *on_push_ctx;

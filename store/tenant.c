@@ -91,45 +91,84 @@ struct lf_stream *lf_tenant_find(struct lf_tenant *t, const char *key, size_t le
 	return NULL;
 }
 
+const struct lf_stream_cold lf_stream_cold_none = {.flushing = LF_BUF_INIT,
+                                                   .flushing_seg = UINT32_MAX};
+
+/* s's own cold part, allocated from the tenant's arena on first need
+ * (under lock, or while the tenant is opened). NULL when out of memory. */
+static struct lf_stream_cold *stream_cold(struct lf_tenant *t, struct lf_stream *s)
+{
+	if (s->cold != &lf_stream_cold_none)
+		return s->cold;
+	struct lf_stream_cold *c = lf_strpool_alloc(&t->strings, sizeof(*c));
+	if (!c)
+		return NULL;
+	*c = lf_stream_cold_none;
+	s->cold = c;
+	return c;
+}
+
 static void stream_free(struct lf_stream *s)
 {
 	if (!s)
 		return;
-	free(s->key);
-	lf_labels_free(&s->labels);
+	/* key and label slots share the stream's allocation; names and values
+	 * are the tenant's interned strings */
 	lf_buf_free(&s->head);
-	lf_buf_free(&s->flushing);
-	for (size_t i = 0; i < s->n_chunks; i++)
-		free(s->chunks[i].path);
-	free(s->chunks);
-	free(s->dup_hash);
-	free(s->dup_off);
-	free(s);
+	if (s->cold != &lf_stream_cold_none) { /* its memory is in the arena */
+		lf_buf_free(&s->cold->flushing);
+		for (size_t i = 0; i < s->cold->n_chunks; i++)
+			free(s->cold->chunks[i].path);
+		free(s->cold->chunks);
+	}
+	if (s->dup) {
+		free(s->dup->hash);
+		free(s->dup->off);
+		free(s->dup);
+	}
+	/* s itself is in the tenant's arena */
 }
 
-/* Creates a stream from its canonical key and parsed labels. */
+/* Creates a stream from its canonical key and parsed labels: one
+ * allocation in the tenant's arena (streams live until the tenant is
+ * closed, and packing them there keeps them out of the malloc arenas that
+ * request buffers churn) holds the stream, its label slots and its key;
+ * the slots
+ * point at the tenant's interned names and values (one copy of each), so
+ * an idle stream costs its struct, its slots and its key (under lock). */
 static struct lf_stream *stream_new(struct lf_tenant *t, const char *key, size_t len, uint64_t hash,
                                     const struct lf_labels *ls)
 {
-	struct lf_stream *s = calloc(1, sizeof(*s));
+	size_t nl = ls->n;
+	if (len > UINT32_MAX)
+		return NULL;
+	struct lf_stream *s =
+	        lf_strpool_alloc(&t->strings, sizeof(*s) + nl * sizeof(struct lf_label) + len + 1);
 	if (!s)
 		return NULL;
-	s->key = malloc(len + 1);
-	if (!s->key || lf_labels_copy(&s->labels, ls) < 0) {
-		stream_free(s);
-		return NULL;
+	struct lf_label *slots = (struct lf_label *)(s + 1);
+	for (size_t i = 0; i < nl; i++) {
+		const struct lf_label *l = &ls->v[i];
+		slots[i].name = (char *)lf_strpool_intern(&t->strings, l->name, l->name_len);
+		slots[i].value = (char *)lf_strpool_intern(&t->strings, l->value, l->value_len);
+		if (!slots[i].name || !slots[i].value)
+			return NULL; /* s stays in the arena, unused */
+		slots[i].name_len = l->name_len;
+		slots[i].value_len = l->value_len;
 	}
+	s->labels.v = nl ? slots : NULL;
+	s->labels.n = s->labels.cap = s->labels.n_seen = nl;
+	s->key = (char *)(slots + nl);
 	memcpy(s->key, key, len);
 	s->key[len] = 0;
-	s->key_len = len;
+	s->key_len = (uint32_t)len;
 	s->hash = hash;
 	s->head_seg = UINT32_MAX;
+	s->cold = (struct lf_stream_cold *)&lf_stream_cold_none;
 	s->rate_tokens = (double)t->cfg->limits.per_stream_rate_limit_burst;
 	s->rate_mono = lf_monotonic_ns();
-	if (table_put(t, s) < 0) {
-		stream_free(s);
+	if (table_put(t, s) < 0)
 		return NULL;
-	}
 	return s;
 }
 
@@ -137,10 +176,10 @@ bool lf_stream_overlaps(const struct lf_stream *s, int64_t start, int64_t end)
 {
 	if (s->head_n && s->head_min <= end && s->head_max >= start)
 		return true;
-	if (s->flushing_n && s->flushing_min <= end && s->flushing_max >= start)
+	if (s->cold->flushing_n && s->cold->flushing_min <= end && s->cold->flushing_max >= start)
 		return true;
-	for (size_t i = 0; i < s->n_chunks; i++)
-		if (s->chunks[i].from <= end && s->chunks[i].through >= start)
+	for (size_t i = 0; i < s->cold->n_chunks; i++)
+		if (s->cold->chunks[i].from <= end && s->cold->chunks[i].through >= start)
 			return true;
 	return false;
 }
@@ -154,9 +193,10 @@ static uint64_t entry_hash(int64_t ts, const char *line, size_t len)
 
 static void dup_clear(struct lf_stream *s)
 {
-	if (s->dup_cap && s->dup_n)
-		memset(s->dup_hash, 0, s->dup_cap * sizeof(*s->dup_hash));
-	s->dup_n = 0;
+	if (s->dup && s->dup->n) {
+		memset(s->dup->hash, 0, s->dup->cap * sizeof(*s->dup->hash));
+		s->dup->n = 0;
+	}
 	s->dup_on = false;
 }
 
@@ -164,12 +204,13 @@ static void dup_clear(struct lf_stream *s)
 static bool dup_find(const struct lf_stream *s, uint64_t h, int64_t ts, const char *line,
                      size_t len)
 {
-	if (!s->dup_cap)
+	const struct lf_stream_dup *ds = s->dup;
+	if (!ds || !ds->cap)
 		return false;
-	for (size_t j = h & (s->dup_cap - 1); s->dup_hash[j]; j = (j + 1) & (s->dup_cap - 1)) {
-		if (s->dup_hash[j] != h)
+	for (size_t j = h & (ds->cap - 1); ds->hash[j]; j = (j + 1) & (ds->cap - 1)) {
+		if (ds->hash[j] != h)
 			continue;
-		struct lf_rd r = {(const unsigned char *)s->head.data + s->dup_off[j],
+		struct lf_rd r = {(const unsigned char *)s->head.data + ds->off[j],
 		                  (const unsigned char *)s->head.data + s->head.len, 0};
 		struct lf_sentry e;
 		if (lf_entry_next(&r, &e) == 0 && e.ts == ts && e.line_len == len &&
@@ -181,8 +222,11 @@ static bool dup_find(const struct lf_stream *s, uint64_t h, int64_t ts, const ch
 
 static int dup_add(struct lf_stream *s, uint64_t h, uint32_t off)
 {
-	if ((s->dup_n + 1) * 2 > s->dup_cap) {
-		size_t nc = s->dup_cap ? s->dup_cap * 2 : 64;
+	if (!s->dup && !(s->dup = calloc(1, sizeof(*s->dup))))
+		return -1;
+	struct lf_stream_dup *ds = s->dup;
+	if ((ds->n + 1) * 2 > ds->cap) {
+		size_t nc = ds->cap ? ds->cap * 2 : 64;
 		uint64_t *nh = calloc(nc, sizeof(*nh));
 		uint32_t *no = malloc(nc * sizeof(*no));
 		if (!nh || !no) {
@@ -190,27 +234,27 @@ static int dup_add(struct lf_stream *s, uint64_t h, uint32_t off)
 			free(no);
 			return -1;
 		}
-		for (size_t i = 0; i < s->dup_cap; i++) {
-			if (!s->dup_hash[i])
+		for (size_t i = 0; i < ds->cap; i++) {
+			if (!ds->hash[i])
 				continue;
-			size_t j = s->dup_hash[i] & (nc - 1);
+			size_t j = ds->hash[i] & (nc - 1);
 			while (nh[j])
 				j = (j + 1) & (nc - 1);
-			nh[j] = s->dup_hash[i];
-			no[j] = s->dup_off[i];
+			nh[j] = ds->hash[i];
+			no[j] = ds->off[i];
 		}
-		free(s->dup_hash);
-		free(s->dup_off);
-		s->dup_hash = nh;
-		s->dup_off = no;
-		s->dup_cap = nc;
+		free(ds->hash);
+		free(ds->off);
+		ds->hash = nh;
+		ds->off = no;
+		ds->cap = nc;
 	}
-	size_t j = h & (s->dup_cap - 1);
-	while (s->dup_hash[j])
-		j = (j + 1) & (s->dup_cap - 1);
-	s->dup_hash[j] = h;
-	s->dup_off[j] = off;
-	s->dup_n++;
+	size_t j = h & (ds->cap - 1);
+	while (ds->hash[j])
+		j = (j + 1) & (ds->cap - 1);
+	ds->hash[j] = h;
+	ds->off[j] = off;
+	ds->n++;
 	return 0;
 }
 
@@ -312,7 +356,9 @@ static int load_series(void *ctx, int64_t id, const char *labels, uint32_t wal_s
 	if (!s)
 		return -1;
 	s->series_id = id;
-	s->flushed = (struct lf_wal_pos){wal_seg, wal_off};
+	if (!stream_cold(lc->t, s))
+		return -1;
+	s->cold->flushed = (struct lf_wal_pos){wal_seg, wal_off};
 	if (wal_seg > lc->max_seg)
 		lc->max_seg = wal_seg;
 	if (lc->n == lc->cap) {
@@ -328,24 +374,27 @@ static int load_series(void *ctx, int64_t id, const char *labels, uint32_t wal_s
 	return 0;
 }
 
-static int chunk_ref_add(struct lf_stream *s, const struct lf_chunk_ref *r)
+static int chunk_ref_add(struct lf_tenant *t, struct lf_stream *s, const struct lf_chunk_ref *r)
 {
-	if (s->n_chunks == s->cap_chunks) {
-		size_t nc = s->cap_chunks ? s->cap_chunks * 2 : 8;
-		struct lf_chunk_ref *v = realloc(s->chunks, nc * sizeof(*v));
+	if (!stream_cold(t, s))
+		return -1;
+	if (s->cold->n_chunks == s->cold->cap_chunks) {
+		/* one slot first: most idle streams have one chunk */
+		size_t nc = s->cold->cap_chunks ? s->cold->cap_chunks * 2 : 1;
+		struct lf_chunk_ref *v = realloc(s->cold->chunks, nc * sizeof(*v));
 		if (!v)
 			return -1;
-		s->chunks = v;
-		s->cap_chunks = nc;
+		s->cold->chunks = v;
+		s->cold->cap_chunks = nc;
 	}
 	/* keep sorted by from (flushes are mostly in order) */
-	size_t i = s->n_chunks;
-	while (i > 0 && s->chunks[i - 1].from > r->from) {
-		s->chunks[i] = s->chunks[i - 1];
+	size_t i = s->cold->n_chunks;
+	while (i > 0 && s->cold->chunks[i - 1].from > r->from) {
+		s->cold->chunks[i] = s->cold->chunks[i - 1];
 		i--;
 	}
-	s->chunks[i] = *r;
-	s->n_chunks++;
+	s->cold->chunks[i] = *r;
+	s->cold->n_chunks++;
 	return 0;
 }
 
@@ -371,13 +420,13 @@ static int load_chunk(void *ctx, const struct lf_index_chunk *c)
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", lc->t->chunks_dir, c->file);
 	struct lf_chunk_ref r = {c->id, c->from, c->through, c->entries, c->bytes, strdup(path)};
-	if (!r.path || chunk_ref_add(s, &r) < 0) {
+	if (!r.path || chunk_ref_add(lc->t, s, &r) < 0) {
 		free(r.path);
 		return -1;
 	}
 	struct lf_wal_pos p = {c->wal_seg, c->wal_off};
-	if (lf_wal_pos_cmp(p, s->flushed) > 0)
-		s->flushed = p;
+	if (lf_wal_pos_cmp(p, s->cold->flushed) > 0)
+		s->cold->flushed = p;
 	if (c->wal_seg > lc->max_seg)
 		lc->max_seg = c->wal_seg;
 	return 0;
@@ -415,7 +464,7 @@ static int replay_record(void *ctx, struct lf_wal_pos pos, const unsigned char *
 			if (!s)
 				return -1;
 		}
-		bool skip = lf_wal_pos_cmp(pos, s->flushed) < 0;
+		bool skip = lf_wal_pos_cmp(pos, s->cold->flushed) < 0;
 		for (uint64_t j = 0; j < n; j++) {
 			const unsigned char *start = r.p;
 			struct lf_sentry e;
@@ -434,6 +483,7 @@ static int replay_record(void *ctx, struct lf_wal_pos pos, const unsigned char *
 			if (lf_buf_append(&s->head, start, (size_t)(r.p - start)) < 0 ||
 			    head_dup_add(s, eh, off) < 0)
 				return -1;
+			*t->heads += (int64_t)(r.p - start);
 			head_note(t, s, e.ts, pos.seg, mono);
 			lc->replay_entries++;
 		}
@@ -457,7 +507,7 @@ static void clean_chunks_dir(struct lf_tenant *t)
 	size_t n = 0, cap = 0;
 	char **known = NULL;
 	for (size_t i = 0; i < t->n_streams; i++)
-		for (size_t j = 0; j < t->streams[i]->n_chunks; j++) {
+		for (size_t j = 0; j < t->streams[i]->cold->n_chunks; j++) {
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
 				char **v = realloc(known, cap * sizeof(*v));
@@ -467,8 +517,8 @@ static void clean_chunks_dir(struct lf_tenant *t)
 				}
 				known = v;
 			}
-			const char *p = strrchr(t->streams[i]->chunks[j].path, '/');
-			known[n++] = (char *)(p ? p + 1 : t->streams[i]->chunks[j].path);
+			const char *p = strrchr(t->streams[i]->cold->chunks[j].path, '/');
+			known[n++] = (char *)(p ? p + 1 : t->streams[i]->cold->chunks[j].path);
 		}
 	if (n)
 		qsort(known, n, sizeof(*known), cmp_str);
@@ -510,6 +560,7 @@ int lf_tenant_open(const char *root, const char *id, const struct lf_store_confi
 	t->m = m;
 	t->rate_tokens = cfg->limits.ingestion_burst_size_mb * 1024 * 1024;
 	t->rate_mono = lf_monotonic_ns();
+	t->heads = &t->heads_own;
 	size_t rl = strlen(root), il = strlen(id);
 	t->id = strdup(id);
 	t->dir = malloc(rl + il + 2);
@@ -554,7 +605,7 @@ int lf_tenant_open(const char *root, const char *id, const struct lf_store_confi
 	lf_metric_add(m->wal_skipped_bytes, lv, (double)st.skipped_bytes);
 	size_t nchunks = 0;
 	for (size_t i = 0; i < t->n_streams; i++)
-		nchunks += t->streams[i]->n_chunks;
+		nchunks += t->streams[i]->cold->n_chunks;
 	lf_info("tenant %s: opened: %zu streams, %zu chunks; wal replay: %u segments, %" PRIu64
 	        " records, %" PRIu64 " entries to head, %" PRIu64
 	        " entries already in chunks, %" PRIu64 " bytes skipped in %u torn segments, %.3fs",
@@ -577,6 +628,7 @@ void lf_tenant_close(struct lf_tenant *t)
 	free(t->sort_es);
 	free(t->streams);
 	free(t->table);
+	lf_strpool_free(&t->strings);
 	lf_wal_close(t->wal);
 	lf_index_close(t->ix);
 	pthread_rwlock_destroy(&t->lock);
@@ -660,7 +712,7 @@ static void discard(struct lf_tenant *t, const char *reason, uint64_t lines, uin
 	lf_metric_add(t->m->discarded_bytes, lv, (double)bytes);
 }
 
-/* An empty head starts at the size of what arrives for it (at least 256
+/* An empty head starts at the size of what arrives for it (at least 64
  * bytes) and grows by doubling: one idle stream with one short entry costs
  * a small malloc, not a page (100,000 such streams took 564 MiB when every
  * head reserved chunk_target_size at once). A head cut for size gets its
@@ -684,7 +736,7 @@ static void head_reserve(struct lf_tenant *t, struct lf_stream *s, size_t need)
 		s->head = t->spare[--t->n_spare];
 		return;
 	}
-	(void)lf_buf_reserve(&s->head, need < 256 ? 256 : need);
+	(void)lf_buf_reserve(&s->head, need < 64 ? 64 : need);
 }
 
 /* A head that overran chunk_target_size (the flusher was behind) keeps
@@ -763,6 +815,7 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 					free(st);
 				return lf_err(err, "out of memory creating a stream"), 500;
 			}
+			b->created++;
 		}
 		if (l->per_stream_rate_limit > 0) {
 			double burst = (double)(l->per_stream_rate_limit_burst > 0
@@ -824,6 +877,7 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 					need += b->entries[is->first + j].line_len + 24;
 				head_reserve(t, s, need);
 			}
+			size_t head_was = s->head.len;
 			for (size_t j = 0; j < is->n; j++) {
 				struct lf_ingest_entry *e = &b->entries[is->first + j];
 				uint64_t h;
@@ -847,10 +901,19 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 			}
 			lines += is->n;
 			bytes += is->bytes;
+			*t->heads += (int64_t)(s->head.len - head_was);
 			if ((int64_t)s->head.len >= t->cfg->chunk_target_size)
 				kick = true;
 			if ((int64_t)s->head.len >=
 			    t->cfg->chunk_target_size + t->cfg->chunk_target_size / 4)
+				help = true;
+		}
+		/* Past the memory limit, the flusher cuts the largest heads; well
+		 * past it (it is behind), this push helps, as above. */
+		int64_t lim = t->cfg->max_head_bytes;
+		if (lim > 0 && *t->heads > lim) {
+			kick = true;
+			if (*t->heads > lim + lim / 4)
 				help = true;
 		}
 		const char *lv[] = {t->id};
@@ -910,12 +973,12 @@ struct flush_item {
 	struct lf_error err;
 };
 
-/* Encodes s->flushing as one chunk and writes it to a temp file (it->fd). */
+/* Encodes s->cold->flushing as one chunk and writes it to a temp file (it->fd). */
 static int write_chunk_tmp(struct lf_tenant *t, struct flush_item *it, struct lf_buf *out)
 {
 	struct lf_stream *s = it->s;
 	struct lf_error *err = &it->err;
-	size_t n = s->flushing_n;
+	size_t n = s->cold->flushing_n;
 	lf_buf_reset(out);
 	if (n > t->sort_cap) {
 		struct lf_sentry *grown = realloc(t->sort_es, n * sizeof(*grown));
@@ -925,8 +988,8 @@ static int write_chunk_tmp(struct lf_tenant *t, struct flush_item *it, struct lf
 		t->sort_cap = n;
 	}
 	struct lf_sentry *es = t->sort_es;
-	struct lf_rd r = {(const unsigned char *)s->flushing.data,
-	                  (const unsigned char *)s->flushing.data + s->flushing.len, 0};
+	struct lf_rd r = {(const unsigned char *)s->cold->flushing.data,
+	                  (const unsigned char *)s->cold->flushing.data + s->cold->flushing.len, 0};
 	size_t k = 0;
 	while (r.p < r.end && k < n) {
 		if (lf_entry_next(&r, &es[k]) < 0)
@@ -959,22 +1022,23 @@ static int write_chunk_tmp(struct lf_tenant *t, struct flush_item *it, struct lf
  * the write lock. */
 static void unflush(struct lf_tenant *t, struct lf_stream *s, int64_t mono)
 {
-	if (lf_buf_append(&s->head, s->flushing.data, s->flushing.len) < 0)
+	if (lf_buf_append(&s->head, s->cold->flushing.data, s->cold->flushing.len) < 0)
 		return;
+	*t->heads += (int64_t)s->cold->flushing.len;
 	if (!s->head_n) {
-		s->head_min = s->flushing_min;
-		s->head_max = s->flushing_max;
+		s->head_min = s->cold->flushing_min;
+		s->head_max = s->cold->flushing_max;
 		s->head_first_mono = s->head_last_mono = mono;
 		t->active++;
 	} else {
-		if (s->flushing_min < s->head_min)
-			s->head_min = s->flushing_min;
-		if (s->flushing_max > s->head_max)
-			s->head_max = s->flushing_max;
+		if (s->cold->flushing_min < s->head_min)
+			s->head_min = s->cold->flushing_min;
+		if (s->cold->flushing_max > s->head_max)
+			s->head_max = s->cold->flushing_max;
 	}
-	s->head_n += s->flushing_n;
-	if (s->flushing_seg < s->head_seg)
-		s->head_seg = s->flushing_seg;
+	s->head_n += s->cold->flushing_n;
+	if (s->cold->flushing_seg < s->head_seg)
+		s->head_seg = s->cold->flushing_seg;
 	dup_clear(s); /* rebuilt from the merged head on need */
 }
 
@@ -1084,9 +1148,9 @@ static void commit_batch(struct lf_tenant *t, struct flush_item *items, size_t n
 		if (it->fd == -3) {
 			/* chunk_ref_add failing leaves the chunk to the index: it is
 			 * served again after a restart. */
-			if (!refs[i].path || chunk_ref_add(s, &refs[i]) < 0)
+			if (!refs[i].path || chunk_ref_add(t, s, &refs[i]) < 0)
 				free(refs[i].path);
-			s->flushed = it->pos;
+			s->cold->flushed = it->pos;
 			(*written)++;
 		} else {
 			lf_error("tenant %s: flushing stream %s failed, will retry: %s", t->id,
@@ -1097,17 +1161,62 @@ static void commit_batch(struct lf_tenant *t, struct flush_item *items, size_t n
 		/* A stream cut for size will most likely fill a head again: its
 		 * next head reuses this buffer (or the pool gets it). */
 		if (s->head.cap == 0 && it->by_size) {
-			lf_buf_reset(&s->flushing);
-			head_trim(t, &s->flushing);
-			s->head = s->flushing;
-			s->flushing = (struct lf_buf)LF_BUF_INIT;
+			lf_buf_reset(&s->cold->flushing);
+			head_trim(t, &s->cold->flushing);
+			s->head = s->cold->flushing;
+			s->cold->flushing = (struct lf_buf)LF_BUF_INIT;
 		} else {
-			head_release(t, &s->flushing);
+			head_release(t, &s->cold->flushing);
 		}
-		s->flushing_n = 0;
+		s->cold->flushing_n = 0;
 	}
 	pthread_rwlock_unlock(&t->lock);
 	free(refs);
+}
+
+static int cmp_size_desc(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Past ingester.max_head_bytes: the head size from which this pass cuts
+ * heads early, chosen so that cutting this tenant's heads of at least that
+ * size brings the heads down to 3/4 of the limit (or cuts all of its heads
+ * when that is not enough). The largest heads go first: they make the
+ * fullest chunks. 0 = under the limit (or no limit). */
+static int64_t mem_cut_size(struct lf_tenant *t)
+{
+	int64_t lim = t->cfg->max_head_bytes;
+	if (lim <= 0 || *t->heads <= lim)
+		return 0;
+	pthread_rwlock_rdlock(&t->lock);
+	size_t n = 0, cap = t->active;
+	size_t *v = cap ? malloc(cap * sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < t->n_streams && n < cap; i++)
+		if (t->streams[i]->head_n)
+			v[n++] = t->streams[i]->head.len;
+	int64_t excess = *t->heads - lim / 4 * 3;
+	pthread_rwlock_unlock(&t->lock);
+	if (!v)
+		return 1; /* no memory to choose: cut every head */
+	qsort(v, n, sizeof(*v), cmp_size_desc);
+	int64_t got = 0, cut = 1;
+	for (size_t i = 0; i < n && got < excess; i++) {
+		got += (int64_t)v[i];
+		cut = v[i] ? (int64_t)v[i] : 1;
+	}
+	free(v);
+	return cut;
+}
+
+void lf_tenant_share_head_bytes(struct lf_tenant *t, _Atomic int64_t *shared)
+{
+	pthread_rwlock_wrlock(&t->lock);
+	*shared += *t->heads;
+	*t->heads = 0;
+	t->heads = shared;
+	pthread_rwlock_unlock(&t->lock);
 }
 
 int lf_tenant_flush(struct lf_tenant *t, bool force)
@@ -1118,6 +1227,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 	int written = 0, failed = 0;
 	struct flush_item *items = malloc(LF_FLUSH_BATCH * sizeof(*items));
 	size_t n_items = 0, batch_bytes = 0;
+	int64_t mem_cut = force ? 0 : mem_cut_size(t);
 	/* Streams are cut one at a time, each chunk written as it is cut; the
 	 * batch bounds how much cut head data waits for its commit (cutting
 	 * every stream at once would double memory while the chunks are
@@ -1131,10 +1241,11 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		}
 		struct lf_stream *s = t->streams[i];
 		bool by_size = (int64_t)s->head.len >= c->chunk_target_size;
-		bool cut = s->head_n &&
-		           (force || by_size || mono - s->head_last_mono >= c->chunk_idle_period ||
-		            mono - s->head_first_mono >= c->max_chunk_age ||
-		            s->head_max - s->head_min >= c->max_chunk_age);
+		bool by_mem = mem_cut && (int64_t)s->head.len >= mem_cut;
+		bool cut = s->head_n && (force || by_size || by_mem ||
+		                         mono - s->head_last_mono >= c->chunk_idle_period ||
+		                         mono - s->head_first_mono >= c->max_chunk_age ||
+		                         s->head_max - s->head_min >= c->max_chunk_age);
 		if (!cut) {
 			/* An empty head keeps the buffer it got back after a
 			 * size cut only while its stream is written to. */
@@ -1150,14 +1261,22 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 			failed++;
 			break;
 		}
-		struct lf_buf tmp = s->flushing;
-		s->flushing = s->head;
+		if (!stream_cold(t, s)) {
+			pthread_rwlock_unlock(&t->lock);
+			lf_error("tenant %s: out of memory cutting stream %s; will retry", t->id,
+			         s->key);
+			failed++;
+			break;
+		}
+		struct lf_buf tmp = s->cold->flushing;
+		s->cold->flushing = s->head;
 		s->head = tmp;
 		lf_buf_reset(&s->head);
-		s->flushing_n = s->head_n;
-		s->flushing_min = s->head_min;
-		s->flushing_max = s->head_max;
-		s->flushing_seg = s->head_seg;
+		*t->heads -= (int64_t)s->cold->flushing.len;
+		s->cold->flushing_n = s->head_n;
+		s->cold->flushing_min = s->head_min;
+		s->cold->flushing_max = s->head_max;
+		s->cold->flushing_seg = s->head_seg;
 		s->head_n = 0;
 		s->head_seg = UINT32_MAX;
 		dup_clear(s);
@@ -1167,11 +1286,12 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 			if (lf_index_batch_begin(t->ix, &berr) < 0) {
 				/* Undo the cut: the head is retried on the next pass. */
 				struct lf_buf back = s->head;
-				s->head = s->flushing;
-				s->flushing = back;
-				s->head_n = s->flushing_n;
-				s->head_seg = s->flushing_seg;
-				s->flushing_n = 0;
+				s->head = s->cold->flushing;
+				s->cold->flushing = back;
+				s->head_n = s->cold->flushing_n;
+				s->head_seg = s->cold->flushing_seg;
+				s->cold->flushing_n = 0;
+				*t->heads += (int64_t)s->head.len;
 				t->active++;
 				pthread_rwlock_unlock(&t->lock);
 				lf_error("tenant %s: %s; will retry", t->id, berr.msg);
@@ -1185,7 +1305,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		                          .mono = mono,
 		                          .by_size = by_size,
 		                          .fd = -1};
-		batch_bytes += s->flushing.len;
+		batch_bytes += s->cold->flushing.len;
 		pthread_rwlock_unlock(&t->lock);
 
 		if (write_chunk_tmp(t, it, out) < 0 && it->fd >= 0) {
@@ -1238,25 +1358,27 @@ int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period)
 	pthread_rwlock_wrlock(&t->lock);
 	for (size_t i = 0; i < t->n_streams; i++) {
 		struct lf_stream *s = t->streams[i];
+		if (!s->cold->n_chunks)
+			continue;
 		size_t w = 0;
-		for (size_t j = 0; j < s->n_chunks; j++) {
-			if (s->chunks[j].through >= cutoff) {
-				s->chunks[w++] = s->chunks[j];
+		for (size_t j = 0; j < s->cold->n_chunks; j++) {
+			if (s->cold->chunks[j].through >= cutoff) {
+				s->cold->chunks[w++] = s->cold->chunks[j];
 				continue;
 			}
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 64;
 				struct lf_chunk_ref *v = realloc(del, nc * sizeof(*v));
 				if (!v) {
-					s->chunks[w++] = s->chunks[j];
+					s->cold->chunks[w++] = s->cold->chunks[j];
 					continue;
 				}
 				del = v;
 				cap = nc;
 			}
-			del[n++] = s->chunks[j];
+			del[n++] = s->cold->chunks[j];
 		}
-		s->n_chunks = w;
+		s->cold->n_chunks = w;
 	}
 	pthread_rwlock_unlock(&t->lock);
 	for (size_t i = 0; i < n; i++) {

@@ -25,6 +25,7 @@
 #include "ingest.h"
 #include "labels.h"
 #include "metrics.h"
+#include "strpool.h"
 #include "wal.h"
 
 #define LF_TENANT_ID_MAX 150
@@ -51,18 +52,19 @@ struct lf_chunk_ref {
 	char *path; /* absolute or relative to cwd; owned */
 };
 
-struct lf_stream {
-	char *key; /* canonical `{a="b", c="d"}` */
-	size_t key_len;
-	uint64_t hash;
-	struct lf_labels labels; /* immutable after creation */
-	int64_t series_id;       /* 0 until the first flush */
-	/* head: encoded entries (codec.h, absolute ts), in arrival order */
-	struct lf_buf head;
-	uint64_t head_n;
-	int64_t head_min, head_max;
-	int64_t head_first_mono, head_last_mono;
-	uint32_t head_seg; /* WAL segment of the oldest head entry */
+/* A stream's exact-duplicate set (see lf_stream.dup): an open-addressing
+ * set of head entries (hash, offset in head; hash 0 = empty). */
+struct lf_stream_dup {
+	uint64_t *hash;
+	uint32_t *off;
+	size_t cap, n;
+};
+
+/* The part of a stream that only streams with chunks need: a stream
+ * that never reached a chunk (most of a burst of new streams) shares the
+ * empty lf_stream_cold_none instead (read it freely; tenant.c gives the
+ * stream its own, from the tenant's arena, before it writes one). */
+struct lf_stream_cold {
 	/* being written to a chunk (still served by queries) */
 	struct lf_buf flushing;
 	uint64_t flushing_n;
@@ -71,14 +73,38 @@ struct lf_stream {
 	struct lf_chunk_ref *chunks; /* sorted by from */
 	size_t n_chunks, cap_chunks;
 	struct lf_wal_pos flushed; /* records before this are in chunks */
+};
+
+/* The shared empty cold part (const: never written). */
+extern const struct lf_stream_cold lf_stream_cold_none;
+
+/* One stream. Kept small (100,000 idle streams must fit in a few tens of
+ * MB): the struct, its label slots and its key are one allocation; label
+ * names and values point at the tenant's interned strings (never freed
+ * before the tenant); the chunk list and the head being cut live in a
+ * cold part allocated at the first cut; the duplicate set is allocated
+ * only for streams that receive out-of-order entries. */
+struct lf_stream {
+	char *key;         /* canonical `{a="b", c="d"}`, in the stream's allocation */
+	uint32_t key_len;  /* stream_new refuses longer keys */
+	uint32_t head_seg; /* WAL segment of the oldest head entry */
+	uint64_t hash;
+	struct lf_labels labels; /* immutable; slots in the stream's allocation */
+	int64_t series_id;       /* 0 until the first flush */
+	/* head: encoded entries (codec.h, absolute ts), in arrival order */
+	struct lf_buf head;
+	uint64_t head_n;
+	int64_t head_min, head_max;
+	int64_t head_first_mono, head_last_mono;
+	/* Chunks and the head being cut (see struct lf_stream_cold): never
+	 * NULL; &lf_stream_cold_none (read-only, empty) until the stream's
+	 * first cut or chunk. */
+	struct lf_stream_cold *cold;
 	/* Exact duplicates (same ts and line) already in the head are dropped,
-	 * as Loki's head block does: an open-addressing set of head entries
-	 * (hash, offset in head; hash 0 = empty). Cleared when the head is cut.
-	 * Built lazily: an entry newer than everything in the head cannot be a
-	 * duplicate, so in-order streams never pay for the set. */
-	uint64_t *dup_hash;
-	uint32_t *dup_off;
-	size_t dup_cap, dup_n;
+	 * as Loki's head block does. The set is cleared when the head is cut,
+	 * and built lazily: an entry newer than everything in the head cannot
+	 * be a duplicate, so in-order streams never pay for it (dup stays NULL). */
+	struct lf_stream_dup *dup;
 	bool dup_on;        /* set built: an entry arrived at or before head_max */
 	double rate_tokens; /* per-stream rate limit */
 	int64_t rate_mono;
@@ -94,9 +120,16 @@ struct lf_tenant {
 	pthread_rwlock_t lock;
 	struct lf_stream **streams;
 	size_t n_streams, cap_streams;
-	struct lf_stream **table; /* open addressing on hash */
+	struct lf_strpool strings; /* label names and values of the streams */
+	struct lf_stream **table;  /* open addressing on hash */
 	size_t table_cap;
-	size_t active;       /* streams with head data */
+	size_t active; /* streams with head data */
+	/* Bytes in the heads (head.len of every stream), counted where
+	 * ingester.max_head_bytes applies: by default the tenant's own
+	 * heads_own; the store points every tenant at one store-wide counter
+	 * (lf_tenant_share_head_bytes). Changed under lock, read without. */
+	_Atomic int64_t *heads;
+	_Atomic int64_t heads_own;
 	uint64_t duplicates; /* exact duplicates dropped (under lock) */
 	/* Called (without locks held) when a push fills a head past
 	 * chunk_target_size, so the flusher does not wait for its next tick.
@@ -158,6 +191,11 @@ int lf_tenant_flush(struct lf_tenant *t, bool force);
 
 /* Deletes whole chunks whose newest entry is older than now - period. */
 int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period);
+
+/* Counts this tenant's heads in *shared from now on (adding what they hold
+ * now), so that ingester.max_head_bytes limits all tenants together. Call
+ * before pushes reach the tenant. */
+void lf_tenant_share_head_bytes(struct lf_tenant *t, _Atomic int64_t *shared);
 
 /* Lookup by canonical key (caller holds lock). */
 struct lf_stream *lf_tenant_find(struct lf_tenant *t, const char *key, size_t len, uint64_t hash);

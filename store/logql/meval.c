@@ -1760,8 +1760,8 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 	}
 	for (size_t i = 0; i < nqs && rc == 0; i++) {
 		struct lf_stream *s = qs[i];
-		for (size_t j = 0; j < s->n_chunks; j++) {
-			const struct lf_chunk_ref *r = &s->chunks[j];
+		for (size_t j = 0; j < s->cold->n_chunks; j++) {
+			const struct lf_chunk_ref *r = &s->cold->chunks[j];
 			if (r->from >= to || r->through < from)
 				continue;
 			if (ncr == capcr) {
@@ -1780,9 +1780,10 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 		if (s->head_n && s->head_min < to && s->head_max >= from)
 			rc = scan_buf(&s->head, from, to, (uint32_t)i, &s->labels, needle, nlen, fn,
 			              fctx, &st->head_lines, &st->head_bytes, &scratch);
-		if (rc == 0 && s->flushing_n && s->flushing_min < to && s->flushing_max >= from)
-			rc = scan_buf(&s->flushing, from, to, (uint32_t)i, &s->labels, needle, nlen,
-			              fn, fctx, &st->head_lines, &st->head_bytes, &scratch);
+		if (rc == 0 && s->cold->flushing_n && s->cold->flushing_min < to &&
+		    s->cold->flushing_max >= from)
+			rc = scan_buf(&s->cold->flushing, from, to, (uint32_t)i, &s->labels, needle,
+			              nlen, fn, fctx, &st->head_lines, &st->head_bytes, &scratch);
 	}
 	pthread_rwlock_unlock(&t->lock);
 	/* stream labels are immutable and streams live as long as the tenant:

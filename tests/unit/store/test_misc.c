@@ -283,7 +283,7 @@ static void test_head_buffer_reuse(void **state)
 	const char *buf = a->head.data;
 	assert_true(a->head.len >= 70 * 1000);
 	assert_true(lf_tenant_flush(t, false) >= 0);
-	assert_int_equal(a->n_chunks, 1);
+	assert_int_equal(a->cold->n_chunks, 1);
 	assert_int_equal(a->head_n, 0);
 	assert_ptr_equal(a->head.data, buf); /* cut for size: same buffer, empty */
 	assert_int_equal(a->head.len, 0);
@@ -301,7 +301,7 @@ static void test_head_buffer_reuse(void **state)
 
 	/* A forced cut (as for idle streams and shutdown) pools the buffer. */
 	assert_true(lf_tenant_flush(t, true) >= 0);
-	assert_int_equal(a->n_chunks, 2);
+	assert_int_equal(a->cold->n_chunks, 2);
 	assert_int_equal(a->head.cap, 0);
 	assert_int_equal(t->n_spare, 1);
 	push_job(t, c, "b", now + 200, 5, 100); /* a new head takes it */
