@@ -677,30 +677,6 @@ static double over_time(const struct lf_mq_node *n, const struct smp *w, size_t 
 	}
 }
 
-/* The unwrapped label's name, read from the pipeline's rendering
- * (` | unwrap x`, ` | unwrap duration(x)`): pipeline.h has no accessor. */
-static char *unwrap_name(const struct lf_lq_pipeline *p)
-{
-	struct lf_buf b = LF_BUF_INIT;
-	char *r = NULL;
-	if (lf_lq_pipeline_render(p, &b) == 0 && lf_buf_putc(&b, 0) == 0) {
-		const char *u = strstr(b.data, "| unwrap ");
-		if (u) {
-			u += 9;
-			const char *par = strchr(u, '(');
-			const char *sp = u + strcspn(u, " |");
-			if (par && par < sp)
-				u = par + 1;
-			size_t k = strspn(
-			        u,
-			        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
-			r = strndup(u, k);
-		}
-	}
-	lf_buf_free(&b);
-	return r;
-}
-
 static int pipeline_error(struct ev *e, const struct mat *m)
 {
 	for (size_t t = 0; t < e->ns; t++)
@@ -733,8 +709,7 @@ static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m,
 {
 	struct rctx r = {.e = e, .n = n, .m = m, .off = n->offset, .range = n->range, .fuse = fuse};
 	r.want_bytes = n->rop == LF_MQ_BYTES_OVER_TIME || n->rop == LF_MQ_BYTES_RATE;
-	char *uname = n->unwrap ? unwrap_name(n->pipe) : NULL;
-	r.unwrap_label = uname;
+	r.unwrap_label = n->unwrap ? lf_lq_pipeline_unwrap_label(n->pipe) : NULL;
 	r.pipe = lf_lq_pipeline_clone(n->pipe);
 	int rc = 0;
 	if (!r.pipe) {
@@ -878,7 +853,6 @@ out:
 	free(r.acc);
 	lf_labels_free(&r.tmp);
 	lf_lq_pipeline_free(r.pipe);
-	free(uname);
 	return rc;
 }
 
@@ -1408,8 +1382,7 @@ void lf_mq_limits_default(struct lf_mq_limits *l)
 	l->max_memory = 192 << 20;
 }
 
-static int parse_step(const char *s, int64_t start, int64_t end, int64_t *step,
-                      struct lf_error *err)
+int lf_mq_parse_step(const char *s, int64_t start, int64_t end, int64_t *step, struct lf_error *err)
 {
 	if (!s || !*s) {
 		int64_t secs = (end - start) / LF_NS_PER_SEC / 250;
@@ -1486,7 +1459,7 @@ int lf_mq_run(const struct lf_mq_source *src, const struct lf_mq_request *rq,
 			lf_err(err, "end timestamp must not be before or equal to start time");
 			goto fail;
 		}
-		if (parse_step(rq->step, start, end, &e.step, err) < 0)
+		if (lf_mq_parse_step(rq->step, start, end, &e.step, err) < 0)
 			goto fail;
 		if (((__int128)end - start) / e.step > 11000) {
 			lf_err(err,

@@ -1472,6 +1472,14 @@ bool lf_lq_pipeline_has_unwrap(const struct lf_lq_pipeline *p)
 	return false;
 }
 
+const char *lf_lq_pipeline_unwrap_label(const struct lf_lq_pipeline *p)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		if (p->st[i].kind == S_UNWRAP)
+			return p->st[i].unwrap_label;
+	return NULL;
+}
+
 /* ---- rendering ---- */
 
 static int lfilt_render(const struct lfilt *f, struct lf_buf *o)

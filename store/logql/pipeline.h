@@ -102,6 +102,9 @@ size_t lf_lq_pipeline_leading_filters(const struct lf_lq_pipeline *p,
 bool lf_lq_pipeline_is_empty(const struct lf_lq_pipeline *p);
 /* True when the pipeline contains `| unwrap`. */
 bool lf_lq_pipeline_has_unwrap(const struct lf_lq_pipeline *p);
+/* The label `| unwrap` reads (`x` for `| unwrap duration(x)`), borrowed
+ * from the pipeline; NULL when there is no unwrap stage. */
+const char *lf_lq_pipeline_unwrap_label(const struct lf_lq_pipeline *p);
 
 /* Appends the LogQL text of the stages (Loki's canonical form:
  * ` | json | a="b" |= "x"`, each stage preceded by a space); nothing for

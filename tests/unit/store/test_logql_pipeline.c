@@ -299,6 +299,7 @@ static void test_unwrap(void **state)
 	const char *q = "| logfmt | unwrap duration(d) | __error__=\"\"";
 	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), LF_LQ_PIPE_METRIC, &p, &err), 0);
 	assert_true(lf_lq_pipeline_has_unwrap(p));
+	assert_string_equal(lf_lq_pipeline_unwrap_label(p), "d");
 	struct lf_labels st = LF_LABELS_INIT;
 	lf_labels_set(&st, "app", "a");
 	struct lf_lq_out o;
@@ -321,11 +322,17 @@ static void test_unwrap(void **state)
 
 	q = "| logfmt | unwrap n | n > 2";
 	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), LF_LQ_PIPE_METRIC, &p, &err), 0);
+	assert_string_equal(lf_lq_pipeline_unwrap_label(p), "n");
 	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=2.5", 5, &st, &o), 1);
 	assert_true(o.value == 2.5);
 	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=1", 3, &st, &o), 0);
 	lf_lq_pipeline_free(p);
 	lf_labels_free(&st);
+
+	q = "| logfmt | n > 2";
+	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), LF_LQ_PIPE_METRIC, &p, &err), 0);
+	assert_null(lf_lq_pipeline_unwrap_label(p));
+	lf_lq_pipeline_free(p);
 }
 
 /* Rendering gives Loki's canonical text; it re-parses to the same text,
