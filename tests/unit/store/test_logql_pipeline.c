@@ -268,6 +268,10 @@ static const struct ecase ecases[] = {
         {"| json |", "parse error at line 1, col 9: syntax error: unexpected $end"},
         {"| line_format", "parse error at line 1, col 14: syntax error: unexpected $end, "
                           "expecting STRING"},
+        /* Loki lexes `20b` as 20 then the label filter `b ...` (b is not a
+         * byte-unit rune), `1ss` as 1 then `ss ...` */
+        {"| logfmt | size > 20b", "parse error at line 1, col 22: syntax error: unexpected $end"},
+        {"| logfmt | d > 1ss", "parse error at line 1, col 19: syntax error: unexpected $end"},
 };
 
 static void test_errors(void **state)
@@ -326,6 +330,19 @@ static void test_unwrap(void **state)
 	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=2.5", 5, &st, &o), 1);
 	assert_true(o.value == 2.5);
 	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=1", 3, &st, &o), 0);
+	lf_lq_pipeline_free(p);
+
+	/* literals lexed as Loki does: duration first, then byte size */
+	q = "| logfmt | unwrap n | n > 1.5KiB and n < 10k";
+	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), LF_LQ_PIPE_METRIC, &p, &err), 0);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=2000", 6, &st, &o), 1);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=1000", 6, &st, &o), 0);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=20000", 7, &st, &o), 0);
+	lf_lq_pipeline_free(p);
+	q = "| logfmt | d > 1h30m";
+	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), 0, &p, &err), 0);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "d=2h", 4, &st, &o), 1);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "d=1h", 4, &st, &o), 0);
 	lf_lq_pipeline_free(p);
 	lf_labels_free(&st);
 
