@@ -95,6 +95,32 @@ def table(b):
     ]
 
 
+CACHE = ["entriesFound", "entriesRequested", "entriesStored", "bytesReceived", "bytesSent",
+         "requests", "downloadTime"]
+STORE = {"totalChunksRef": None, "totalChunksDownloaded": None, "chunksDownloadTime": None,
+         "chunk": ["headChunkBytes", "headChunkLines", "decompressedBytes", "decompressedLines",
+                   "compressedBytes", "totalDuplicates"]}
+# Loki 2.8's stats.Result, key by key (later fields such as splits/shards
+# and structured metadata do not exist yet)
+STATS = {"summary": ["bytesProcessedPerSecond", "linesProcessedPerSecond",
+                     "totalBytesProcessed", "totalLinesProcessed", "execTime", "queueTime",
+                     "subqueries", "totalEntriesReturned"],
+         "querier": {"store": STORE},
+         "ingester": {"totalReached": None, "totalChunksMatched": None, "totalBatches": None,
+                      "totalLinesSent": None, "store": STORE},
+         "cache": {"chunk": CACHE, "index": CACHE, "result": CACHE}}
+
+
+def shape(v):
+    """The key structure of a stats object (leaves as None), in order."""
+    if isinstance(v, dict):
+        if all(not isinstance(x, dict) for x in v.values()) and all(
+                isinstance(x, (int, float)) for x in v.values()):
+            return list(v)
+        return {k: shape(x) for k, x in v.items()}
+    return None
+
+
 def test_logql_conf():
     with Env() as env:
         s = Store(env).start()
@@ -115,6 +141,8 @@ def test_logql_conf():
             check(st == status, "%s %s -> %d %s" % (path, params, st, body[:300]))
             d = json.loads(body)
             got = {"resultType": d["data"]["resultType"], "result": d["data"]["result"]}
+            check(shape(d["data"]["stats"]) == STATS and
+                  list(d["data"]["stats"]) == list(STATS), "stats shape: %s" % d["data"]["stats"])
             check(got == want and "stats" in d["data"],
                   "%s %s\n  got  %s\n  want %s" % (path, params, json.dumps(got),
                                                     json.dumps(want)))
