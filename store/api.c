@@ -305,10 +305,8 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 	if (!tid)
 		return;
 	const char *q = lf_http_arg(req, "query");
-	if (!q || !*q) {
-		fail(a, route, resp, 400, "query parameter is required");
-		return;
-	}
+	if (!q) /* Loki parses a missing query as "": a parse error, after the parameters */
+		q = "";
 	/* Loki's order (loghttp.ParseRangeQuery / ParseInstantQuery): times,
 	 * limit, direction, then step; the query is parsed afterwards. */
 	int64_t now = lf_now_ns();

@@ -120,6 +120,8 @@ struct mat {
 };
 
 struct ev {
+	/* the range under an outer sum without labels (Loki's parser hints) */
+	const struct lf_mq_node *no_labels;
 	const struct lf_mq_source *src;
 	const struct lf_mq_limits *lim;
 	size_t ns;     /* steps */
@@ -716,6 +718,9 @@ static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m,
 		rc = oom(e);
 		goto out;
 	}
+	if ((n == e->no_labels || n->rop == LF_MQ_ABSENT_OVER_TIME) &&
+	    !lf_lq_pipeline_needs_labels(n->pipe))
+		lf_lq_pipeline_set_no_labels(r.pipe, true);
 	int64_t last = e->start + (int64_t)(e->ns - 1) * e->step;
 	int64_t from = sat((__int128)e->start - n->range - n->offset),
 	        to = sat((__int128)last - n->offset);
@@ -886,6 +891,26 @@ static int eval_vagg(struct ev *e, const struct lf_mq_node *n, struct mat *out)
 {
 	struct mat in = {0};
 	const struct lf_mq_node *c = n->l;
+	struct lf_mq_node by_none;
+	if (n->vop == LF_MQ_SUM && n->grp.without && n->grp.n == 0 && c->kind == LF_MQ_RANGE &&
+	    !c->grp.present &&
+	    (c->rop == LF_MQ_COUNT_OVER_TIME || c->rop == LF_MQ_RATE ||
+	     c->rop == LF_MQ_BYTES_OVER_TIME || c->rop == LF_MQ_BYTES_RATE ||
+	     c->rop == LF_MQ_SUM_OVER_TIME)) {
+		/* Loki quirk: `sum without ()` pushed into the range leaves no
+		 * label (its extractor's "no labels" case): the answer is `{}` */
+		by_none = *n;
+		by_none.grp.without = false;
+		n = &by_none;
+	}
+	/* Loki pushes a sum's grouping into the range (count, rate, bytes,
+	 * bytes_rate, sum_over_time); with no label left, the parsers are
+	 * skipped (reference 1.12; `without ()` counts as no label too) */
+	if (n->vop == LF_MQ_SUM && c->kind == LF_MQ_RANGE && !c->grp.present && !c->unwrap &&
+	    n->grp.n == 0 &&
+	    (c->rop == LF_MQ_COUNT_OVER_TIME || c->rop == LF_MQ_RATE ||
+	     c->rop == LF_MQ_BYTES_OVER_TIME || c->rop == LF_MQ_BYTES_RATE))
+		e->no_labels = c;
 	if (n->vop == LF_MQ_SUM && c->kind == LF_MQ_RANGE && !c->unwrap &&
 	    (c->rop == LF_MQ_COUNT_OVER_TIME || c->rop == LF_MQ_BYTES_OVER_TIME)) {
 		/* sum of integer counts: adding per group while scanning gives

@@ -306,6 +306,7 @@ struct lf_lq_pipeline {
 	bool use_snap;
 	bool has_value;
 	double value;
+	bool no_labels; /* lf_lq_pipeline_set_no_labels */
 };
 
 static void line_filter_free(struct lf_line_filter *f)
@@ -1472,6 +1473,26 @@ bool lf_lq_pipeline_has_unwrap(const struct lf_lq_pipeline *p)
 	return false;
 }
 
+bool lf_lq_pipeline_needs_labels(const struct lf_lq_pipeline *p)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		switch (p->st[i].kind) {
+		case S_LABEL_FILTER:
+		case S_LINE_FORMAT:
+		case S_LABEL_FORMAT:
+		case S_UNWRAP:
+			return true;
+		default:
+			break;
+		}
+	return false;
+}
+
+void lf_lq_pipeline_set_no_labels(struct lf_lq_pipeline *p, bool on)
+{
+	p->no_labels = on;
+}
+
 const char *lf_lq_pipeline_unwrap_label(const struct lf_lq_pipeline *p)
 {
 	for (size_t i = 0; p && i < p->n; i++)
@@ -2398,22 +2419,26 @@ int lf_lq_pipeline_process(struct lf_lq_pipeline *p, int64_t ts_ns, const char *
 			break;
 		}
 		case S_JSON:
-			run_json(p);
+			if (!p->no_labels)
+				run_json(p);
 			break;
 		case S_JSON_EXPR:
 			run_json_expr(p, s);
 			break;
 		case S_LOGFMT:
-			run_logfmt(p, s);
+			if (!p->no_labels || s->n_lp)
+				run_logfmt(p, s);
 			break;
 		case S_REGEXP:
 			run_regexp(p, s);
 			break;
 		case S_PATTERN:
-			run_pattern(p, s);
+			if (!p->no_labels)
+				run_pattern(p, s);
 			break;
 		case S_UNPACK:
-			run_unpack(p);
+			if (!p->no_labels)
+				run_unpack(p);
 			break;
 		case S_LABEL_FILTER:
 			if (!lfilt_eval(p, s->filt))

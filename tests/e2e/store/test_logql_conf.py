@@ -28,6 +28,8 @@ def table(b):
             # a metric query still parses limit (Loki parses all parameters first)
             (path, {"query": "count_over_time(%s[1m])" % sel, "limit": "0"}, 400,
              "limit must be a positive value\n"),
+            (path, {}, 400, "parse error : syntax error: unexpected $end\n"),
+            (path, {"query": ""}, 400, "parse error : syntax error: unexpected $end\n"),
             # parameters are checked before the query is parsed
             (path, {"query": "{", "direction": "up"}, 400, "invalid direction 'up'\n"),
         ]
