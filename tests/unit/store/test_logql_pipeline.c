@@ -263,8 +263,19 @@ static const struct ecase ecases[] = {
                              "\"1.2.3\""},
         {"| json | a != ip(\"x/99\")", "parse error : stage 'a!=ip(\"x/99\")' : ip: invalid "
                                        "pattern: \"x/99\""},
-        {"|~ \"(\"", "parse error : stage '|~ \"(\"' : invalid regex \"(\": missing closing "
-                     "parenthesis at offset 1"},
+        /* regex errors in Go's regexp/syntax words */
+        {"|~ \"(\"", "parse error : stage '|~ \"(\"' : error parsing regexp: missing closing ): "
+                     "`(`"},
+        {"|~ \"a)\"", "parse error : stage '|~ \"a)\"' : error parsing regexp: unexpected ): "
+                      "`a)`"},
+        {"|~ \"a[bc\"", "parse error : stage '|~ \"a[bc\"' : error parsing regexp: missing "
+                        "closing ]: `[bc`"},
+        {"|~ \"*a\"", "parse error : stage '|~ \"*a\"' : error parsing regexp: missing argument "
+                      "to repetition operator: `*`"},
+        {"|~ \"a**\"", "parse error : stage '|~ \"a**\"' : error parsing regexp: invalid nested "
+                       "repetition operator: `**`"},
+        {"| regexp \"(?P<x>a\"", "parse error : stage '| regexp \"(?P<x>a\"' : invalid regexp "
+                                 "parser: error parsing regexp: missing closing ): `(?P<x>a`"},
         {"| json |", "parse error at line 1, col 9: syntax error: unexpected $end"},
         {"| line_format", "parse error at line 1, col 14: syntax error: unexpected $end, "
                           "expecting STRING"},
