@@ -108,13 +108,14 @@ int lf_lq_syntax_error(struct lf_error *err, const struct lf_lq_token *tok, cons
 	if (tok->kind == LF_LQ_EOF && tok->pos == 0)
 		return lf_err(err, "parse error : syntax error: unexpected $end%s%s",
 		              expecting ? ", expecting " : "", expecting ? expecting : "");
+	const char *name = tok->kw ? tok->kw : lf_lq_tok_name(tok->kind);
 	if (expecting)
 		return lf_err(
 		        err,
 		        "parse error at line %d, col %d: syntax error: unexpected %s, expecting %s",
-		        tok->line, tok->col, lf_lq_tok_name(tok->kind), expecting);
+		        tok->line, tok->col, name, expecting);
 	return lf_err(err, "parse error at line %d, col %d: syntax error: unexpected %s", tok->line,
-	              tok->col, lf_lq_tok_name(tok->kind));
+	              tok->col, name);
 }
 
 static int lex_error(struct lf_error *err, int line, int col, const char *msg)
@@ -257,6 +258,7 @@ static int scan(struct lf_lq_lexer *lx, struct lf_lq_token *tok, struct lf_buf *
 	tok->line = lx->line;
 	tok->col = lx->col;
 	tok->len = 0;
+	tok->kw = NULL;
 	if (lx->pos >= lx->len) {
 		tok->kind = LF_LQ_EOF;
 		return 0;
@@ -270,6 +272,18 @@ static int scan(struct lf_lq_lexer *lx, struct lf_lq_token *tok, struct lf_buf *
 			adv(lx);
 		tok->kind = LF_LQ_IDENT;
 		tok->len = lx->pos - start;
+		/* the words of Loki 2.8's lexer token map (lex.go `tokens`) */
+		static const char *const kws[] = {
+		        "by",         "without",    "bool",         "offset",      "on",
+		        "ignoring",   "group_left", "group_right",  "or",          "and",
+		        "unless",     "unwrap",     "json",         "regexp",      "logfmt",
+		        "unpack",     "pattern",    "label_format", "line_format", "ip",
+		        "decolorize", "drop"};
+		for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
+			if (strlen(kws[i]) == tok->len && !memcmp(kws[i], s + start, tok->len)) {
+				tok->kw = kws[i];
+				break;
+			}
 		return 0;
 	}
 	if (c == '"' || c == '`') {

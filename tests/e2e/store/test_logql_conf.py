@@ -53,6 +53,13 @@ def table(b):
         (qr, {"query": sel, "start": b, "end": b + 20000, "step": "1"}, 400,
          "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
          "query resolution (?step=XX)\n"),
+        # keywords of Loki's lexer are named by their text in syntax errors
+        (qr, {"query": 'sum(count_over_time(%s[1m])) by (x) by (y)' % sel}, 400,
+         "parse error at line 1, col 44: syntax error: unexpected by\n"),
+        (qr, {"query": '%s | json | x > 1 | unwrap x' % sel}, 400,
+         "parse error at line 1, col 28: syntax error: unexpected unwrap\n"),
+        (qr, {"query": 'abs(rate(%s[1m]))' % sel}, 400,
+         "parse error at line 1, col 1: syntax error: unexpected IDENTIFIER\n"),
         # max_entries_limit_per_query applies to log queries only
         (qr, {"query": sel, "limit": "5001"}, 400,
          "max entries limit per query exceeded, limit > max_entries_limit (5001 > 5000)\n"),

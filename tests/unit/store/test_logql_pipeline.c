@@ -258,7 +258,7 @@ static const struct ecase ecases[] = {
          "allowed in a single format operation"},
         {"|~ ip(\"1.2.3.4\")", "parse error : stage '|~ ip(\"1.2.3.4\")' : ip: invalid "
                                "operation"},
-        {"| unwrap x", "parse error at line 1, col 3: syntax error: unexpected IDENTIFIER"},
+        {"| unwrap x", "parse error at line 1, col 3: syntax error: unexpected unwrap"},
         {"|= ip(\"1.2.3\")", "parse error : stage '|= ip(\"1.2.3\")' : ip: invalid pattern: "
                              "\"1.2.3\""},
         {"| json | a != ip(\"x/99\")", "parse error : stage 'a!=ip(\"x/99\")' : ip: invalid "
