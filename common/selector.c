@@ -108,13 +108,14 @@ int lf_lq_syntax_error(struct lf_error *err, const struct lf_lq_token *tok, cons
 	if (tok->kind == LF_LQ_EOF && tok->pos == 0)
 		return lf_err(err, "parse error : syntax error: unexpected $end%s%s",
 		              expecting ? ", expecting " : "", expecting ? expecting : "");
+	const char *name = tok->kw ? tok->kw : lf_lq_tok_name(tok->kind);
 	if (expecting)
 		return lf_err(
 		        err,
 		        "parse error at line %d, col %d: syntax error: unexpected %s, expecting %s",
-		        tok->line, tok->col, lf_lq_tok_name(tok->kind), expecting);
+		        tok->line, tok->col, name, expecting);
 	return lf_err(err, "parse error at line %d, col %d: syntax error: unexpected %s", tok->line,
-	              tok->col, lf_lq_tok_name(tok->kind));
+	              tok->col, name);
 }
 
 static int lex_error(struct lf_error *err, int line, int col, const char *msg)
@@ -257,6 +258,7 @@ static int scan(struct lf_lq_lexer *lx, struct lf_lq_token *tok, struct lf_buf *
 	tok->line = lx->line;
 	tok->col = lx->col;
 	tok->len = 0;
+	tok->kw = NULL;
 	if (lx->pos >= lx->len) {
 		tok->kind = LF_LQ_EOF;
 		return 0;
@@ -270,6 +272,18 @@ static int scan(struct lf_lq_lexer *lx, struct lf_lq_token *tok, struct lf_buf *
 			adv(lx);
 		tok->kind = LF_LQ_IDENT;
 		tok->len = lx->pos - start;
+		/* the words of Loki 2.8's lexer token map (lex.go `tokens`) */
+		static const char *const kws[] = {
+		        "by",         "without",    "bool",         "offset",      "on",
+		        "ignoring",   "group_left", "group_right",  "or",          "and",
+		        "unless",     "unwrap",     "json",         "regexp",      "logfmt",
+		        "unpack",     "pattern",    "label_format", "line_format", "ip",
+		        "decolorize", "drop"};
+		for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
+			if (strlen(kws[i]) == tok->len && !memcmp(kws[i], s + start, tok->len)) {
+				tok->kw = kws[i];
+				break;
+			}
 		return 0;
 	}
 	if (c == '"' || c == '`') {
@@ -319,30 +333,42 @@ static int scan(struct lf_lq_lexer *lx, struct lf_lq_token *tok, struct lf_buf *
 			}
 		}
 		tok->kind = LF_LQ_NUMBER;
-		/* a unit glued to the number: duration or byte size */
-		if (lx->pos < lx->len &&
-		    (is_ident_start(s[lx->pos]) || (unsigned char)s[lx->pos] == 0xC2)) {
-			while (lx->pos < lx->len &&
-			       (is_ident_char(s[lx->pos]) || s[lx->pos] == '.' ||
-			        (unsigned char)s[lx->pos] >= 0x80))
-				adv(lx);
-			size_t n = lx->pos - start;
+		/* A unit glued to the number, as Loki's lexer tries it: first the
+		 * run of digits, '.' and duration letters (n s u m h d w y µ) as a
+		 * duration, then the run of digits, '.' and byte-unit letters
+		 * (B i k K M G T P) as a byte size; else the number stands alone
+		 * and the rest is the next token ("1ss" = 1 then ss, "20b" = 20
+		 * then b). */
+		for (int pass = 0; pass < 2; pass++) {
+			static const char dur_runes[] = "nsumhdwy", byte_runes[] = "BikKMGTP";
+			size_t e = lx->pos;
+			while (e < lx->len) {
+				unsigned char u = (unsigned char)s[e];
+				if ((u >= '0' && u <= '9') || u == '.' ||
+				    (u && strchr(pass ? byte_runes : dur_runes, u)))
+					e++;
+				else if (!pass && u == 0xC2 && e + 1 < lx->len &&
+				         (unsigned char)s[e + 1] == 0xB5)
+					e += 2; /* µ */
+				else
+					break;
+			}
+			if (e == lx->pos)
+				continue;
 			char tmp[64];
+			size_t n = e - start;
 			if (n >= sizeof tmp)
-				return lex_error(err, tok->line, tok->col, "invalid number");
+				continue;
 			memcpy(tmp, s + start, n);
 			tmp[n] = '\0';
 			int64_t v;
-			if (lf_parse_duration(tmp, &v, NULL) == 0)
-				tok->kind = LF_LQ_DURATION;
-			else if (lf_parse_size(tmp, &v, NULL) == 0)
-				tok->kind = LF_LQ_BYTES;
-			else {
-				char msg[128];
-				snprintf(msg, sizeof msg,
-				         "syntax error: unexpected IDENTIFIER \"%s\"", tmp);
-				return lex_error(err, tok->line, tok->col, msg);
-			}
+			if (pass ? lf_parse_size(tmp, &v, NULL) < 0
+			         : lf_parse_duration(tmp, &v, NULL) < 0)
+				continue;
+			while (lx->pos < e)
+				adv(lx);
+			tok->kind = pass ? LF_LQ_BYTES : LF_LQ_DURATION;
+			break;
 		}
 		tok->len = lx->pos - start;
 		return 0;

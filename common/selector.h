@@ -89,6 +89,10 @@ struct lf_lq_token {
 	enum lf_lq_tok kind;
 	size_t pos, len; /* byte range of the raw token in the input */
 	int line, col;   /* 1-based position of its first byte */
+	/* An IDENTIFIER that Loki's lexer makes a keyword token (`by`,
+	 * `unwrap`, `json`, ...): syntax errors name it by its text, as Loki's
+	 * ("unexpected unwrap"); NULL otherwise. */
+	const char *kw;
 };
 
 /* Lexer over s[0..len). `str` holds the decoded value of the last STRING

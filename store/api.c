@@ -1,6 +1,7 @@
 /* api.c — see api.h. */
 #include "api.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <math.h>
@@ -37,7 +38,9 @@ int lf_api_parse_time(const char *s, int64_t def, int64_t *out)
 			return -1;
 		double ip;
 		double frac = modf(d, &ip);
-		*out = (int64_t)ip * LF_NS_PER_SEC + (int64_t)llround(frac * 1e9);
+		/* Go: the fraction is rounded to milliseconds */
+		frac = round(frac * 1000) / 1000;
+		*out = (int64_t)ip * LF_NS_PER_SEC + (int64_t)(frac * 1e9);
 		return 0;
 	}
 	if (strspn(s, "0123456789") == n || (s[0] == '-' && strspn(s + 1, "0123456789") == n - 1)) {
@@ -235,6 +238,30 @@ out:;
 		malloc_trim(0);
 }
 
+/* A time parameter as Loki reads it; answers 400 with Loki's text
+ * (`could not parse 'end' parameter: ...`) when it is bad. */
+static int api_time(struct lf_api *a, const char *route, struct lf_http_response *resp,
+                    const char *name, const char *v, int64_t def, int64_t *out);
+int lf_api_time_arg(struct lf_api *a, const char *route, struct lf_http_response *resp,
+                    const char *name, const char *v, int64_t def, int64_t *out)
+{
+	return api_time(a, route, resp, name, v, def, out);
+}
+static int api_time(struct lf_api *a, const char *route, struct lf_http_response *resp,
+                    const char *name, const char *v, int64_t def, int64_t *out)
+{
+	if (lf_api_parse_time(v, def, out) == 0)
+		return 0;
+	char msg[256];
+	int n = 0;
+	if (name)
+		n = snprintf(msg, sizeof(msg), "could not parse '%s' parameter: ", name);
+	snprintf(msg + n, sizeof(msg) - (size_t)n, "strconv.ParseInt: parsing \"%.64s\": %s", v,
+	         strspn(v, "0123456789") == strlen(v) ? "value out of range" : "invalid syntax");
+	fail(a, route, resp, 400, msg);
+	return -1;
+}
+
 static bool query_is_log(const char *q)
 {
 	while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
@@ -289,59 +316,31 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 	if (!tid)
 		return;
 	const char *q = lf_http_arg(req, "query");
-	if (!q || !*q) {
-		fail(a, route, resp, 400, "query parameter is required");
-		return;
-	}
+	if (!q) /* Loki parses a missing query as "": a parse error, after the parameters */
+		q = "";
+	/* Loki's order (loghttp.ParseRangeQuery / ParseInstantQuery): times,
+	 * limit, direction, then step; the query is parsed afterwards. */
 	int64_t now = lf_now_ns();
 	int64_t start, end, t;
-	const char *lim = lf_http_arg(req, "limit");
-	long long limit = 100;
-	if (lim && *lim) {
-		char *e;
-		limit = strtoll(lim, &e, 10);
-		if (*e || limit < 0) {
-			char msg[128];
-			snprintf(msg, sizeof(msg), "invalid limit parameter: %.64s", lim);
-			fail(a, route, resp, 400, msg);
-			return;
-		}
-		if (limit == 0)
-			limit = 100;
-	}
-	if (a->cfg->limits.max_entries_limit_per_query > 0 &&
-	    limit > a->cfg->limits.max_entries_limit_per_query) {
-		char msg[160];
-		snprintf(msg, sizeof(msg),
-		         "max entries limit per query exceeded, limit > max_entries_limit (%lld > "
-		         "%lld)",
-		         limit, (long long)a->cfg->limits.max_entries_limit_per_query);
-		fail(a, route, resp, 400, msg);
-		return;
-	}
-	const char *dir = lf_http_arg(req, "direction");
-	bool forward = false;
-	if (dir && *dir) {
-		if (!strcasecmp(dir, "forward"))
-			forward = true;
-		else if (strcasecmp(dir, "backward")) {
-			fail(a, route, resp, 400, "invalid direction, must be forward or backward");
-			return;
-		}
-	}
-	const char *ps;
+	char msg[256];
 	if (range) {
-		if (lf_api_parse_time((ps = lf_http_arg(req, "end")), now, &end) < 0)
-			goto badtime;
 		int64_t since = 3600 * LF_NS_PER_SEC;
 		const char *sn = lf_http_arg(req, "since");
 		struct lf_error derr;
 		if (sn && *sn && lf_parse_duration(sn, &since, &derr) < 0) {
-			fail(a, route, resp, 400, derr.msg);
+			snprintf(msg, sizeof(msg),
+			         "could not parse 'since' parameter: not a valid duration string: "
+			         "\"%.64s\"",
+			         sn);
+			fail(a, route, resp, 400, msg);
 			return;
 		}
-		if (lf_api_parse_time((ps = lf_http_arg(req, "start")), end - since, &start) < 0)
-			goto badtime;
+		if (api_time(a, route, resp, "end", lf_http_arg(req, "end"), now, &end) < 0)
+			return;
+		int64_t base = end > now ? now : end;
+		if (api_time(a, route, resp, "start", lf_http_arg(req, "start"), base - since,
+		             &start) < 0)
+			return;
 		if (end < start) {
 			fail(a, route, resp, 400,
 			     "end timestamp must not be before or equal to start time");
@@ -349,26 +348,77 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 		}
 		t = end;
 	} else {
-		if (lf_api_parse_time((ps = lf_http_arg(req, "time")), now, &t) < 0)
-			goto badtime;
+		if (api_time(a, route, resp, NULL, lf_http_arg(req, "time"), now, &t) < 0)
+			return;
 		start = end = t;
+	}
+	const char *lim = lf_http_arg(req, "limit");
+	long long limit = 100;
+	if (lim && *lim) {
+		char *e;
+		errno = 0;
+		limit = strtoll(lim, &e, 10);
+		if (*e || e == lim || errno || limit > INT32_MAX || limit < INT32_MIN) {
+			snprintf(msg, sizeof(msg), "strconv.Atoi: parsing \"%.64s\": %s", lim,
+			         *e || e == lim ? "invalid syntax" : "value out of range");
+			fail(a, route, resp, 400, msg);
+			return;
+		}
+		if (limit <= 0) {
+			fail(a, route, resp, 400, "limit must be a positive value");
+			return;
+		}
+	}
+	const char *dir = lf_http_arg(req, "direction");
+	bool forward = false;
+	if (dir && *dir) {
+		if (!strcasecmp(dir, "forward"))
+			forward = true;
+		else if (strcasecmp(dir, "backward")) {
+			snprintf(msg, sizeof(msg), "invalid direction '%.64s'", dir);
+			fail(a, route, resp, 400, msg);
+			return;
+		}
+	}
+	if (range) {
+		int64_t step;
+		struct lf_error serr;
+		if (lf_mq_parse_step(lf_http_arg(req, "step"), start, end, &step, &serr) < 0) {
+			fail(a, route, resp, 400, serr.msg);
+			return;
+		}
+		if (((__int128)end - start) / step > 11000) {
+			fail(a, route, resp, 400,
+			     "exceeded maximum resolution of 11,000 points per timeseries. Try "
+			     "decreasing the query resolution (?step=XX)");
+			return;
+		}
 	}
 
 	struct lf_buf o = LF_BUF_INIT;
 	struct lf_error err;
 	if (query_is_log(q)) {
-		if (!range) {
-			fail(a, route, resp, 400,
-			     "log queries are not supported as an instant query type, please "
-			     "change your query to a range query type");
-			return;
-		}
 		struct lf_selector *sel = NULL;
 		struct lf_lq_pipeline *pipe = NULL;
 		if (parse_log_query(q, &sel, &pipe, &err) < 0) {
 			fail(a, route, resp, 400, err.msg);
 			return;
 		}
+		if (a->cfg->limits.max_entries_limit_per_query > 0 &&
+		    limit > a->cfg->limits.max_entries_limit_per_query) {
+			snprintf(msg, sizeof(msg),
+			         "max entries limit per query exceeded, limit > max_entries_limit "
+			         "(%lld > %lld)",
+			         limit, (long long)a->cfg->limits.max_entries_limit_per_query);
+			lf_selector_free(sel);
+			lf_lq_pipeline_free(pipe);
+			fail(a, route, resp, 400, msg);
+			return;
+		}
+		/* Loki 2.8 answers an instant log query with the entries of
+		 * [time-30s, time) (the engine's max look-back period) */
+		if (!range)
+			start = end - 30 * LF_NS_PER_SEC;
 		struct lf_tenant *tn = lf_store_tenant(a->store, tid, false, &err);
 		struct lf_log_query lq = {sel, start, end, (size_t)limit, forward, pipe};
 		struct lf_query_stats st;
@@ -407,11 +457,6 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 	resp->body = o;
 	count(a, route, 200);
 	return;
-badtime : {
-	char msg[160];
-	snprintf(msg, sizeof(msg), "cannot parse \"%.64s\" to a valid timestamp", ps ? ps : "");
-	fail(a, route, resp, 400, msg);
-}
 }
 
 /* start/end/since for the metadata endpoints (default: last 6h). */
@@ -419,25 +464,22 @@ static int meta_range(struct lf_api *a, const char *route, const struct lf_http_
                       struct lf_http_response *resp, int64_t *start, int64_t *end)
 {
 	int64_t now = lf_now_ns();
-	const char *ps = lf_http_arg(req, "end");
-	char msg[160];
-	if (lf_api_parse_time(ps, now, end) < 0)
-		goto bad;
 	int64_t since = 6 * 3600 * LF_NS_PER_SEC;
 	const char *sn = lf_http_arg(req, "since");
 	struct lf_error derr;
 	if (sn && *sn && lf_parse_duration(sn, &since, &derr) < 0) {
-		fail(a, route, resp, 400, derr.msg);
+		char msg[256];
+		snprintf(
+		        msg, sizeof(msg),
+		        "could not parse 'since' parameter: not a valid duration string: \"%.64s\"",
+		        sn);
+		fail(a, route, resp, 400, msg);
 		return -1;
 	}
-	ps = lf_http_arg(req, "start");
-	if (lf_api_parse_time(ps, *end - since, start) < 0)
-		goto bad;
-	return 0;
-bad:
-	snprintf(msg, sizeof(msg), "cannot parse \"%.64s\" to a valid timestamp", ps ? ps : "");
-	fail(a, route, resp, 400, msg);
-	return -1;
+	if (api_time(a, route, resp, "end", lf_http_arg(req, "end"), now, end) < 0)
+		return -1;
+	return api_time(a, route, resp, "start", lf_http_arg(req, "start"),
+	                (*end > now ? now : *end) - since, start);
 }
 
 static void json_ok(struct lf_api *a, const char *route, struct lf_http_response *resp,

@@ -50,6 +50,11 @@ int lf_api_index_range(struct lf_api *a, const char *route, const struct lf_http
 /* A selector without line filters (Loki's syntax.ParseMatchers): a query
  * with a pipeline gives "only label matchers is supported". */
 int lf_api_parse_matchers(const char *q, struct lf_selector **out, struct lf_error *err);
+/* A time parameter v (NULL/"" = def) as Loki's parseTimestamp reads it;
+ * -1 after answering 400 with Go's text, prefixed with
+ * "could not parse '<name>' parameter: " when name is not NULL. */
+int lf_api_time_arg(struct lf_api *a, const char *route, struct lf_http_response *resp,
+                    const char *name, const char *v, int64_t def, int64_t *out);
 void lf_api_count(struct lf_api *a, const char *route, int status);
 void lf_api_fail(struct lf_api *a, const char *route, struct lf_http_response *resp, int status,
                  const char *msg);

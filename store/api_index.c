@@ -18,6 +18,7 @@
 #include "api.h"
 #include "codec.h"
 #include "ingest.h"
+#include "mparse.h"
 #include "pipeline.h"
 #include "query.h"
 #include "selector.h"
@@ -55,31 +56,29 @@ static void secs(struct lf_buf *o, int64_t ns)
 int lf_api_index_range(struct lf_api *a, const char *route, const struct lf_http_request *req,
                        struct lf_http_response *resp, int64_t *start, int64_t *end)
 {
-	char msg[160];
 	int64_t now = lf_now_ns();
-	const char *ps = lf_http_arg(req, "end");
-	if (lf_api_parse_time(ps, now, end) < 0)
-		goto bad;
 	int64_t since = 3600 * LF_NS_PER_SEC;
 	const char *sn = lf_http_arg(req, "since");
 	struct lf_error derr;
 	if (sn && *sn && lf_parse_duration(sn, &since, &derr) < 0) {
-		lf_api_fail(a, route, resp, 400, derr.msg);
+		char msg[200];
+		snprintf(
+		        msg, sizeof(msg),
+		        "could not parse 'since' parameter: not a valid duration string: \"%.64s\"",
+		        sn);
+		lf_api_fail(a, route, resp, 400, msg);
 		return -1;
 	}
-	ps = lf_http_arg(req, "start");
-	if (lf_api_parse_time(ps, *end - since, start) < 0)
-		goto bad;
+	if (lf_api_time_arg(a, route, resp, "end", lf_http_arg(req, "end"), now, end) < 0 ||
+	    lf_api_time_arg(a, route, resp, "start", lf_http_arg(req, "start"),
+	                    (*end > now ? now : *end) - since, start) < 0)
+		return -1;
 	if (*end < *start) {
 		lf_api_fail(a, route, resp, 400,
 		            "end timestamp must not be before or equal to start time");
 		return -1;
 	}
 	return 0;
-bad:
-	snprintf(msg, sizeof(msg), "cannot parse \"%.64s\" to a valid timestamp", ps ? ps : "");
-	lf_api_fail(a, route, resp, 400, msg);
-	return -1;
 }
 
 int lf_api_parse_matchers(const char *q, struct lf_selector **out, struct lf_error *err)
@@ -478,10 +477,18 @@ static void handle_format_query(struct lf_api *a, const struct lf_http_request *
 		lf_selector_free(sel);
 		lf_lq_pipeline_free(pipe);
 	} else {
-		lf_api_fail(a, route, resp, 400,
-		            "format_query: only log queries (a stream selector and its "
-		            "pipeline) can be formatted by logferry-store so far");
-		return;
+		struct lf_mq_node *mq = NULL;
+		if (lf_mq_parse(q, strlen(q), &mq, &err) < 0) {
+			lf_api_fail(a, route, resp, 400, err.msg);
+			return;
+		}
+		int rc = lf_mq_render(mq, &f);
+		lf_mq_free(mq);
+		if (rc < 0) {
+			lf_buf_free(&f);
+			lf_api_fail(a, route, resp, 500, "out of memory");
+			return;
+		}
 	}
 	struct lf_buf o = LF_BUF_INIT;
 	lf_buf_appends(&o, "{\"status\":\"success\",\"data\":");

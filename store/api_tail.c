@@ -44,11 +44,9 @@ void lf_api_tail(struct lf_api *a, const struct lf_http_request *req, struct lf_
 	}
 	int64_t start;
 	const char *ss = lf_http_arg(req, "start");
-	if (lf_api_parse_time(ss, lf_now_ns() - 3600 * LF_NS_PER_SEC, &start) < 0) {
-		snprintf(msg, sizeof(msg), "cannot parse \"%.64s\" to a valid timestamp", ss);
-		lf_api_fail(a, ROUTE, resp, 400, msg);
+	if (lf_api_time_arg(a, ROUTE, resp, NULL, ss, lf_now_ns() - 3600 * LF_NS_PER_SEC, &start) <
+	    0)
 		return;
-	}
 	const char *ds = lf_http_arg(req, "delay_for");
 	long long delay;
 	if (parse_int(ds, 0, &delay) < 0 || delay < 0) {

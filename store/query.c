@@ -578,6 +578,9 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 	return 0;
 }
 
+/* Loki 2.8's stats.Result (logqlmodel/stats/stats.proto of v2.8): no
+ * splits/shards, post-filter, structured-metadata or chunk-ref-time
+ * fields yet (they came with 2.9 and 3.x); caches chunk/index/result. */
 void lf_query_stats_json(const struct lf_query_stats *st, struct lf_buf *o)
 {
 	double secs = (double)st->exec_ns / 1e9;
@@ -589,20 +592,14 @@ void lf_query_stats_json(const struct lf_query_stats *st, struct lf_buf *o)
 	        "{\"summary\":{\"bytesProcessedPerSecond\":%.0f,\"linesProcessedPerSecond\":%.0f,"
 	        "\"totalBytesProcessed\":%" PRIu64 ",\"totalLinesProcessed\":%" PRIu64
 	        ",\"execTime\":%.9f,\"queueTime\":0,\"subqueries\":0,\"totalEntriesReturned\":"
-	        "%" PRIu64 ",\"splits\":0,\"shards\":0,\"totalPostFilterLines\":%" PRIu64
-	        ",\"totalStructuredMetadataBytesProcessed\":0},",
-	        bps, lps, bytes, lines, secs, st->returned, st->post_filter_lines);
+	        "%" PRIu64 "},",
+	        bps, lps, bytes, lines, secs, st->returned);
 	lf_buf_printf(o,
 	              "\"querier\":{\"store\":{\"totalChunksRef\":%" PRIu64
-	              ",\"totalChunksDownloaded\":%" PRIu64
-	              ",\"chunksDownloadTime\":0,\"queryReferencedStructuredMetadata\":false,"
+	              ",\"totalChunksDownloaded\":%" PRIu64 ",\"chunksDownloadTime\":0,"
 	              "\"chunk\":{\"headChunkBytes\":0,\"headChunkLines\":0,\"decompressedBytes\":"
 	              "%" PRIu64 ",\"decompressedLines\":%" PRIu64 ",\"compressedBytes\":%" PRIu64
-	              ",\"totalDuplicates\":0,\"postFilterLines\":0,"
-	              "\"headChunkStructuredMetadataBytes\":0,"
-	              "\"decompressedStructuredMetadataBytes\":0},"
-	              "\"chunkRefsFetchTime\":0,\"congestionControlLatency\":0,"
-	              "\"pipelineWrapperFilteredLines\":0}},",
+	              ",\"totalDuplicates\":0}}},",
 	              st->chunks_ref, st->chunks_read, st->chunk_bytes, st->chunk_lines,
 	              st->compressed_bytes);
 	lf_buf_printf(
@@ -610,15 +607,19 @@ void lf_query_stats_json(const struct lf_query_stats *st, struct lf_buf *o)
 	        "\"ingester\":{\"totalReached\":1,\"totalChunksMatched\":0,\"totalBatches\":0,"
 	        "\"totalLinesSent\":0,\"store\":{\"totalChunksRef\":0,"
 	        "\"totalChunksDownloaded\":0,\"chunksDownloadTime\":0,"
-	        "\"queryReferencedStructuredMetadata\":false,"
 	        "\"chunk\":{\"headChunkBytes\":%" PRIu64 ",\"headChunkLines\":%" PRIu64
 	        ",\"decompressedBytes\":0,\"decompressedLines\":0,\"compressedBytes\":0,"
-	        "\"totalDuplicates\":0,\"postFilterLines\":0,"
-	        "\"headChunkStructuredMetadataBytes\":0,"
-	        "\"decompressedStructuredMetadataBytes\":0},"
-	        "\"chunkRefsFetchTime\":0,\"congestionControlLatency\":0,"
-	        "\"pipelineWrapperFilteredLines\":0}}}",
+	        "\"totalDuplicates\":0}}},",
 	        st->head_bytes, st->head_lines);
+	lf_buf_appends(o, "\"cache\":{");
+	static const char *const caches[] = {"chunk", "index", "result"};
+	for (size_t i = 0; i < 3; i++)
+		lf_buf_printf(o,
+		              "%s\"%s\":{\"entriesFound\":0,\"entriesRequested\":0,"
+		              "\"entriesStored\":0,\"bytesReceived\":0,\"bytesSent\":0,"
+		              "\"requests\":0,\"downloadTime\":0}",
+		              i ? "," : "", caches[i]);
+	lf_buf_appends(o, "}}");
 }
 
 /* ---- labels, values, series ---- */

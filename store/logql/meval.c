@@ -120,6 +120,8 @@ struct mat {
 };
 
 struct ev {
+	/* the range under an outer sum without labels (Loki's parser hints) */
+	const struct lf_mq_node *no_labels;
 	const struct lf_mq_source *src;
 	const struct lf_mq_limits *lim;
 	size_t ns;     /* steps */
@@ -677,30 +679,6 @@ static double over_time(const struct lf_mq_node *n, const struct smp *w, size_t 
 	}
 }
 
-/* The unwrapped label's name, read from the pipeline's rendering
- * (` | unwrap x`, ` | unwrap duration(x)`): pipeline.h has no accessor. */
-static char *unwrap_name(const struct lf_lq_pipeline *p)
-{
-	struct lf_buf b = LF_BUF_INIT;
-	char *r = NULL;
-	if (lf_lq_pipeline_render(p, &b) == 0 && lf_buf_putc(&b, 0) == 0) {
-		const char *u = strstr(b.data, "| unwrap ");
-		if (u) {
-			u += 9;
-			const char *par = strchr(u, '(');
-			const char *sp = u + strcspn(u, " |");
-			if (par && par < sp)
-				u = par + 1;
-			size_t k = strspn(
-			        u,
-			        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
-			r = strndup(u, k);
-		}
-	}
-	lf_buf_free(&b);
-	return r;
-}
-
 static int pipeline_error(struct ev *e, const struct mat *m)
 {
 	for (size_t t = 0; t < e->ns; t++)
@@ -733,14 +711,16 @@ static int eval_range(struct ev *e, const struct lf_mq_node *n, struct mat *m,
 {
 	struct rctx r = {.e = e, .n = n, .m = m, .off = n->offset, .range = n->range, .fuse = fuse};
 	r.want_bytes = n->rop == LF_MQ_BYTES_OVER_TIME || n->rop == LF_MQ_BYTES_RATE;
-	char *uname = n->unwrap ? unwrap_name(n->pipe) : NULL;
-	r.unwrap_label = uname;
+	r.unwrap_label = n->unwrap ? lf_lq_pipeline_unwrap_label(n->pipe) : NULL;
 	r.pipe = lf_lq_pipeline_clone(n->pipe);
 	int rc = 0;
 	if (!r.pipe) {
 		rc = oom(e);
 		goto out;
 	}
+	if ((n == e->no_labels || n->rop == LF_MQ_ABSENT_OVER_TIME) &&
+	    !lf_lq_pipeline_needs_labels(n->pipe))
+		lf_lq_pipeline_set_no_labels(r.pipe, true);
 	int64_t last = e->start + (int64_t)(e->ns - 1) * e->step;
 	int64_t from = sat((__int128)e->start - n->range - n->offset),
 	        to = sat((__int128)last - n->offset);
@@ -878,7 +858,6 @@ out:
 	free(r.acc);
 	lf_labels_free(&r.tmp);
 	lf_lq_pipeline_free(r.pipe);
-	free(uname);
 	return rc;
 }
 
@@ -912,6 +891,26 @@ static int eval_vagg(struct ev *e, const struct lf_mq_node *n, struct mat *out)
 {
 	struct mat in = {0};
 	const struct lf_mq_node *c = n->l;
+	struct lf_mq_node by_none;
+	if (n->vop == LF_MQ_SUM && n->grp.without && n->grp.n == 0 && c->kind == LF_MQ_RANGE &&
+	    !c->grp.present &&
+	    (c->rop == LF_MQ_COUNT_OVER_TIME || c->rop == LF_MQ_RATE ||
+	     c->rop == LF_MQ_BYTES_OVER_TIME || c->rop == LF_MQ_BYTES_RATE ||
+	     c->rop == LF_MQ_SUM_OVER_TIME)) {
+		/* Loki quirk: `sum without ()` pushed into the range leaves no
+		 * label (its extractor's "no labels" case): the answer is `{}` */
+		by_none = *n;
+		by_none.grp.without = false;
+		n = &by_none;
+	}
+	/* Loki pushes a sum's grouping into the range (count, rate, bytes,
+	 * bytes_rate, sum_over_time); with no label left, the parsers are
+	 * skipped (reference 1.12; `without ()` counts as no label too) */
+	if (n->vop == LF_MQ_SUM && c->kind == LF_MQ_RANGE && !c->grp.present && !c->unwrap &&
+	    n->grp.n == 0 &&
+	    (c->rop == LF_MQ_COUNT_OVER_TIME || c->rop == LF_MQ_RATE ||
+	     c->rop == LF_MQ_BYTES_OVER_TIME || c->rop == LF_MQ_BYTES_RATE))
+		e->no_labels = c;
 	if (n->vop == LF_MQ_SUM && c->kind == LF_MQ_RANGE && !c->unwrap &&
 	    (c->rop == LF_MQ_COUNT_OVER_TIME || c->rop == LF_MQ_BYTES_OVER_TIME)) {
 		/* sum of integer counts: adding per group while scanning gives
@@ -1408,8 +1407,7 @@ void lf_mq_limits_default(struct lf_mq_limits *l)
 	l->max_memory = 192 << 20;
 }
 
-static int parse_step(const char *s, int64_t start, int64_t end, int64_t *step,
-                      struct lf_error *err)
+int lf_mq_parse_step(const char *s, int64_t start, int64_t end, int64_t *step, struct lf_error *err)
 {
 	if (!s || !*s) {
 		int64_t secs = (end - start) / LF_NS_PER_SEC / 250;
@@ -1486,7 +1484,7 @@ int lf_mq_run(const struct lf_mq_source *src, const struct lf_mq_request *rq,
 			lf_err(err, "end timestamp must not be before or equal to start time");
 			goto fail;
 		}
-		if (parse_step(rq->step, start, end, &e.step, err) < 0)
+		if (lf_mq_parse_step(rq->step, start, end, &e.step, err) < 0)
 			goto fail;
 		if (((__int128)end - start) / e.step > 11000) {
 			lf_err(err,

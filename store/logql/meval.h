@@ -83,6 +83,12 @@ int lf_mq_run(const struct lf_mq_source *src, const struct lf_mq_request *rq,
               const struct lf_mq_limits *lim, struct lf_buf *out, int *status,
               struct lf_error *err);
 
+/* Loki's `step` parameter (float seconds or a duration; default
+ * max((end-start)/250 s, 1 s)); -1 with Loki's 400 text when it is bad,
+ * zero or negative. */
+int lf_mq_parse_step(const char *s, int64_t start, int64_t end, int64_t *step,
+                     struct lf_error *err);
+
 /* Go strconv.FormatFloat(v, 'f', -1, 64): "0.1", "1000000000000000000000",
  * "NaN", "+Inf", "-Inf". out must hold >= 400 bytes (1e308 in full). */
 void lf_mq_format_float(double v, char *out, size_t n);

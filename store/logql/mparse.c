@@ -2,6 +2,7 @@
  * climbing for the binary operators. */
 #include "mparse.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -883,4 +884,172 @@ int lf_mq_parse(const char *q, size_t len, struct lf_mq_node **out, struct lf_er
 	}
 	*out = n;
 	return 0;
+}
+
+/* ---- rendering (Loki 2.8's String() of the AST, as format_query prints) ---- */
+
+/* Prometheus model.Duration: "1m", "1h30m", "1d", "2w". */
+static int prom_duration(struct lf_buf *o, int64_t ns)
+{
+	int64_t ms = ns / LF_NS_PER_MS;
+	if (ms == 0)
+		return lf_buf_appends(o, "0s");
+	static const struct {
+		const char *u;
+		int64_t mult;
+		bool exact;
+	} units[] = {{"y", 365LL * 86400000, true},
+	             {"w", 7LL * 86400000, true},
+	             {"d", 86400000, false},
+	             {"h", 3600000, false},
+	             {"m", 60000, false},
+	             {"s", 1000, false},
+	             {"ms", 1, false}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (units[i].exact && ms % units[i].mult)
+			continue;
+		int64_t v = ms / units[i].mult;
+		if (v > 0) {
+			lf_buf_printf(o, "%" PRId64 "%s", v, units[i].u);
+			ms -= v * units[i].mult;
+		}
+	}
+	return 0;
+}
+
+/* Go strconv.FormatFloat(v, 'g' or 'f', -1, 64) (fmt.Sprint(float64) is
+ * the 'g' form): the shortest digits that read back as v; 'g' switches to
+ * the exponent form when the exponent is < -4 or >= 6. */
+static void go_float(double v, char fmt, char *out, size_t n)
+{
+	if (isnan(v) || isinf(v)) {
+		snprintf(out, n, "%s", isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	if (v == 0) {
+		snprintf(out, n, "%s", signbit(v) ? "-0" : "0");
+		return;
+	}
+	char e[64];
+	int p = 1;
+	for (; p < 17; p++) {
+		snprintf(e, sizeof(e), "%.*e", p - 1, v);
+		if (strtod(e, NULL) == v)
+			break;
+	}
+	snprintf(e, sizeof(e), "%.*e", p - 1, v);
+	int exp = atoi(strchr(e, 'e') + 1);
+	if (fmt == 'g' && (exp < -4 || exp >= 6)) {
+		snprintf(out, n, "%s", e); /* C, like Go, writes >= 2 exponent digits */
+		return;
+	}
+	int dec = p - 1 - exp;
+	snprintf(out, n, "%.*f", dec > 0 ? dec : 0, v);
+}
+
+static int grouping_render(struct lf_buf *o, const struct lf_mq_grouping *g)
+{
+	if (g->without)
+		lf_buf_appends(o, " without");
+	else if (g->n > 0)
+		lf_buf_appends(o, " by");
+	if (g->n > 0) {
+		lf_buf_putc(o, '(');
+		for (size_t i = 0; i < g->n; i++) {
+			if (i)
+				lf_buf_putc(o, ',');
+			lf_buf_appends(o, g->names[i]);
+		}
+		lf_buf_putc(o, ')');
+	}
+	return 0;
+}
+
+static void names_render(struct lf_buf *o, char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			lf_buf_putc(o, ',');
+		lf_buf_appends(o, names[i]);
+	}
+}
+
+int lf_mq_render(const struct lf_mq_node *n, struct lf_buf *o)
+{
+	char num[400];
+	switch (n->kind) {
+	case LF_MQ_LITERAL:
+		go_float(n->num, 'g', num, sizeof(num));
+		return lf_buf_appends(o, num);
+	case LF_MQ_VECTOR:
+		return lf_buf_printf(o, "vector(%f)", n->num);
+	case LF_MQ_RANGE:
+		lf_buf_appends(o, rop_names[n->rop]);
+		lf_buf_putc(o, '(');
+		if (n->has_param) {
+			go_float(n->num, 'f', num, sizeof(num));
+			lf_buf_appends(o, num);
+			lf_buf_putc(o, ',');
+		}
+		if (lf_selector_render(n->sel, o) < 0 ||
+		    (n->pipe && lf_lq_pipeline_render(n->pipe, o) < 0))
+			return -1;
+		lf_buf_putc(o, '[');
+		prom_duration(o, n->range);
+		lf_buf_putc(o, ']');
+		if (n->offset) {
+			char d[48];
+			lf_format_duration(n->offset, d, sizeof(d));
+			lf_buf_printf(o, " offset %s", d);
+		}
+		lf_buf_putc(o, ')');
+		if (n->grp.present)
+			grouping_render(o, &n->grp);
+		return 0;
+	case LF_MQ_VAGG:
+		lf_buf_appends(o, vop_names[n->vop]);
+		grouping_render(o, &n->grp);
+		lf_buf_putc(o, '(');
+		if (n->vop == LF_MQ_TOPK || n->vop == LF_MQ_BOTTOMK)
+			lf_buf_printf(o, "%" PRId64 ",", n->k);
+		if (lf_mq_render(n->l, o) < 0)
+			return -1;
+		return lf_buf_putc(o, ')');
+	case LF_MQ_BINOP:
+		lf_buf_putc(o, '(');
+		if (lf_mq_render(n->l, o) < 0)
+			return -1;
+		lf_buf_printf(o, " %s", bop_names[n->bop]);
+		if (n->return_bool)
+			lf_buf_appends(o, " bool");
+		if (n->has_matching) {
+			lf_buf_printf(o, " %s (", n->on ? "on" : "ignoring");
+			names_render(o, n->match_names, n->n_match);
+			lf_buf_appends(o, ") ");
+			if (n->card)
+				lf_buf_appends(o, n->card == 1 ? "group_left" : "group_right");
+			if (n->card && n->include_names) {
+				lf_buf_appends(o, " (");
+				names_render(o, n->include_names, n->n_include);
+				lf_buf_putc(o, ')');
+			}
+		}
+		lf_buf_putc(o, ' ');
+		if (lf_mq_render(n->r, o) < 0)
+			return -1;
+		return lf_buf_putc(o, ')');
+	case LF_MQ_LABEL_REPLACE:
+		lf_buf_appends(o, "label_replace(");
+		if (lf_mq_render(n->l, o) < 0)
+			return -1;
+		const char *args[] = {n->dst, n->repl, n->src, n->re_text};
+		for (size_t i = 0; i < 4; i++) {
+			lf_buf_putc(o, ',');
+			lf_buf_append_quoted(o, args[i] ? args[i] : "",
+			                     args[i] ? strlen(args[i]) : 0);
+		}
+		return lf_buf_putc(o, ')');
+	default:
+		return -1;
+	}
 }

@@ -132,6 +132,11 @@ struct lf_mq_node {
  * or -1 with a Loki parse error in err. */
 int lf_mq_parse(const char *q, size_t len, struct lf_mq_node **out, struct lf_error *err);
 void lf_mq_free(struct lf_mq_node *n); /* NULL ok */
+/* Appends the query as Loki 2.8's AST String() writes it (what
+ * format_query answers for queries up to 100 characters):
+ * `sum by(app)(rate({a="b"} |= "x"[5m]))`, `(x + on (a) group_left y)`.
+ * 0, or -1 when out of memory. */
+int lf_mq_render(const struct lf_mq_node *n, struct lf_buf *out);
 
 const char *lf_mq_rop_name(enum lf_mq_rop op);
 const char *lf_mq_vop_name(enum lf_mq_vop op);

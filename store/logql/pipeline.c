@@ -306,6 +306,7 @@ struct lf_lq_pipeline {
 	bool use_snap;
 	bool has_value;
 	double value;
+	bool no_labels; /* lf_lq_pipeline_set_no_labels */
 };
 
 static void line_filter_free(struct lf_line_filter *f)
@@ -442,10 +443,62 @@ static int expect_string(struct pctx *c, struct lf_lq_token *t)
 
 /* `parse error : stage '<stage>' : <msg>` (Loki's wrap of stage build
  * errors; the stage text is its canonical rendering). */
+/* Rewrites a regex compile error of common/regex.h (`invalid regex "P":
+ * <PCRE2 text> at offset N`) inside msg as Go's regexp/syntax words
+ * (`error parsing regexp: missing closing ): `P``) for the common
+ * mistakes; other PCRE2 texts keep their words after Go's prefix. */
+static void go_regex_error(const char *msg, char *out, size_t n)
+{
+	const char *r = strstr(msg, "invalid regex \"");
+	const char *q = r ? strstr(r + 15, "\": ") : NULL;
+	const char *at = q ? strstr(q, " at offset ") : NULL;
+	if (!at) {
+		snprintf(out, n, "%s", msg);
+		return;
+	}
+	/* the pattern may hold `": `: take the last one before " at offset" */
+	for (const char *x = q; (x = strstr(x + 1, "\": ")) && x < at;)
+		q = x;
+	int pl = (int)(q - (r + 15));
+	const char *pat = r + 15;
+	const char *pm = q + 3;
+	int ml = (int)(at - pm);
+	size_t off = strtoul(at + 11, NULL, 10);
+	char go[LF_ERROR_MAX / 2];
+#define PCRE_IS(t) (ml == (int)strlen(t) && !strncmp(pm, t, (size_t)ml))
+	if (PCRE_IS("missing closing parenthesis")) {
+		snprintf(go, sizeof go, "missing closing ): `%.*s`", pl, pat);
+	} else if (PCRE_IS("unmatched closing parenthesis")) {
+		snprintf(go, sizeof go, "unexpected ): `%.*s`", pl, pat);
+	} else if (PCRE_IS("missing terminating ] for character class")) {
+		int b = pl;
+		while (b > 0 && pat[b - 1] != '[')
+			b--;
+		b = b > 0 ? b - 1 : 0;
+		snprintf(go, sizeof go, "missing closing ]: `%.*s`", pl - b, pat + b);
+	} else if (PCRE_IS("quantifier does not follow a repeatable item")) {
+		size_t o = off < (size_t)pl ? off : (size_t)pl;
+		while (o > 0 && !strchr("*+?{", pat[o]))
+			o--;
+		if (o > 0 && strchr("*+?", pat[o - 1]))
+			snprintf(go, sizeof go, "invalid nested repetition operator: `%.2s`",
+			         pat + o - 1);
+		else
+			snprintf(go, sizeof go, "missing argument to repetition operator: `%c`",
+			         pat[o]);
+	} else if (PCRE_IS("\\ at end of pattern")) {
+		snprintf(go, sizeof go, "trailing backslash at end of expression: ``");
+	} else {
+		snprintf(go, sizeof go, "%.*s: `%.*s`", ml, pm, pl, pat);
+	}
+#undef PCRE_IS
+	snprintf(out, n, "%.*serror parsing regexp: %s", (int)(r - msg), msg, go);
+}
+
 static int stage_err(struct lf_error *err, const char *stage_txt, const char *msg)
 {
 	char m[LF_ERROR_MAX / 2];
-	snprintf(m, sizeof m, "%s", msg);
+	go_regex_error(msg, m, sizeof m);
 	return lf_err(err, "parse error : stage '%s' : %s", stage_txt, m);
 }
 
@@ -1472,6 +1525,34 @@ bool lf_lq_pipeline_has_unwrap(const struct lf_lq_pipeline *p)
 	return false;
 }
 
+bool lf_lq_pipeline_needs_labels(const struct lf_lq_pipeline *p)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		switch (p->st[i].kind) {
+		case S_LABEL_FILTER:
+		case S_LINE_FORMAT:
+		case S_LABEL_FORMAT:
+		case S_UNWRAP:
+			return true;
+		default:
+			break;
+		}
+	return false;
+}
+
+void lf_lq_pipeline_set_no_labels(struct lf_lq_pipeline *p, bool on)
+{
+	p->no_labels = on;
+}
+
+const char *lf_lq_pipeline_unwrap_label(const struct lf_lq_pipeline *p)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		if (p->st[i].kind == S_UNWRAP)
+			return p->st[i].unwrap_label;
+	return NULL;
+}
+
 /* ---- rendering ---- */
 
 static int lfilt_render(const struct lfilt *f, struct lf_buf *o)
@@ -2390,22 +2471,26 @@ int lf_lq_pipeline_process(struct lf_lq_pipeline *p, int64_t ts_ns, const char *
 			break;
 		}
 		case S_JSON:
-			run_json(p);
+			if (!p->no_labels)
+				run_json(p);
 			break;
 		case S_JSON_EXPR:
 			run_json_expr(p, s);
 			break;
 		case S_LOGFMT:
-			run_logfmt(p, s);
+			if (!p->no_labels || s->n_lp)
+				run_logfmt(p, s);
 			break;
 		case S_REGEXP:
 			run_regexp(p, s);
 			break;
 		case S_PATTERN:
-			run_pattern(p, s);
+			if (!p->no_labels)
+				run_pattern(p, s);
 			break;
 		case S_UNPACK:
-			run_unpack(p);
+			if (!p->no_labels)
+				run_unpack(p);
 			break;
 		case S_LABEL_FILTER:
 			if (!lfilt_eval(p, s->filt))

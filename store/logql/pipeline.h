@@ -102,6 +102,18 @@ size_t lf_lq_pipeline_leading_filters(const struct lf_lq_pipeline *p,
 bool lf_lq_pipeline_is_empty(const struct lf_lq_pipeline *p);
 /* True when the pipeline contains `| unwrap`. */
 bool lf_lq_pipeline_has_unwrap(const struct lf_lq_pipeline *p);
+/* The label `| unwrap` reads (`x` for `| unwrap duration(x)`), borrowed
+ * from the pipeline; NULL when there is no unwrap stage. */
+const char *lf_lq_pipeline_unwrap_label(const struct lf_lq_pipeline *p);
+/* Loki's parser hints (reference 1.12): a metric query whose output needs
+ * no label (an outer `sum` without labels over count_over_time, rate,
+ * bytes_over_time or bytes_rate, or absent_over_time) skips the parsers
+ * `json`, `logfmt` (both without parameters), `pattern` and `unpack`, so
+ * their errors never surface -- unless a stage needs labels: a label
+ * filter, line_format, label_format or unwrap (Loki counts the labels a
+ * template reads; any template counts here). */
+bool lf_lq_pipeline_needs_labels(const struct lf_lq_pipeline *p);
+void lf_lq_pipeline_set_no_labels(struct lf_lq_pipeline *p, bool on);
 
 /* Appends the LogQL text of the stages (Loki's canonical form:
  * ` | json | a="b" |= "x"`, each stage preceded by a space); nothing for

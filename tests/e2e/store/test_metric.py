@@ -51,6 +51,14 @@ def answers(s, b):
          {"resultType": "vector", "result": [
              {"metric": {"app": "a", "job": "m"}, "value": [ts(61), "1"]}]}),
         ('1 + 1', {"time": ts(61)}, {"resultType": "scalar", "result": [ts(61), "2"]}),
+        # Loki's parser hints: with no label needed, `| json` is skipped, so
+        # its errors on these logfmt lines never surface (reference 1.12)
+        ('sum(count_over_time({job="m"} | json [1m]))', {"time": ts(61)},
+         {"resultType": "vector", "result": [{"metric": {}, "value": [ts(61), "4"]}]}),
+        ('sum without () (rate({job="m"} | json [1m]))', {"time": ts(61)},
+         {"resultType": "vector", "result": [{"metric": {}, "value": [ts(61), "0.06666666666666667"]}]}),
+        ('absent_over_time({job="m"} | json [1m])', {"time": ts(61)},
+         {"resultType": "vector", "result": []}),
         # structured metadata joins the labels, as in log queries
         ('sum by (trace_id) (count_over_time({job="sm"}[1m]))', {"time": ts(61)},
          {"resultType": "vector", "result": [
@@ -119,6 +127,10 @@ def test_metric():
             "To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n"
             "The label filter can also be specified after unwrap. (e.g | unwrap latency | "
             "__error__=\"\" )\n\n")
+        st, body = s.get("/loki/api/v1/query", {"query": 'sum by (app) (count_over_time('
+                                                          '{job="m"} | json [1m]))', "time": b + 61})
+        check(st == 400 and body.startswith(b"pipeline error: 'JSONParserErr'"),
+              "a grouping label re-enables the parser: %s" % body)
         err("/loki/api/v1/query", {"query": 'count_over_time({job="many"}[1m])', "time": b + 61},
             400, "maximum of series (3) reached for a single query\n")
         st, body = s.get("/loki/api/v1/query",

@@ -258,16 +258,31 @@ static const struct ecase ecases[] = {
          "allowed in a single format operation"},
         {"|~ ip(\"1.2.3.4\")", "parse error : stage '|~ ip(\"1.2.3.4\")' : ip: invalid "
                                "operation"},
-        {"| unwrap x", "parse error at line 1, col 3: syntax error: unexpected IDENTIFIER"},
+        {"| unwrap x", "parse error at line 1, col 3: syntax error: unexpected unwrap"},
         {"|= ip(\"1.2.3\")", "parse error : stage '|= ip(\"1.2.3\")' : ip: invalid pattern: "
                              "\"1.2.3\""},
         {"| json | a != ip(\"x/99\")", "parse error : stage 'a!=ip(\"x/99\")' : ip: invalid "
                                        "pattern: \"x/99\""},
-        {"|~ \"(\"", "parse error : stage '|~ \"(\"' : invalid regex \"(\": missing closing "
-                     "parenthesis at offset 1"},
+        /* regex errors in Go's regexp/syntax words */
+        {"|~ \"(\"", "parse error : stage '|~ \"(\"' : error parsing regexp: missing closing ): "
+                     "`(`"},
+        {"|~ \"a)\"", "parse error : stage '|~ \"a)\"' : error parsing regexp: unexpected ): "
+                      "`a)`"},
+        {"|~ \"a[bc\"", "parse error : stage '|~ \"a[bc\"' : error parsing regexp: missing "
+                        "closing ]: `[bc`"},
+        {"|~ \"*a\"", "parse error : stage '|~ \"*a\"' : error parsing regexp: missing argument "
+                      "to repetition operator: `*`"},
+        {"|~ \"a**\"", "parse error : stage '|~ \"a**\"' : error parsing regexp: invalid nested "
+                       "repetition operator: `**`"},
+        {"| regexp \"(?P<x>a\"", "parse error : stage '| regexp \"(?P<x>a\"' : invalid regexp "
+                                 "parser: error parsing regexp: missing closing ): `(?P<x>a`"},
         {"| json |", "parse error at line 1, col 9: syntax error: unexpected $end"},
         {"| line_format", "parse error at line 1, col 14: syntax error: unexpected $end, "
                           "expecting STRING"},
+        /* Loki lexes `20b` as 20 then the label filter `b ...` (b is not a
+         * byte-unit rune), `1ss` as 1 then `ss ...` */
+        {"| logfmt | size > 20b", "parse error at line 1, col 22: syntax error: unexpected $end"},
+        {"| logfmt | d > 1ss", "parse error at line 1, col 19: syntax error: unexpected $end"},
 };
 
 static void test_errors(void **state)
@@ -299,6 +314,7 @@ static void test_unwrap(void **state)
 	const char *q = "| logfmt | unwrap duration(d) | __error__=\"\"";
 	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), LF_LQ_PIPE_METRIC, &p, &err), 0);
 	assert_true(lf_lq_pipeline_has_unwrap(p));
+	assert_string_equal(lf_lq_pipeline_unwrap_label(p), "d");
 	struct lf_labels st = LF_LABELS_INIT;
 	lf_labels_set(&st, "app", "a");
 	struct lf_lq_out o;
@@ -321,11 +337,30 @@ static void test_unwrap(void **state)
 
 	q = "| logfmt | unwrap n | n > 2";
 	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), LF_LQ_PIPE_METRIC, &p, &err), 0);
+	assert_string_equal(lf_lq_pipeline_unwrap_label(p), "n");
 	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=2.5", 5, &st, &o), 1);
 	assert_true(o.value == 2.5);
 	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=1", 3, &st, &o), 0);
 	lf_lq_pipeline_free(p);
+
+	/* literals lexed as Loki does: duration first, then byte size */
+	q = "| logfmt | unwrap n | n > 1.5KiB and n < 10k";
+	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), LF_LQ_PIPE_METRIC, &p, &err), 0);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=2000", 6, &st, &o), 1);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=1000", 6, &st, &o), 0);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "n=20000", 7, &st, &o), 0);
+	lf_lq_pipeline_free(p);
+	q = "| logfmt | d > 1h30m";
+	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), 0, &p, &err), 0);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "d=2h", 4, &st, &o), 1);
+	assert_int_equal(lf_lq_pipeline_process(p, 0, "d=1h", 4, &st, &o), 0);
+	lf_lq_pipeline_free(p);
 	lf_labels_free(&st);
+
+	q = "| logfmt | n > 2";
+	assert_int_equal(lf_lq_pipeline_parse_str(q, strlen(q), LF_LQ_PIPE_METRIC, &p, &err), 0);
+	assert_null(lf_lq_pipeline_unwrap_label(p));
+	lf_lq_pipeline_free(p);
 }
 
 /* Rendering gives Loki's canonical text; it re-parses to the same text,
