@@ -7,6 +7,7 @@
 #include "selector.h"
 #include "timeutil.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -1484,6 +1485,16 @@ static int fn_urldecode(struct lf_template *t, const struct cmd *c, struct val *
 	return tmp_result(t, r);
 }
 
+/* Go's int64(f) as amd64 executes it (CVTTSD2SQ): truncation toward zero;
+ * NaN and values outside [-2^63, 2^63) give math.MinInt64 (the spec leaves
+ * out-of-range conversions implementation-defined; C makes them UB). */
+static int64_t go_f64_to_i64(double f)
+{
+	if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0))
+		return INT64_MIN;
+	return (int64_t)f;
+}
+
 /* sprig's cast.ToInt64 / ToFloat64: strings are parsed, failures give 0 */
 static int64_t to_i64(const struct val *v)
 {
@@ -1492,7 +1503,7 @@ static int64_t to_i64(const struct val *v)
 	case V_TIME:
 		return v->i;
 	case V_FLOAT:
-		return (int64_t)v->f;
+		return go_f64_to_i64(v->f);
 	case V_BOOL:
 		return v->b;
 	case V_STR: {
@@ -1501,9 +1512,13 @@ static int64_t to_i64(const struct val *v)
 			return 0;
 		memcpy(tmp, v->s, v->n);
 		tmp[v->n] = '\0';
+		/* ParseInt(s, 0, 64): no leading space; out of range is an error */
+		if (isspace((unsigned char)tmp[0]))
+			return 0;
 		char *end;
+		errno = 0;
 		long long x = strtoll(tmp, &end, 0);
-		return *end ? 0 : x;
+		return *end || errno == ERANGE ? 0 : x;
 	}
 	default:
 		return 0;
@@ -1600,7 +1615,8 @@ static int fn_add1(struct lf_template *t, const struct cmd *c, struct val *a, si
                    struct val *r)
 {
 	(void)t, (void)c, (void)n;
-	int_result(r, to_i64(&a[0]) + 1);
+	/* Go's int64 addition wraps */
+	int_result(r, (int64_t)((uint64_t)to_i64(&a[0]) + 1u));
 	return 0;
 }
 

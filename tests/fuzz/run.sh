@@ -65,6 +65,12 @@ rm -f "$B/libcommon.a"
 ar rcs "$B/libcommon.a" "${objs[@]}"
 
 status=0
+# One row per target: wall seconds, executions, coverage (libFuzzer's "cov"
+# edges and "ft" features at the end of the run), findings (new crash /
+# leak / timeout / oom artifacts). Printed at the end and kept in
+# $B/results.md (FUZZ_TABLE=file to write it elsewhere).
+table="${FUZZ_TABLE:-$B/results.md}"
+rows=()
 for t in "${targets[@]}"; do
 	src="$here/fuzz_$t.c"
 	[ -f "$src" ] || { echo "== $t: no $src, skipped"; continue; }
@@ -90,10 +96,20 @@ for t in "${targets[@]}"; do
 		run=(-max_total_time="$secs")
 	fi
 	echo "== $t: ${run[*]}"
+	before=$(find "$art" -type f | wc -l)
+	t0=$(date +%s)
+	rc=0
 	# shellcheck disable=SC2086
-	if nice -n "${FUZZ_NICE:-10}" "$B/fuzz_$t" "${run[@]}" -timeout=10 -rss_limit_mb=2048 \
+	nice -n "${FUZZ_NICE:-10}" "$B/fuzz_$t" "${run[@]}" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" ${FUZZ_ARGS:-} \
-		"$work" >"$B/fuzz_$t.log" 2>&1; then
+		"$work" >"$B/fuzz_$t.log" 2>&1 || rc=$?
+	secs_run=$(($(date +%s) - t0))
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$B/fuzz_$t.log" | tail -1)
+	cov=$(grep -E '^#[0-9]+' "$B/fuzz_$t.log" | tail -1 | sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\).*/\1 \/ \2/p')
+	found=$(($(find "$art" -type f | wc -l) - before))
+	[ "$rc" -ne 0 ] && [ "$found" -eq 0 ] && found="exit $rc"
+	rows+=("| $t | $secs_run | ${execs:-?} | ${cov:-?} | $found |")
+	if [ "$rc" -eq 0 ]; then
 		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|DONE' \
 			"$B/fuzz_$t.log" | tr '\n' ' '
 		echo
@@ -104,4 +120,11 @@ for t in "${targets[@]}"; do
 		status=1
 	fi
 done
+{
+	echo "| target | seconds | executions | coverage (cov / ft) | findings |"
+	echo "|---|---:|---:|---:|---:|"
+	printf '%s\n' "${rows[@]}"
+} >"$table"
+echo
+cat "$table"
 exit $status

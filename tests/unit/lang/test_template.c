@@ -411,6 +411,33 @@ static void test_deep_nesting_is_an_error(void **state)
 	lf_buf_free(&src);
 }
 
+/* issue 17: out-of-range float -> int64 and int64 overflow give what Go on
+ * amd64 gives (int64(f) = math.MinInt64 when f is NaN or outside the range;
+ * int64 arithmetic wraps) instead of undefined behaviour */
+static void test_int_conversion_edges(void **state)
+{
+	(void)state;
+	check("{{ sub 1e33 1 }}", "9223372036854775807");
+	check("{{ int 1e33 }}|{{ int -1e33 }}|{{ int 9.3e18 }}|{{ int -9.223372036854775808e18 }}",
+	      "-9223372036854775808|-9223372036854775808|-9223372036854775808|"
+	      "-9223372036854775808");
+	check("{{ int 9.2e18 }}|{{ int -2.9 }}|{{ int 2.9 }}", "9200000000000000000|-2|2");
+	check("{{ add1 9223372036854775807 }}", "-9223372036854775808");
+	check("{{ add 9223372036854775807 1 }}|{{ mul 4611686018427387904 4 }}|{{ sub "
+	      "-9223372036854775808 1 }}",
+	      "-9223372036854775808|0|9223372036854775807");
+	check("{{ div -9223372036854775808 -1 }}|{{ mod -9223372036854775808 -1 }}",
+	      "-9223372036854775808|0");
+	check("{{ max 1e30 3 }}|{{ min 1e30 3 }}", "3|-9223372036854775808");
+	check("{{ add1 1e300 }}", "-9223372036854775807");
+	/* cast.ToInt64 of a string: ParseInt(s, 0, 64), an error gives 0 */
+	check("{{ int \"99999999999999999999\" }}|{{ int \" 5\" }}|{{ int \"0x10\" }}|{{ int "
+	      "\"-9223372036854775808\" }}",
+	      "0|0|16|-9223372036854775808");
+	/* round's places (an int) may be anything */
+	check("{{ round 1.25 1e30 }}|{{ round 2.5 0 }}", "NaN|3");
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1); /* times below print in the local zone */
@@ -421,6 +448,7 @@ int main(void)
 	        cmocka_unit_test(test_exec_errors),     cmocka_unit_test(test_info),
 	        cmocka_unit_test(test_case_helpers),    cmocka_unit_test(test_no_alloc_when_warm),
 	        cmocka_unit_test(test_deep_nesting_is_an_error),
+	        cmocka_unit_test(test_int_conversion_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
