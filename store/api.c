@@ -1,6 +1,7 @@
 /* api.c — see api.h. */
 #include "api.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <microhttpd.h>
@@ -20,6 +21,42 @@
 
 #define JSON_CT "application/json; charset=UTF-8"
 
+/* Time arithmetic on user-supplied values saturates: an instant outside
+ * int64 nanoseconds (Loki's time.Time holds it) stays the earliest/latest
+ * representable one instead of wrapping (or being undefined in C). */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* time.Unix(sec, nsec).UnixNano(), saturated */
+static int64_t unix_ns(int64_t sec, int64_t nsec)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(sec, LF_NS_PER_SEC, &r))
+		return sec > 0 ? INT64_MAX : INT64_MIN;
+	return sat_add(r, nsec);
+}
+
+/* Go's int64(f) on amd64: NaN and values outside the range give MinInt64 */
+static int64_t go_f64_to_i64(double f)
+{
+	if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0))
+		return INT64_MIN;
+	return (int64_t)f;
+}
+
 int lf_api_parse_time(const char *s, int64_t def, int64_t *out)
 {
 	if (!s || !*s) {
@@ -29,26 +66,64 @@ int lf_api_parse_time(const char *s, int64_t def, int64_t *out)
 	size_t n = strlen(s);
 	if (strchr(s, '.') && strspn(s, "0123456789.-+eE") == n) {
 		char *end;
+		errno = 0;
 		double d = strtod(s, &end);
-		if (*end || !isfinite(d))
+		if (*end || !isfinite(d) || errno == ERANGE)
 			return -1;
+		/* Loki: s, ns := math.Modf(f); ns rounded to ms; time.Unix(int64(s),
+		 * int64(ns*1e9)) */
 		double ip;
 		double frac = modf(d, &ip);
-		*out = (int64_t)ip * LF_NS_PER_SEC + (int64_t)llround(frac * 1e9);
+		frac = round(frac * 1000) / 1000;
+		*out = unix_ns(go_f64_to_i64(ip), (int64_t)(frac * 1e9));
 		return 0;
 	}
 	if (strspn(s, "0123456789") == n || (s[0] == '-' && strspn(s + 1, "0123456789") == n - 1)) {
 		char *end;
+		errno = 0;
 		long long v = strtoll(s, &end, 10);
-		if (*end)
+		if (*end || errno == ERANGE) /* ParseInt fails; not RFC3339 either */
 			return -1;
 		if (n <= 10) /* Loki reads short integers as seconds */
-			*out = (int64_t)v * LF_NS_PER_SEC;
+			*out = unix_ns(v, 0);
 		else
 			*out = (int64_t)v;
 		return 0;
 	}
 	return lf_parse_rfc3339(s, n, out);
+}
+
+int lf_api_parse_step(const char *s, int64_t *out, struct lf_error *err)
+{
+	*out = 0;
+	if (!s || !*s)
+		return 0;
+	if (strspn(s, "0123456789.") == strlen(s)) {
+		/* float seconds (Loki's parseSecondsOrDuration) */
+		char *end;
+		double d = strtod(s, &end);
+		if (*end)
+			return lf_err(err, "cannot parse \"%.64s\" to a valid duration", s);
+		d *= 1e9;
+		if (!(d <= 9223372036854775807.0 && d >= -9223372036854775808.0))
+			return lf_err(err,
+			              "cannot parse \"%.64s\" to a valid duration. It overflows int64",
+			              s);
+		*out = go_f64_to_i64(d);
+		return 0;
+	}
+	return lf_parse_duration(s, out, err);
+}
+
+int64_t lf_api_default_step(int64_t start, int64_t end)
+{
+	/* max(floor((end-start)_s / 250), 1) s, computed without overflow */
+	double secs = ceil(((double)end - (double)start) / 1e9 / 250);
+	if (!(secs >= 1))
+		secs = 1;
+	if (secs > 9.2e9)
+		secs = 9.2e9;
+	return (int64_t)secs * LF_NS_PER_SEC;
 }
 
 static void count(struct lf_api *a, const char *route, int status)
@@ -329,7 +404,8 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 			fail(a, route, resp, 400, derr.msg);
 			return;
 		}
-		if (lf_api_parse_time((ps = lf_http_arg(req, "start")), end - since, &start) < 0)
+		if (lf_api_parse_time((ps = lf_http_arg(req, "start")), sat_sub(end, since),
+		                      &start) < 0)
 			goto badtime;
 		if (end < start) {
 			fail(a, route, resp, 400,
@@ -395,20 +471,15 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 		if (range) {
 			int64_t step = 0;
 			const char *sp = lf_http_arg(req, "step");
-			if (sp && *sp) {
-				struct lf_error derr;
-				if (strspn(sp, "0123456789.") == strlen(sp))
-					step = (int64_t)(strtod(sp, NULL) * 1e9);
-				else if (lf_parse_duration(sp, &step, &derr) < 0) {
-					fail(a, route, resp, 400, derr.msg);
-					return;
-				}
+			struct lf_error derr;
+			if (lf_api_parse_step(sp, &step, &derr) < 0) {
+				fail(a, route, resp, 400, derr.msg);
+				return;
 			}
-			if (step <= 0) {
-				int64_t secs = (int64_t)ceil((double)(end - start) / 1e9 / 250);
-				step = (secs < 1 ? 1 : secs) * LF_NS_PER_SEC;
-			}
-			if ((end - start) / step > 11000) {
+			if (step <= 0)
+				step = lf_api_default_step(start, end);
+			/* end >= start here; the difference may not fit int64 */
+			if (((uint64_t)end - (uint64_t)start) / (uint64_t)step > 11000) {
 				fail(a, route, resp, 400,
 				     "exceeded maximum resolution of 11,000 points per timeseries. "
 				     "Try decreasing the query resolution (?step=XX)");
@@ -419,10 +490,15 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 			            "\"result\":[");
 			if (vec) {
 				lf_buf_appends(&o, "{\"metric\":{},\"values\":[");
-				for (int64_t x = start; x <= end; x += step) {
+				/* at most 11001 points; x never steps past end (no
+				 * overflow near INT64_MAX) */
+				for (int64_t x = start;;) {
 					format_secs(x, ts, sizeof(ts));
 					lf_buf_printf(&o, "%s[%s,\"%s\"]", x == start ? "" : ",",
 					              ts, val);
+					if (end - x < step)
+						break;
+					x += step;
 				}
 				lf_buf_appends(&o, "]}");
 			}
@@ -474,7 +550,7 @@ static int meta_range(struct lf_api *a, const char *route, const struct lf_http_
 		return -1;
 	}
 	ps = lf_http_arg(req, "start");
-	if (lf_api_parse_time(ps, *end - since, start) < 0)
+	if (lf_api_parse_time(ps, sat_sub(*end, since), start) < 0)
 		goto bad;
 	return 0;
 bad:

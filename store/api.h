@@ -23,4 +23,11 @@ void lf_api_handle(void *ctx, const struct lf_http_request *req, struct lf_http_
  * 10 digits), float seconds, or RFC3339(Nano). NULL/"" gives def. 0 / -1. */
 int lf_api_parse_time(const char *s, int64_t def, int64_t *out);
 
+/* `step`: float seconds or a Go duration; NULL/"" gives 0 (the caller
+ * then uses lf_api_default_step). 0 / -1 with a message. */
+int lf_api_parse_step(const char *s, int64_t *out, struct lf_error *err);
+
+/* The default step for [start, end] (Loki: (end-start)/250 s, at least 1 s). */
+int64_t lf_api_default_step(int64_t start, int64_t end);
+
 #endif

@@ -57,6 +57,9 @@ static void test_load_errors(void **st)
 	             (const char *const[]){"mutually exclusive", NULL});
 	expect_error("- sampling:\n    rate: 2\n",
 	             (const char *const[]){"Sampling Rate must be between 0.0 and 1.0", NULL});
+	expect_error("- sampling:\n    rate: nan\n",
+	             (const char *const[]){"Sampling Rate must be between 0.0 and 1.0, received NaN",
+	                                   NULL});
 	expect_error("- limit:\n    rate: 0\n    burst: 1\n",
 	             (const char *const[]){"failed to parse rate or burst", NULL});
 	expect_error("- metrics:\n    m:\n      type: summary\n",

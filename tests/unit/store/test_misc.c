@@ -152,6 +152,49 @@ static void test_api_time(void **state)
 	assert_int_equal(lf_api_parse_time("yesterday", 0, &t), -1);
 }
 
+/* issue 17: query parameters outside int64 nanoseconds neither overflow nor
+ * convert out of range; they saturate (Loki keeps a time.Time) or, where Go
+ * converts a float to int64, give math.MinInt64 as amd64 does */
+static void test_api_time_edges(void **state)
+{
+	(void)state;
+	int64_t t;
+	/* 10 digits are seconds: 9999999999 s is past 2262 */
+	assert_int_equal(lf_api_parse_time("9999999999", 0, &t), 0);
+	assert_true(t == INT64_MAX);
+	assert_int_equal(lf_api_parse_time("-999999999", 0, &t), 0);
+	assert_true(t == INT64_C(-999999999000000000));
+	/* float seconds: fraction rounded to ms as Loki does */
+	assert_int_equal(lf_api_parse_time("1700000000.1234567", 0, &t), 0);
+	assert_true(t == INT64_C(1700000000123000000));
+	assert_int_equal(lf_api_parse_time("-1.5", 0, &t), 0);
+	assert_true(t == INT64_C(-1500000000));
+	assert_int_equal(lf_api_parse_time("1.5e30", 0, &t), 0); /* int64(1.5e30) */
+	assert_true(t == INT64_MIN);
+	assert_int_equal(lf_api_parse_time("9.9e12", 0, &t), 0);
+	assert_true(t == INT64_MAX);
+	assert_int_equal(lf_api_parse_time("1.0e400", 0, &t), -1);
+	/* ParseInt range error, and not RFC3339 */
+	assert_int_equal(lf_api_parse_time("99999999999999999999", 0, &t), -1);
+
+	struct lf_error err;
+	int64_t step;
+	assert_int_equal(lf_api_parse_step("1e30s", &step, &err), -1);
+	assert_int_equal(lf_api_parse_step("1.5", &step, &err), 0);
+	assert_true(step == INT64_C(1500000000));
+	assert_int_equal(lf_api_parse_step("99999999999999999999", &step, &err), -1);
+	assert_non_null(strstr(err.msg, "It overflows int64"));
+	assert_int_equal(lf_api_parse_step("", &step, &err), 0);
+	assert_true(step == 0);
+	assert_int_equal(lf_api_parse_step("1.2.3", &step, &err), -1);
+	assert_int_equal(lf_api_parse_step("5m", &step, &err), 0);
+	assert_true(step == INT64_C(300000000000));
+	assert_true(lf_api_default_step(INT64_MIN, INT64_MAX) == INT64_C(73786977000000000));
+	assert_true(lf_api_default_step(0, 1000 * INT64_C(1000000000)) ==
+	            INT64_C(4000000000));
+	assert_true(lf_api_default_step(5, 5) == INT64_C(1000000000));
+}
+
 static void test_json_escape(void **state)
 {
 	(void)state;
@@ -457,6 +500,7 @@ int main(void)
 	        cmocka_unit_test(test_tenant_ids),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_api_time),
+	        cmocka_unit_test(test_api_time_edges),
 	        cmocka_unit_test(test_json_escape),
 	        cmocka_unit_test(test_vexpr),
 	        cmocka_unit_test(test_tenant_push_flush_reopen),
