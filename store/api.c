@@ -106,9 +106,10 @@ int lf_api_parse_step(const char *s, int64_t *out, struct lf_error *err)
 			return lf_err(err, "cannot parse \"%.64s\" to a valid duration", s);
 		d *= 1e9;
 		if (!(d <= 9223372036854775807.0 && d >= -9223372036854775808.0))
-			return lf_err(err,
-			              "cannot parse \"%.64s\" to a valid duration. It overflows int64",
-			              s);
+			return lf_err(
+			        err,
+			        "cannot parse \"%.64s\" to a valid duration. It overflows int64",
+			        s);
 		*out = go_f64_to_i64(d);
 		return 0;
 	}

@@ -190,8 +190,7 @@ static void test_api_time_edges(void **state)
 	assert_int_equal(lf_api_parse_step("5m", &step, &err), 0);
 	assert_true(step == INT64_C(300000000000));
 	assert_true(lf_api_default_step(INT64_MIN, INT64_MAX) == INT64_C(73786977000000000));
-	assert_true(lf_api_default_step(0, 1000 * INT64_C(1000000000)) ==
-	            INT64_C(4000000000));
+	assert_true(lf_api_default_step(0, 1000 * INT64_C(1000000000)) == INT64_C(4000000000));
 	assert_true(lf_api_default_step(5, 5) == INT64_C(1000000000));
 }
 
