@@ -497,7 +497,7 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 					format_secs(x, ts, sizeof(ts));
 					lf_buf_printf(&o, "%s[%s,\"%s\"]", x == start ? "" : ",",
 					              ts, val);
-					if (end - x < step)
+					if ((uint64_t)end - (uint64_t)x < (uint64_t)step)
 						break;
 					x += step;
 				}

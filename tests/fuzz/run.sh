@@ -23,9 +23,14 @@ all_targets=(push labels yaml timeutil)
 # Targets for the 'lang' modules, built when their implementation links.
 lang_targets=(regex selector template gotime)
 # store targets: built with the store files they need (the case below)
-store_targets=(chunk)
+store_targets=(chunk push_json query_params)
+# pipeline stages and relabeling (pipeline/), kubelet pods (discovery/),
+# the positions file (agent/tail/)
+more_targets=(stage_cri stage_docker stage_json stage_logfmt stage_regex stage_multiline
+	relabel k8s_pods positions)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}")
+[ ${#targets[@]} -gt 0 ] ||
+	targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}" "${more_targets[@]}")
 B="${FUZZ_BUILD:-$root/build-fuzz-clang}"
 CC="${CC_FUZZ:-clang}"
 mkdir -p "$B/obj"
@@ -64,6 +69,43 @@ done
 rm -f "$B/libcommon.a"
 ar rcs "$B/libcommon.a" "${objs[@]}"
 
+# lib_of NAME DIR [EXCLUDE...]: DIR/*.c (but the excluded files) compiled
+# into $B/libNAME.a, rebuilt when a source or common/ changed
+lib_of() {
+	local name=$1 dir=$2 src o skip x
+	shift 2
+	local lobjs=()
+	mkdir -p "$B/obj/$name"
+	for src in "$root/$dir"/*.c; do
+		skip=""
+		for x in "$@"; do [ "$(basename "$src")" = "$x" ] && skip=1; done
+		[ -n "$skip" ] && continue
+		o="$B/obj/$name/$(basename "$src" .c).o"
+		if [ ! -e "$o" ] || [ "$src" -nt "$o" ] || [ "$root/common" -nt "$o" ]; then
+			# shellcheck disable=SC2086
+			if ! "$CC" $cflags -fsanitize=fuzzer-no-link $inc -I"$root/$dir" \
+				-I"$root/store/logql" -c "$src" -o "$o" 2>"$o.log"; then
+				echo "run.sh: warning: $dir/$(basename "$src") does not compile (see $o.log); left out"
+				rm -f "$o"
+				continue
+			fi
+		fi
+		lobjs+=("$o")
+	done
+	rm -f "$B/lib$name.a"
+	[ ${#lobjs[@]} -gt 0 ] && ar rcs "$B/lib$name.a" "${lobjs[@]}"
+	return 0
+}
+need_pipeline="" need_store=""
+for t in "${targets[@]}"; do
+	case "$t" in
+	stage_* | relabel) need_pipeline=1 ;;
+	push_json | query_params) need_store=1 ;;
+	esac
+done
+[ -n "$need_pipeline" ] && lib_of pipeline pipeline
+[ -n "$need_store" ] && lib_of store store main.c
+
 status=0
 # One row per target: wall seconds, executions, coverage (libFuzzer's "cov"
 # edges and "ft" features at the end of the run), findings (new crash /
@@ -77,6 +119,12 @@ for t in "${targets[@]}"; do
 	extra=""
 	case "$t" in
 	chunk) extra="-I$root/store $root/store/chunk.c $root/store/crc32c.c -llz4 -lz" ;;
+	push_json | query_params)
+		extra="-I$root/store -I$root/store/logql $(echo "$root"/store/logql/*.c)"
+		extra="$extra $B/libstore.a -lsqlite3 -llz4 -lz" ;;
+	stage_* | relabel) extra="-I$root/pipeline $B/libpipeline.a" ;;
+	k8s_pods) extra="-I$root/discovery $root/discovery/kubernetes.c -lcurl" ;;
+	positions) extra="-I$root/agent/tail $root/agent/tail/positions.c" ;;
 	esac
 	# shellcheck disable=SC2086
 	if ! "$CC" $cflags -fsanitize=fuzzer $inc "$src" $extra "$B/libcommon.a" $libs \
