@@ -330,6 +330,23 @@ static struct lf_stream *stream_of(struct lf_tenant *t, const char *job)
 	return NULL;
 }
 
+/* issue 17: a retention period beyond the int64 range (now - period) keeps
+ * everything instead of overflowing */
+static void test_retention_extreme_period(void **state)
+{
+	(void)state;
+	struct tenant_fix f;
+	fix_open(&f, 1 << 20);
+	int64_t now = lf_now_ns();
+	push_lines(f.t, &f.c, now, 3, 10);
+	assert_true(lf_tenant_flush(f.t, true) >= 0);
+	assert_int_equal(lf_tenant_retention(f.t, now, INT64_MAX), 0);
+	assert_int_equal(lf_tenant_retention(f.t, INT64_MIN + 5, 10), 0);
+	struct lf_query_stats st = query_stats(f.t, "{job=\"bp\"}", 0, INT64_MAX);
+	assert_int_equal(st.chunk_lines + st.head_lines, 3);
+	fix_close(&f);
+}
+
 /* Head buffers are reused: a head cut for size gets its own buffer back
  * (emptied), other cuts feed a pool of at most LF_TENANT_SPARE buffers that
  * new heads take from; nothing pushed is lost on the way. */
@@ -500,6 +517,7 @@ int main(void)
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_api_time),
 	        cmocka_unit_test(test_api_time_edges),
+	        cmocka_unit_test(test_retention_extreme_period),
 	        cmocka_unit_test(test_json_escape),
 	        cmocka_unit_test(test_vexpr),
 	        cmocka_unit_test(test_tenant_push_flush_reopen),
