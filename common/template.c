@@ -1515,6 +1515,16 @@ static int64_t go_f64_to_i64(double f)
 	return (int64_t)f;
 }
 
+/* x * k for epoch conversions: time values here are int64 ns, Go's
+ * time.Time goes further; beyond 1677..2262 they saturate (issue 17) */
+static int64_t sat_mul(int64_t x, int64_t k)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(x, k, &r))
+		return (x < 0) != (k < 0) ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
 /* sprig's cast.ToInt64 / ToFloat64: strings are parsed, failures give 0 */
 static int64_t to_i64(const struct val *v)
 {
@@ -1761,7 +1771,7 @@ static int fn_date(struct lf_template *t, const struct cmd *c, struct val *a, si
 	if (a[1].k == V_TIME)
 		ns = a[1].i;
 	else if (a[1].k == V_INT)
-		ns = a[1].i * 1000000000;
+		ns = sat_mul(a[1].i, 1000000000);
 	else
 		return exec_err(t, "error calling date: expected a time, got %s",
 		                kind_name(a[1].k));
@@ -1848,16 +1858,16 @@ static int fn_unixToTime(struct lf_template *t, const struct cmd *c, struct val 
 		                (int)a[0].n, a[0].s);
 	switch (a[0].n) {
 	case 5:
-		time_result(r, x * 86400 * 1000000000);
+		time_result(r, sat_mul(x, INT64_C(86400000000000)));
 		return 0;
 	case 10:
-		time_result(r, x * 1000000000);
+		time_result(r, sat_mul(x, 1000000000));
 		return 0;
 	case 13:
-		time_result(r, x * 1000000);
+		time_result(r, sat_mul(x, 1000000));
 		return 0;
 	case 16:
-		time_result(r, x * 1000);
+		time_result(r, sat_mul(x, 1000));
 		return 0;
 	case 19:
 		time_result(r, x);

@@ -456,6 +456,13 @@ static void test_int_conversion_edges(void **state)
 	check("{{ int \"99999999999999999999\" }}|{{ int \" 5\" }}|{{ int \"0x10\" }}|{{ int "
 	      "\"-9223372036854775808\" }}",
 	      "0|0|16|-9223372036854775808");
+	/* epoch seconds beyond int64 ns saturate (Go's time.Time would go on to
+	 * year 2286 / 292277026596: out of reach of our int64 ns times) */
+	check("{{ date \"2006\" 9223372036854775807 }}|{{ date \"2006\" -9223372036854775807 }}",
+	      "2262|1677");
+	check("{{ unixToTime \"9999999999\" | unixEpoch }}|{{ unixToTime \"9999999999999\" | "
+	      "unixEpoch }}|{{ unixToTime \"9999999999999999\" | unixEpoch }}",
+	      "9223372036|9223372036|9223372036");
 	/* round's places (an int) may be anything */
 	check("{{ round 1.25 1e30 }}|{{ round 2.5 0 }}", "NaN|3");
 }
