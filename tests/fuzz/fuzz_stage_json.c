@@ -6,7 +6,7 @@
 #define MERGES 0
 
 static const char *const configs[] = {
-        "{}",
+        "{expressions: {a: '', b: b}}",
         "{expressions: {level: level, msg: msg, nested: 'a.b[0]', last: 'arr[-1]', quoted: '\"k e "
         "y\"', sub: 'a.b'}}",
         "{expressions: {x: x}, drop_malformed: true}",

@@ -152,16 +152,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct built own = {0}, *b;
 	const uint8_t *p = data + 1, *end = data + size;
-	if (data[0] < 0xF0) {
-		size_t k = data[0] % nconf;
-		if (!fixed_tried[k]) {
+	if (!fixed_tried[0]) { /* every fixed config builds (checked by any input) */
+		for (size_t k = 0; k < nconf; k++) {
 			char *y = fixed_yaml(configs[k]);
 			fixed_ok[k] = build(y, &fixed[k]) == 0;
 			FUZZ_CHECK(fixed_ok[k], "fixed config %zu does not build: %s", k, y);
 			free(y);
 			fixed_tried[k] = true;
 		}
-		b = &fixed[k];
+	}
+	if (data[0] < 0xF0) {
+		b = &fixed[data[0] % nconf];
 	} else {
 		const uint8_t *z = memchr(p, '\0', (size_t)(end - p));
 		size_t cn = z ? (size_t)(z - p) : (size_t)(end - p);
