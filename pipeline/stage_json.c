@@ -69,6 +69,21 @@ static int jpath_push(struct jpath *p, struct step st)
 	return 0;
 }
 
+/* The value of 4 hex digits at s (n bytes available), -1 if not that. */
+static int hex4(const char *s, size_t n)
+{
+	if (n < 4)
+		return -1;
+	int v = 0;
+	for (int k = 0; k < 4; k++) {
+		int h = lf_hexval(s[k]);
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
 /* Unescapes the body of a JSON string (validated before) into out, Go
  * style: bad surrogates and invalid UTF-8 become U+FFFD. */
 static void json_unescape(const char *s, size_t n, struct lf_buf *out)
@@ -96,17 +111,21 @@ static void json_unescape(const char *s, size_t n, struct lf_buf *out)
 				lf_buf_putc(out, '\t');
 				break;
 			case 'u': {
-				unsigned cp =
-				        (unsigned)(lf_hexval(s[i]) << 12 |
-				                   lf_hexval(s[i + 1]) << 8 |
-				                   lf_hexval(s[i + 2]) << 4 | lf_hexval(s[i + 3]));
+				/* callers validate; still, never shift a -1 or read
+				 * past n (issue 17: fuzz_stage_json) */
+				int h4 = hex4(s + i, n - i);
+				if (h4 < 0) {
+					lf_utf8_append(out, 0xfffd);
+					break;
+				}
+				unsigned cp = (unsigned)h4;
 				i += 4;
 				if (cp >= 0xd800 && cp < 0xdc00) {
-					if (i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u') {
-						unsigned lo = (unsigned)(lf_hexval(s[i + 2]) << 12 |
-						                         lf_hexval(s[i + 3]) << 8 |
-						                         lf_hexval(s[i + 4]) << 4 |
-						                         lf_hexval(s[i + 5]));
+					int lo4 = i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u'
+					                  ? hex4(s + i + 2, n - i - 2)
+					                  : -1;
+					if (lo4 >= 0) {
+						unsigned lo = (unsigned)lo4;
 						if (lo >= 0xdc00 && lo < 0xe000) {
 							cp = 0x10000 + ((cp - 0xd800) << 10) +
 							     (lo - 0xdc00);
@@ -195,12 +214,20 @@ static long jpath_parse(const char *e, struct jpath *p)
 		struct lf_buf f = LF_BUF_INIT;
 		if (c == '"') {
 			size_t j = i + 1;
+			bool bad = false;
 			while (j < n && e[j] != '"') {
-				if (e[j] == '\\')
+				if (e[j] == '\\') {
+					/* a JSON string escape, as JMESPath's lexer wants */
+					char x = j + 1 < n ? e[j + 1] : 0;
+					if (x == 'u')
+						bad |= hex4(e + j + 2, n - j - 2) < 0;
+					else if (!x || !strchr("\"\\/bfnrt", x))
+						bad = true;
 					j++;
+				}
 				j++;
 			}
-			if (j >= n) {
+			if (j >= n || bad) {
 				lf_buf_free(&f);
 				return (long)i;
 			}
