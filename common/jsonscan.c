@@ -80,6 +80,7 @@ static size_t token_end(const char *s, size_t n, size_t i)
 }
 
 static int hex4(const char *s);
+static int json_hex4(const char *s, size_t n);
 
 /* Are the backslash escapes of a string body valid (what lf_json_unescape
  * accepts)? No allocation. */
@@ -214,6 +215,12 @@ int lf_json_each(const char *s, size_t n, lf_json_member_fn fn, void *ctx, const
 	return -1;
 }
 
+/* 4 hex digits at s with n bytes available, -1 when they are not. */
+static int json_hex4(const char *s, size_t n)
+{
+	return n < 4 ? -1 : hex4(s);
+}
+
 static int hex4(const char *s)
 {
 	int v = 0;
@@ -324,17 +331,21 @@ void lf_json_unescape_go(const char *s, size_t n, struct lf_buf *out)
 				lf_buf_putc(out, '\t');
 				break;
 			case 'u': {
-				unsigned cp =
-				        (unsigned)(lf_hexval(s[i]) << 12 |
-				                   lf_hexval(s[i + 1]) << 8 |
-				                   lf_hexval(s[i + 2]) << 4 | lf_hexval(s[i + 3]));
+				/* callers validate; still, never shift a -1 or read
+				 * past n (issue 17: found by fuzz_stage_json) */
+				int h4 = json_hex4(s + i, n - i);
+				if (h4 < 0) {
+					lf_utf8_append(out, 0xfffd);
+					break;
+				}
+				unsigned cp = (unsigned)h4;
 				i += 4;
 				if (cp >= 0xd800 && cp < 0xdc00) {
-					if (i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u') {
-						unsigned lo = (unsigned)(lf_hexval(s[i + 2]) << 12 |
-						                         lf_hexval(s[i + 3]) << 8 |
-						                         lf_hexval(s[i + 4]) << 4 |
-						                         lf_hexval(s[i + 5]));
+					int lo4 = i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u'
+					                  ? json_hex4(s + i + 2, n - i - 2)
+					                  : -1;
+					if (lo4 >= 0) {
+						unsigned lo = (unsigned)lo4;
 						if (lo >= 0xdc00 && lo < 0xe000) {
 							cp = 0x10000 + ((cp - 0xd800) << 10) +
 							     (lo - 0xdc00);

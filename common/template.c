@@ -7,7 +7,9 @@
 #include "selector.h"
 #include "timeutil.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <locale.h>
 #include <math.h>
 #include <openssl/evp.h>
@@ -183,8 +185,12 @@ static char *arena_dup(struct arena *a, const char *s, size_t n)
 
 /* ---- values ---- */
 
-/* V_TIME: a time.Time (i = ns since the epoch), from now/toDate/__timestamp__ */
-enum vkind { V_MISSING, V_STR, V_INT, V_FLOAT, V_BOOL, V_NIL, V_MAP, V_TIME };
+/* V_TIME: a time.Time (i = ns since the epoch), from now/toDate/__timestamp__
+ * V_JOBJ / V_JARR: a JSON object / array from fromJson (Go:
+ * map[string]interface{} / []interface{}), kept as compact JSON text in s/n
+ * (arena); its scalars
+ * become strings, float64s, bools and nil when taken out with `index` */
+enum vkind { V_MISSING, V_STR, V_INT, V_FLOAT, V_BOOL, V_NIL, V_MAP, V_TIME, V_JOBJ, V_JARR };
 
 struct val {
 	enum vkind k;
@@ -314,6 +320,10 @@ static const char *kind_name(enum vkind k)
 		return "map[string]interface {}";
 	case V_TIME:
 		return "time.Time";
+	case V_JOBJ:
+		return "map[string]interface {}";
+	case V_JARR:
+		return "[]interface {}";
 	default:
 		return "invalid";
 	}
@@ -370,6 +380,9 @@ static bool truth(const struct val *v)
 	case V_MAP:
 	case V_TIME:
 		return true;
+	case V_JOBJ:
+	case V_JARR:
+		return v->n > 2; /* not {} or [] */
 	default:
 		return false;
 	}
@@ -785,12 +798,8 @@ static int fn_default(struct lf_template *t, const struct cmd *c, struct val *a,
 	return 0;
 }
 
-/* rune helpers (defined with the LogQL extras below) */
-static size_t rune_off(const struct val *s, int64_t k, int64_t *count);
-static int64_t rune_count(const struct val *s);
-
-/* trunc(n, s): Loki's rune-based version (sprig's cuts bytes); n < 0 keeps
- * the last -n runes */
+/* trunc(n, s): sprig's, which Loki 2.8 registers: counts bytes; n < 0
+ * keeps the last -n bytes */
 static int fn_trunc(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
                     struct val *r)
 {
@@ -799,20 +808,19 @@ static int fn_trunc(struct lf_template *t, const struct cmd *c, struct val *a, s
 	if (want_int(t, &a[0], &k) || want_str(t, &a[1]))
 		return -1;
 	*r = a[1];
-	int64_t len = rune_count(&a[1]);
+	int64_t len = (int64_t)a[1].n;
 	if (k < 0 && len + k > 0) {
-		size_t off = rune_off(&a[1], len + k, NULL);
-		r->s += off;
-		r->n -= off;
+		r->s += len + k;
+		r->n = (size_t)-k;
 	} else if (k >= 0 && len > k) {
-		r->n = rune_off(&a[1], k, NULL);
+		r->n = (size_t)k;
 	}
 	return 0;
 }
 
-/* substr(start, end, s): Loki's rune-based substring: start < 0 -> [:end]
- * ("" if end < 0 too), end < 0 or past the end -> [start:], start > end
- * -> "" */
+/* substr(start, end, s): sprig's byte version: start < 0 -> s[:end]; end < 0
+ * or past the end -> s[start:]; else s[start:end]. Go's slice expressions
+ * panic when out of range, which text/template reports as an error. */
 static int fn_substr(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
                      struct val *r)
 {
@@ -820,33 +828,34 @@ static int fn_substr(struct lf_template *t, const struct cmd *c, struct val *a, 
 	int64_t st = 0, en = 0;
 	if (want_int(t, &a[0], &st) || want_int(t, &a[1], &en) || want_str(t, &a[2]))
 		return -1;
-	int64_t len = rune_count(&a[2]);
-	if (en > len)
-		en = len;
-	if (st > len)
-		st = len;
+	int64_t len = (int64_t)a[2].n;
 	*r = a[2];
 	if (st < 0) {
-		if (en < 0) {
-			r->n = 0;
-			return 0;
-		}
-		r->n = rune_off(&a[2], en, NULL);
+		if (en < 0 || en > len)
+			return exec_err(t,
+			                "error calling substr: runtime error: slice bounds out of "
+			                "range [:%lld] with length %lld",
+			                (long long)en, (long long)len);
+		r->n = (size_t)en;
 		return 0;
 	}
-	size_t so = rune_off(&a[2], st, NULL);
-	if (en < 0) {
-		r->s += so;
-		r->n -= so;
+	if (en < 0 || en > len) {
+		if (st > len)
+			return exec_err(t,
+			                "error calling substr: runtime error: slice bounds out of "
+			                "range [%lld:%lld]",
+			                (long long)st, (long long)len);
+		r->s += st;
+		r->n -= (size_t)st;
 		return 0;
 	}
-	if (st > en) {
-		r->n = 0;
-		return 0;
-	}
-	size_t eo = rune_off(&a[2], en, NULL);
-	r->s += so;
-	r->n = eo - so;
+	if (st > en)
+		return exec_err(t,
+		                "error calling substr: runtime error: slice bounds out of range "
+		                "[%lld:%lld]",
+		                (long long)st, (long long)en);
+	r->s += st;
+	r->n = (size_t)(en - st);
 	return 0;
 }
 
@@ -1105,6 +1114,18 @@ static int fn_len(struct lf_template *t, const struct cmd *c, struct val *a, siz
                   struct val *r)
 {
 	(void)c, (void)n;
+	if (a[0].k == V_JOBJ || a[0].k == V_JARR) {
+		json_t *j =
+		        json_loadb(a[0].s, a[0].n, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+		if (!j)
+			return exec_err(t, "out of memory");
+		size_t k = json_is_object(j) ? json_object_size(j) : json_array_size(j);
+		json_decref(j);
+		memset(r, 0, sizeof *r);
+		r->k = V_INT;
+		r->i = (int64_t)k;
+		return 0;
+	}
 	if (a[0].k != V_STR)
 		return exec_err(t, "error calling len: len of type %s", kind_name(a[0].k));
 	memset(r, 0, sizeof *r);
@@ -1484,6 +1505,26 @@ static int fn_urldecode(struct lf_template *t, const struct cmd *c, struct val *
 	return tmp_result(t, r);
 }
 
+/* Go's int64(f) as amd64 executes it (CVTTSD2SQ): truncation toward zero;
+ * NaN and values outside [-2^63, 2^63) give math.MinInt64 (the spec leaves
+ * out-of-range conversions implementation-defined; C makes them UB). */
+static int64_t go_f64_to_i64(double f)
+{
+	if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0))
+		return INT64_MIN;
+	return (int64_t)f;
+}
+
+/* x * k for epoch conversions: time values here are int64 ns, Go's
+ * time.Time goes further; beyond 1677..2262 they saturate (issue 17) */
+static int64_t sat_mul(int64_t x, int64_t k)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(x, k, &r))
+		return (x < 0) != (k < 0) ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
 /* sprig's cast.ToInt64 / ToFloat64: strings are parsed, failures give 0 */
 static int64_t to_i64(const struct val *v)
 {
@@ -1492,7 +1533,7 @@ static int64_t to_i64(const struct val *v)
 	case V_TIME:
 		return v->i;
 	case V_FLOAT:
-		return (int64_t)v->f;
+		return go_f64_to_i64(v->f);
 	case V_BOOL:
 		return v->b;
 	case V_STR: {
@@ -1501,9 +1542,13 @@ static int64_t to_i64(const struct val *v)
 			return 0;
 		memcpy(tmp, v->s, v->n);
 		tmp[v->n] = '\0';
+		/* ParseInt(s, 0, 64): no leading space; out of range is an error */
+		if (isspace((unsigned char)tmp[0]))
+			return 0;
 		char *end;
+		errno = 0;
 		long long x = strtoll(tmp, &end, 0);
-		return *end ? 0 : x;
+		return *end || errno == ERANGE ? 0 : x;
 	}
 	default:
 		return 0;
@@ -1600,7 +1645,8 @@ static int fn_add1(struct lf_template *t, const struct cmd *c, struct val *a, si
                    struct val *r)
 {
 	(void)t, (void)c, (void)n;
-	int_result(r, to_i64(&a[0]) + 1);
+	/* Go's int64 addition wraps */
+	int_result(r, (int64_t)((uint64_t)to_i64(&a[0]) + 1u));
 	return 0;
 }
 
@@ -1725,7 +1771,7 @@ static int fn_date(struct lf_template *t, const struct cmd *c, struct val *a, si
 	if (a[1].k == V_TIME)
 		ns = a[1].i;
 	else if (a[1].k == V_INT)
-		ns = a[1].i * 1000000000;
+		ns = sat_mul(a[1].i, 1000000000);
 	else
 		return exec_err(t, "error calling date: expected a time, got %s",
 		                kind_name(a[1].k));
@@ -1812,16 +1858,16 @@ static int fn_unixToTime(struct lf_template *t, const struct cmd *c, struct val 
 		                (int)a[0].n, a[0].s);
 	switch (a[0].n) {
 	case 5:
-		time_result(r, x * 86400 * 1000000000);
+		time_result(r, sat_mul(x, INT64_C(86400000000000)));
 		return 0;
 	case 10:
-		time_result(r, x * 1000000000);
+		time_result(r, sat_mul(x, 1000000000));
 		return 0;
 	case 13:
-		time_result(r, x * 1000000);
+		time_result(r, sat_mul(x, 1000000));
 		return 0;
 	case 16:
-		time_result(r, x * 1000);
+		time_result(r, sat_mul(x, 1000));
 		return 0;
 	case 19:
 		time_result(r, x);
@@ -1954,6 +2000,423 @@ static int fn_duration(struct lf_template *t, const struct cmd *c, struct val *a
 	return 0;
 }
 
+/* --- more Go builtins: println, html, js, urlquery, index, slice, call --- */
+
+/* fmt.Sprint(args...) into b (spaces between operands when neither is a
+ * string) */
+static int sprint_into(struct lf_template *t, struct val *a, size_t n, struct lf_buf *b)
+{
+	lf_buf_reset(b);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && a[i].k != V_STR && a[i - 1].k != V_STR && lf_buf_putc(b, ' ') < 0)
+			return exec_err(t, "out of memory");
+		if (print_val(t, &a[i], b) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* fmt.Sprintln: always a space between operands, a newline at the end */
+static int fn_println(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                      struct val *r)
+{
+	(void)c;
+	struct lf_buf *b = &t->tmp2;
+	lf_buf_reset(b);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && lf_buf_putc(b, ' ') < 0)
+			return exec_err(t, "out of memory");
+		if (print_val(t, &a[i], b) < 0)
+			return -1;
+	}
+	if (lf_buf_putc(b, '\n') < 0)
+		return exec_err(t, "out of memory");
+	return str_result(t, r, b->data, b->len);
+}
+
+/* html/js/urlquery take fmt.Sprint of their arguments (one string as is) */
+static int escaper_input(struct lf_template *t, struct val *a, size_t n, const char **s,
+                         size_t *len)
+{
+	if (n == 1 && a[0].k == V_STR) {
+		*s = a[0].s;
+		*len = a[0].n;
+		return 0;
+	}
+	if (sprint_into(t, a, n, &t->tmp2) < 0)
+		return -1;
+	*s = t->tmp2.data ? t->tmp2.data : "";
+	*len = t->tmp2.len;
+	return 0;
+}
+
+/* template.HTMLEscapeString */
+static int fn_html(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                   struct val *r)
+{
+	(void)c;
+	const char *s;
+	size_t len;
+	if (escaper_input(t, a, n, &s, &len) < 0)
+		return -1;
+	lf_buf_reset(&t->tmp);
+	int rc = 0;
+	for (size_t i = 0; i < len && rc == 0; i++) {
+		switch (s[i]) {
+		case '\0':
+			rc = lf_buf_appends(&t->tmp, "\xef\xbf\xbd");
+			break;
+		case '"':
+			rc = lf_buf_appends(&t->tmp, "&#34;");
+			break;
+		case '\'':
+			rc = lf_buf_appends(&t->tmp, "&#39;");
+			break;
+		case '&':
+			rc = lf_buf_appends(&t->tmp, "&amp;");
+			break;
+		case '<':
+			rc = lf_buf_appends(&t->tmp, "&lt;");
+			break;
+		case '>':
+			rc = lf_buf_appends(&t->tmp, "&gt;");
+			break;
+		default:
+			rc = lf_buf_putc(&t->tmp, s[i]);
+		}
+	}
+	if (rc < 0)
+		return exec_err(t, "out of memory");
+	return tmp_result(t, r);
+}
+
+/* unicode.IsPrint for the runes JSEscapeString meets (approximation: C
+ * controls, DEL..NBSP, soft hyphen, U+2028/2029, surrogates, non-characters
+ * and U+FFFD from invalid bytes are escaped) */
+static bool js_printable(uint32_t cp)
+{
+	if (cp < 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad)
+		return false;
+	if (cp >= 0x2028 && cp <= 0x2029)
+		return false;
+	if (cp >= 0xfff9 && cp <= 0xfffb)
+		return false;
+	if ((cp & 0xfffe) == 0xfffe)
+		return false;
+	return true;
+}
+
+/* template.JSEscapeString */
+static int fn_js(struct lf_template *t, const struct cmd *c, struct val *a, size_t n, struct val *r)
+{
+	(void)c;
+	const char *s;
+	size_t len;
+	if (escaper_input(t, a, n, &s, &len) < 0)
+		return -1;
+	lf_buf_reset(&t->tmp);
+	int rc = 0;
+	for (size_t i = 0; i < len && rc == 0;) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch < 0x80) {
+			i++;
+			switch (ch) {
+			case '\\':
+				rc = lf_buf_appends(&t->tmp, "\\\\");
+				break;
+			case '\'':
+				rc = lf_buf_appends(&t->tmp, "\\'");
+				break;
+			case '"':
+				rc = lf_buf_appends(&t->tmp, "\\\"");
+				break;
+			case '<':
+				rc = lf_buf_appends(&t->tmp, "\\u003C");
+				break;
+			case '>':
+				rc = lf_buf_appends(&t->tmp, "\\u003E");
+				break;
+			case '&':
+				rc = lf_buf_appends(&t->tmp, "\\u0026");
+				break;
+			case '=':
+				rc = lf_buf_appends(&t->tmp, "\\u003D");
+				break;
+			default:
+				if (ch < ' ' || ch == 0x7f)
+					rc = lf_buf_printf(&t->tmp, "\\u%04X", ch);
+				else
+					rc = lf_buf_putc(&t->tmp, (char)ch);
+			}
+			continue;
+		}
+		uint32_t cp;
+		size_t w = dec_rune((const unsigned char *)s + i, len - i, &cp);
+		if (js_printable(cp) && !(cp == 0xFFFD && w == 1))
+			rc = lf_buf_append(&t->tmp, s + i, w);
+		else
+			rc = lf_buf_printf(&t->tmp, "\\u%04X",
+			                   cp == 0xFFFD && w == 1 ? 0xFFFD : cp);
+		i += w;
+	}
+	if (rc < 0)
+		return exec_err(t, "out of memory");
+	return tmp_result(t, r);
+}
+
+/* template.URLQueryEscaper: url.QueryEscape of fmt.Sprint(args) */
+static int fn_urlquery(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                       struct val *r)
+{
+	const char *s;
+	size_t len;
+	if (escaper_input(t, a, n, &s, &len) < 0)
+		return -1;
+	struct val v = {.k = V_STR, .s = s, .n = len};
+	return fn_urlencode(t, c, &v, 1, r);
+}
+
+/* a JSON value (borrowed) as a template value: objects and arrays stay
+ * JSON text, scalars become Go's float64/string/bool/nil */
+static int json_to_val(struct lf_template *t, json_t *j, struct val *r)
+{
+	memset(r, 0, sizeof *r);
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+	case JSON_ARRAY: {
+		char *txt = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *p = txt ? arena_dup(&t->arena, txt, strlen(txt)) : NULL;
+		if (!p) {
+			free(txt);
+			return exec_err(t, "out of memory");
+		}
+		r->k = json_is_object(j) ? V_JOBJ : V_JARR;
+		r->s = p;
+		r->n = strlen(txt);
+		free(txt);
+		return 0;
+	}
+	case JSON_STRING:
+		r->k = V_STR;
+		r->s = arena_dup(&t->arena, json_string_value(j), json_string_length(j));
+		r->n = json_string_length(j);
+		return r->s ? 0 : exec_err(t, "out of memory");
+	case JSON_REAL:
+	case JSON_INTEGER:
+		r->k = V_FLOAT;
+		r->f = json_number_value(j);
+		return 0;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		r->k = V_BOOL;
+		r->b = json_is_true(j);
+		return 0;
+	default:
+		r->k = V_NIL;
+		return 0;
+	}
+}
+
+static json_t *json_of(const struct val *v)
+{
+	return json_loadb(v->s, v->n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
+	                  NULL);
+}
+
+static int cmp_key(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* fmt %v of map[string]interface{} / []interface{}: map[k:v k2:v2] with
+ * sorted keys, [a b], nil inside as <nil> */
+static int print_json_node(struct lf_template *t, json_t *j, struct lf_buf *out, int depth)
+{
+	if (depth > 100)
+		return exec_err(t, "JSON value nested too deeply");
+	if (json_is_null(j))
+		return lf_buf_appends(out, "<nil>") < 0 ? exec_err(t, "out of memory") : 0;
+	if (json_is_array(j)) {
+		if (lf_buf_putc(out, '[') < 0)
+			return exec_err(t, "out of memory");
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			if ((i && lf_buf_putc(out, ' ') < 0))
+				return exec_err(t, "out of memory");
+			if (print_json_node(t, json_array_get(j, i), out, depth + 1) < 0)
+				return -1;
+		}
+		return lf_buf_putc(out, ']') < 0 ? exec_err(t, "out of memory") : 0;
+	}
+	if (json_is_object(j)) {
+		size_t n = json_object_size(j), k = 0;
+		const char **keys = calloc(n ? n : 1, sizeof *keys);
+		if (!keys)
+			return exec_err(t, "out of memory");
+		const char *key;
+		json_t *v;
+		json_object_foreach(j, key, v) keys[k++] = key;
+		qsort(keys, k, sizeof *keys, cmp_key);
+		int rc = lf_buf_appends(out, "map[") < 0 ? exec_err(t, "out of memory") : 0;
+		for (size_t i = 0; i < k && rc == 0; i++) {
+			if ((i && lf_buf_putc(out, ' ') < 0) || lf_buf_appends(out, keys[i]) < 0 ||
+			    lf_buf_putc(out, ':') < 0)
+				rc = exec_err(t, "out of memory");
+			else
+				rc = print_json_node(t, json_object_get(j, keys[i]), out,
+				                     depth + 1);
+		}
+		free(keys);
+		if (rc == 0 && lf_buf_putc(out, ']') < 0)
+			rc = exec_err(t, "out of memory");
+		return rc;
+	}
+	struct val sv;
+	if (json_to_val(t, j, &sv) < 0)
+		return -1;
+	return print_val(t, &sv, out);
+}
+
+static int print_json(struct lf_template *t, const struct val *v, struct lf_buf *out)
+{
+	json_t *j = json_of(v);
+	if (!j)
+		return exec_err(t, "invalid JSON value");
+	int rc = print_json_node(t, j, out, 0);
+	json_decref(j);
+	return rc;
+}
+
+/* sprig fromJson(s): Go's json.Unmarshal into interface{}; nil on error */
+static int fn_fromJson(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                       struct val *r)
+{
+	(void)c, (void)n;
+	if (want_str(t, &a[0]))
+		return -1;
+	json_t *j = json_loadb(a[0].s, a[0].n,
+	                       JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+	if (!j) {
+		memset(r, 0, sizeof *r);
+		r->k = V_NIL;
+		return 0;
+	}
+	int rc = json_to_val(t, j, r);
+	json_decref(j);
+	return rc;
+}
+
+/* Go index(item, keys...): strings give bytes (uint8), JSON arrays take int
+ * indexes, JSON objects string keys (a missing key gives nil) */
+static int fn_index(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                    struct val *r)
+{
+	(void)c;
+	struct val cur = a[0];
+	for (size_t i = 1; i < n; i++) {
+		if (cur.k == V_STR || cur.k == V_JARR) {
+			if (a[i].k != V_INT)
+				return exec_err(
+				        t,
+				        "error calling index: cannot index slice/array with "
+				        "type %s",
+				        kind_name(a[i].k));
+			int64_t x = a[i].i;
+			if (cur.k == V_STR) {
+				if (x < 0 || (uint64_t)x >= cur.n)
+					return exec_err(
+					        t, "error calling index: index out of range: %lld",
+					        (long long)x);
+				int64_t byte = (unsigned char)cur.s[x];
+				int_result(&cur, byte);
+				continue;
+			}
+			json_t *j = json_of(&cur);
+			if (!j)
+				return exec_err(t, "out of memory");
+			if (x < 0 || (uint64_t)x >= json_array_size(j)) {
+				json_decref(j);
+				return exec_err(t, "error calling index: index out of range: %lld",
+				                (long long)x);
+			}
+			int rc = json_to_val(t, json_array_get(j, (size_t)x), &cur);
+			json_decref(j);
+			if (rc < 0)
+				return -1;
+		} else if (cur.k == V_JOBJ) {
+			if (a[i].k != V_STR)
+				return exec_err(t,
+				                "error calling index: value has type %s; should be "
+				                "string",
+				                kind_name(a[i].k));
+			json_t *j = json_of(&cur);
+			char *key = arena_dup(&t->arena, a[i].s, a[i].n);
+			if (!j || !key) {
+				json_decref(j);
+				return exec_err(t, "out of memory");
+			}
+			json_t *v = strlen(key) == a[i].n ? json_object_get(j, key) : NULL;
+			int rc = 0;
+			if (v) {
+				rc = json_to_val(t, v, &cur);
+			} else {
+				memset(&cur, 0, sizeof cur);
+				cur.k = V_NIL;
+			}
+			json_decref(j);
+			if (rc < 0)
+				return -1;
+		} else if (cur.k == V_NIL || cur.k == V_MISSING) {
+			return exec_err(t, "error calling index: index of untyped nil");
+		} else {
+			return exec_err(t, "error calling index: can't index item of type %s",
+			                kind_name(cur.k));
+		}
+	}
+	*r = cur;
+	return 0;
+}
+
+/* Go slice(item, indexes...) on strings: s[i:], s[i:j] (3 indexes are an
+ * error for strings) */
+static int fn_slice(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                    struct val *r)
+{
+	(void)c;
+	if (a[0].k != V_STR)
+		return exec_err(t, "error calling slice: can't slice item of type %s",
+		                kind_name(a[0].k));
+	if (n > 3)
+		return exec_err(t, "error calling slice: cannot 3-index slice a string");
+	int64_t idx[2] = {0, (int64_t)a[0].n};
+	for (size_t i = 1; i < n; i++) {
+		if (a[i].k != V_INT)
+			return exec_err(
+			        t, "error calling slice: cannot index slice/array with type %s",
+			        kind_name(a[i].k));
+		if (a[i].i < 0 || a[i].i > (int64_t)a[0].n)
+			return exec_err(t, "error calling slice: index out of range: %lld",
+			                (long long)a[i].i);
+		idx[i - 1] = a[i].i;
+	}
+	if (idx[0] > idx[1])
+		return exec_err(t, "error calling slice: invalid slice index: %lld > %lld",
+		                (long long)idx[0], (long long)idx[1]);
+	*r = a[0];
+	r->s += idx[0];
+	r->n = (size_t)(idx[1] - idx[0]);
+	return 0;
+}
+
+/* Go call(fn, args...): templates here have no function values */
+static int fn_call(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                   struct val *r)
+{
+	(void)c, (void)n, (void)r;
+	if (a[0].k == V_NIL || a[0].k == V_MISSING)
+		return exec_err(t, "error calling call: call of nil");
+	return exec_err(t, "error calling call: non-function of type %s", kind_name(a[0].k));
+}
+
 static const struct func funcs[] = {
         /* Promtail template stage */
         {"ToLower", 1, 1, fn_lower},
@@ -2049,6 +2512,14 @@ static const struct func funcs[] = {
         {"bytes", 1, 1, fn_bytes},
         {"duration", 1, 1, fn_duration},
         {"duration_seconds", 1, 1, fn_duration},
+        {"fromJson", 1, 1, fn_fromJson},
+        {"println", 0, -1, fn_println},
+        {"html", 0, -1, fn_html},
+        {"js", 0, -1, fn_js},
+        {"urlquery", 0, -1, fn_urlquery},
+        {"index", 1, -1, fn_index},
+        {"slice", 1, -1, fn_slice},
+        {"call", 1, -1, fn_call},
         /* LogQL's __line__ / __timestamp__ are resolved through the lookup */
         {"__line__", 0, 0, NULL},
         {"__timestamp__", 0, 0, NULL},
@@ -2064,6 +2535,8 @@ static int find_func(const char *s, size_t n)
 }
 
 /* ---- printing (fmt %v) ---- */
+
+static int print_json(struct lf_template *t, const struct val *v, struct lf_buf *out);
 
 static int print_val(struct lf_template *t, const struct val *v, struct lf_buf *out)
 {
@@ -2106,6 +2579,9 @@ static int print_val(struct lf_template *t, const struct val *v, struct lf_buf *
 		return lf_buf_appends(out, "<no value>") < 0 ? exec_err(t, "out of memory") : 0;
 	case V_MAP:
 		return exec_err(t, "printing the whole data map is not supported");
+	case V_JOBJ:
+	case V_JARR:
+		return print_json(t, v, out);
 	case V_TIME: /* Go's Time.String() */
 		return time_format(t, "2006-01-02 15:04:05.999999999 -0700 MST", v->i, out);
 	}

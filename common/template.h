@@ -23,11 +23,12 @@
  *     subf mulf divf int int64 float64 toString empty coalesce ternary
  *     now date(layout,t) toDate(layout,s) unixEpoch unixEpochMillis
  *     unixEpochNanos unixToTime(s) toDateInZone(layout,zone,s) ceil floor
- *     round maxf minf bytes(s) duration(s) duration_seconds(s)
- *     (times print and format in the local zone; trunc/substr count runes,
- *     as Loki's versions do)
- *   Go builtins: eq ne lt le gt ge and or not len print printf (%s %d %v
- *     %q %x %f %%, widths)
+ *     round maxf minf bytes(s) duration(s) duration_seconds(s) fromJson(s)
+ *     (times print and format in the local zone; trunc/substr count bytes:
+ *     Loki 2.8 registers sprig's versions; fromJson gives a JSON object /
+ *     array for index/len/printing, or a scalar, nil on invalid JSON)
+ *   Go builtins: eq ne lt le gt ge and or not len index slice call print
+ *     println printf (%s %d %v %q %x %f %%, widths) html js urlquery
  * A regex argument given as a literal is compiled once at parse time.
  * Values are strings (what the lookup returns), ints, floats or bools. A
  * missing field is Go's "no value" (text/template's default with a map, as

@@ -66,6 +66,21 @@ static int jpath_push(struct jpath *p, struct step st)
 	return 0;
 }
 
+/* The value of 4 hex digits at s (n bytes available), -1 if not that. */
+static int hex4(const char *s, size_t n)
+{
+	if (n < 4)
+		return -1;
+	int v = 0;
+	for (int k = 0; k < 4; k++) {
+		int h = lf_hexval(s[k]);
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
 /* Parses the JMESPath subset; returns the offset of the first unsupported
  * character, or -1 when fine. */
 static long jpath_parse(const char *e, struct jpath *p)
@@ -110,12 +125,20 @@ static long jpath_parse(const char *e, struct jpath *p)
 		struct lf_buf f = LF_BUF_INIT;
 		if (c == '"') {
 			size_t j = i + 1;
+			bool bad = false;
 			while (j < n && e[j] != '"') {
-				if (e[j] == '\\')
+				if (e[j] == '\\') {
+					/* a JSON string escape, as JMESPath's lexer wants */
+					char x = j + 1 < n ? e[j + 1] : 0;
+					if (x == 'u')
+						bad |= hex4(e + j + 2, n - j - 2) < 0;
+					else if (!x || !strchr("\"\\/bfnrt", x))
+						bad = true;
 					j++;
+				}
 				j++;
 			}
-			if (j >= n) {
+			if (j >= n || bad) {
 				lf_buf_free(&f);
 				return (long)i;
 			}

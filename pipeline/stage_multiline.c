@@ -94,6 +94,16 @@ static int ml_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx, void 
 	return 0;
 }
 
+/* now - last without overflow (a max_wait_time near the int64 limit, a tick
+ * far in the future; issue 17): saturates */
+static int64_t idle_for(int64_t now, int64_t last)
+{
+	int64_t d;
+	if (__builtin_sub_overflow(now, last, &d))
+		return last < 0 ? INT64_MAX : INT64_MIN;
+	return d;
+}
+
 /* Builds the collapsed entry of st into dst and empties the block. */
 static void collapse(struct ml_stream *st, struct lf_entry *dst)
 {
@@ -183,11 +193,11 @@ static void ml_tick(void *state, int64_t now_ns, const struct lf_chain *rest)
 	size_t nd = 0, ng = 0;
 	for (size_t i = 0; due && gone && i < n; i++) {
 		struct ml_stream *st = v[i]->val;
-		if (now_ns - st->last_ns < s->max_wait)
+		if (idle_for(now_ns, st->last_ns) < s->max_wait)
 			continue;
 		if (st->lines)
 			due[nd++] = st;
-		else if (now_ns - st->last_ns >= 10 * s->max_wait)
+		else if (idle_for(now_ns, st->last_ns) / 10 >= s->max_wait)
 			lf_labels_copy(&gone[ng++], &v[i]->key);
 	}
 	free(v);

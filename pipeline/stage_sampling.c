@@ -4,6 +4,7 @@
  *
  * The random generator is per stage (xorshift64*, seeded from the clock),
  * not global, so pipelines do not share state. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +30,18 @@ static int sampling_create(const struct lf_ynode *cfg, struct lf_stage_ctx *ctx,
 	double rate = 0;
 	if (lf_ymap_double(cfg, ctx->path, "rate", &rate, err) < 0)
 		return -1;
-	if (rate < 0.0 || rate > 1.0)
+	/* NaN is refused too (its conversion to the integer boundary below
+	 * would be undefined; issue 17) and printed as Go prints it */
+	if (!(rate >= 0.0 && rate <= 1.0)) {
+		if (isnan(rate))
+			return lf_y_err(err, lf_ymap_get(cfg, "rate"), ctx->path,
+			                "sampling stage failed to parse rate,Sampling Rate must be "
+			                "between 0.0 and 1.0, received NaN");
 		return lf_y_err(err, lf_ymap_get(cfg, "rate"), ctx->path,
 		                "sampling stage failed to parse rate,Sampling Rate must be between "
 		                "0.0 and 1.0, received %f",
 		                rate);
+	}
 	struct sampling_stage *s = calloc(1, sizeof *s);
 	if (!s)
 		return lf_err(err, "out of memory");

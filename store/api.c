@@ -24,6 +24,42 @@
 
 #define JSON_CT "application/json; charset=UTF-8"
 
+/* Time arithmetic on user-supplied values saturates: an instant outside
+ * int64 nanoseconds (Loki's time.Time holds it) stays the earliest/latest
+ * representable one instead of wrapping (or being undefined in C). */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* time.Unix(sec, nsec).UnixNano(), saturated */
+static int64_t unix_ns(int64_t sec, int64_t nsec)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(sec, LF_NS_PER_SEC, &r))
+		return sec > 0 ? INT64_MAX : INT64_MIN;
+	return sat_add(r, nsec);
+}
+
+/* Go's int64(f) on amd64: NaN and values outside the range give MinInt64 */
+static int64_t go_f64_to_i64(double f)
+{
+	if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0))
+		return INT64_MIN;
+	return (int64_t)f;
+}
+
 int lf_api_parse_time(const char *s, int64_t def, int64_t *out)
 {
 	if (!s || !*s) {
@@ -33,23 +69,26 @@ int lf_api_parse_time(const char *s, int64_t def, int64_t *out)
 	size_t n = strlen(s);
 	if (strchr(s, '.') && strspn(s, "0123456789.-+eE") == n) {
 		char *end;
+		errno = 0;
 		double d = strtod(s, &end);
-		if (*end || !isfinite(d))
+		if (*end || !isfinite(d) || errno == ERANGE)
 			return -1;
+		/* Loki: s, ns := math.Modf(f); ns rounded to ms; time.Unix(int64(s),
+		 * int64(ns*1e9)) */
 		double ip;
 		double frac = modf(d, &ip);
-		/* Go: the fraction is rounded to milliseconds */
 		frac = round(frac * 1000) / 1000;
-		*out = (int64_t)ip * LF_NS_PER_SEC + (int64_t)(frac * 1e9);
+		*out = unix_ns(go_f64_to_i64(ip), (int64_t)(frac * 1e9));
 		return 0;
 	}
 	if (strspn(s, "0123456789") == n || (s[0] == '-' && strspn(s + 1, "0123456789") == n - 1)) {
 		char *end;
+		errno = 0;
 		long long v = strtoll(s, &end, 10);
-		if (*end)
+		if (*end || errno == ERANGE) /* ParseInt fails; not RFC3339 either */
 			return -1;
 		if (n <= 10) /* Loki reads short integers as seconds */
-			*out = (int64_t)v * LF_NS_PER_SEC;
+			*out = unix_ns(v, 0);
 		else
 			*out = (int64_t)v;
 		return 0;
@@ -338,8 +377,8 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 		if (api_time(a, route, resp, "end", lf_http_arg(req, "end"), now, &end) < 0)
 			return;
 		int64_t base = end > now ? now : end;
-		if (api_time(a, route, resp, "start", lf_http_arg(req, "start"), base - since,
-		             &start) < 0)
+		if (api_time(a, route, resp, "start", lf_http_arg(req, "start"),
+		             sat_sub(base, since), &start) < 0)
 			return;
 		if (end < start) {
 			fail(a, route, resp, 400,

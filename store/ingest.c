@@ -600,8 +600,12 @@ size_t lf_ingest_validate(const struct lf_ingest_ctx *ctx, struct lf_ingest_batc
 {
 	const struct lf_store_limits *l = &ctx->cfg->limits;
 	size_t removed = 0, w = 0, ws = 0;
-	int64_t oldest = ctx->now_ns - l->reject_old_samples_max_age;
-	int64_t newest = ctx->now_ns + l->creation_grace_period;
+	/* configured durations may reach the int64 limit: saturate (issue 17) */
+	int64_t oldest, newest;
+	if (__builtin_sub_overflow(ctx->now_ns, l->reject_old_samples_max_age, &oldest))
+		oldest = l->reject_old_samples_max_age > 0 ? INT64_MIN : INT64_MAX;
+	if (__builtin_add_overflow(ctx->now_ns, l->creation_grace_period, &newest))
+		newest = l->creation_grace_period > 0 ? INT64_MAX : INT64_MIN;
 	b->bytes = 0;
 	for (size_t si = 0; si < b->n_streams; si++) {
 		struct lf_ingest_stream *s = &b->streams[si];

@@ -276,7 +276,9 @@ static void *flusher_main(void *arg)
 		int64_t now = lf_monotonic_ns();
 		if (now >= next_retention) {
 			retention_all(s);
-			next_retention = now + s->cfg->compaction_interval;
+			if (__builtin_add_overflow(now, s->cfg->compaction_interval,
+			                           &next_retention)) /* saturate (issue 17) */
+				next_retention = INT64_MAX;
 		}
 		pthread_mutex_lock(&s->fmu);
 		if (s->stop)

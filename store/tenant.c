@@ -1351,7 +1351,9 @@ int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period)
 {
 	if (period <= 0)
 		return 0;
-	int64_t cutoff = now_ns - period;
+	int64_t cutoff; /* a period beyond now keeps everything (issue 17) */
+	if (__builtin_sub_overflow(now_ns, period, &cutoff))
+		cutoff = INT64_MIN;
 	pthread_mutex_lock(&t->flush_mu);
 	struct lf_chunk_ref *del = NULL;
 	size_t n = 0, cap = 0;

@@ -1410,16 +1410,30 @@ void lf_mq_limits_default(struct lf_mq_limits *l)
 int lf_mq_parse_step(const char *s, int64_t start, int64_t end, int64_t *step, struct lf_error *err)
 {
 	if (!s || !*s) {
-		int64_t secs = (end - start) / LF_NS_PER_SEC / 250;
-		*step = (secs < 1 ? 1 : secs) * LF_NS_PER_SEC;
+		/* max(floor((end-start)/250 s), 1 s), in doubles: end - start
+		 * may not fit int64 (times saturate at its limits) */
+		double secs = floor(((double)end - (double)start) / 1e9 / 250);
+		if (!(secs >= 1))
+			secs = 1;
+		if (secs > 9.2e9)
+			secs = 9.2e9;
+		*step = (int64_t)secs * LF_NS_PER_SEC;
 		return 0;
 	}
 	char *e;
 	double d = strtod(s, &e);
 	if (!*e && e != s) {
-		/* Go converts an out-of-range float to the most negative int64 */
+		/* Loki's parseSecondsOrDuration: an overflow is an error; NaN and
+		 * exactly 2^63 convert as Go does on amd64 (the most negative
+		 * int64), and are then refused below */
 		double ns = d * 1e9;
-		*step = ns < 9.2e18 && ns > -9.2e18 ? (int64_t)ns : INT64_MIN;
+		if (ns > 9223372036854775808.0 || ns < -9223372036854775808.0)
+			return lf_err(
+			        err,
+			        "cannot parse \"%.64s\" to a valid duration. It overflows int64",
+			        s);
+		*step = ns < 9223372036854775808.0 && ns >= -9223372036854775808.0 ? (int64_t)ns
+		                                                                   : INT64_MIN;
 	} else if (lf_parse_duration(s, step, err) < 0) {
 		return lf_err(err, "cannot parse \"%.64s\" to a valid duration", s);
 	}

@@ -23,11 +23,17 @@ all_targets=(push labels yaml timeutil)
 # Targets for the 'lang' modules, built when their implementation links.
 lang_targets=(regex selector template gotime)
 # store targets: built with the store files they need (the case below)
-store_targets=(chunk logql_pipeline logql_metric)
+store_targets=(chunk logql_pipeline logql_metric push_json query_params)
 # agent targets: built with the agent files they need (the case below)
 agent_targets=(syslog)
+# pipeline stages and relabeling (pipeline/), kubelet pods (discovery/),
+# the positions file (agent/tail/)
+more_targets=(stage_cri stage_docker stage_json stage_logfmt stage_regex stage_multiline
+	relabel k8s_pods positions)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}" "${agent_targets[@]}")
+[ ${#targets[@]} -gt 0 ] ||
+	targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}" "${agent_targets[@]}"
+		"${more_targets[@]}")
 B="${FUZZ_BUILD:-$root/build-fuzz-clang}"
 CC="${CC_FUZZ:-clang}"
 mkdir -p "$B/obj"
@@ -66,7 +72,50 @@ done
 rm -f "$B/libcommon.a"
 ar rcs "$B/libcommon.a" "${objs[@]}"
 
+# lib_of NAME DIR [EXCLUDE...]: DIR/*.c (but the excluded files) compiled
+# into $B/libNAME.a, rebuilt when a source or common/ changed
+lib_of() {
+	local name=$1 dir=$2 src o skip x
+	shift 2
+	local lobjs=()
+	mkdir -p "$B/obj/$name"
+	for src in "$root/$dir"/*.c; do
+		skip=""
+		for x in "$@"; do [ "$(basename "$src")" = "$x" ] && skip=1; done
+		[ -n "$skip" ] && continue
+		o="$B/obj/$name/$(basename "$src" .c).o"
+		if [ ! -e "$o" ] || [ "$src" -nt "$o" ] || [ "$root/common" -nt "$o" ]; then
+			# shellcheck disable=SC2086
+			if ! "$CC" $cflags -fsanitize=fuzzer-no-link $inc -I"$root/$dir" \
+				-I"$root/store/logql" -c "$src" -o "$o" 2>"$o.log"; then
+				echo "run.sh: warning: $dir/$(basename "$src") does not compile (see $o.log); left out"
+				rm -f "$o"
+				continue
+			fi
+		fi
+		lobjs+=("$o")
+	done
+	rm -f "$B/lib$name.a"
+	[ ${#lobjs[@]} -gt 0 ] && ar rcs "$B/lib$name.a" "${lobjs[@]}"
+	return 0
+}
+need_pipeline="" need_store=""
+for t in "${targets[@]}"; do
+	case "$t" in
+	stage_* | relabel) need_pipeline=1 ;;
+	push_json | query_params) need_store=1 ;;
+	esac
+done
+[ -n "$need_pipeline" ] && lib_of pipeline pipeline
+[ -n "$need_store" ] && lib_of store store main.c
+
 status=0
+# One row per target: wall seconds, executions, coverage (libFuzzer's "cov"
+# edges and "ft" features at the end of the run), findings (new crash /
+# leak / timeout / oom artifacts). Printed at the end and kept in
+# $B/results.md (FUZZ_TABLE=file to write it elsewhere).
+table="${FUZZ_TABLE:-$B/results.md}"
+rows=()
 for t in "${targets[@]}"; do
 	src="$here/fuzz_$t.c"
 	[ -f "$src" ] || { echo "== $t: no $src, skipped"; continue; }
@@ -76,6 +125,12 @@ for t in "${targets[@]}"; do
 	logql_pipeline) extra="-I$root/store/logql $root/store/logql/pipeline.c" ;;
 	logql_metric) extra="-I$root/store -I$root/store/logql $(ls "$root"/store/*.c "$root"/store/logql/*.c | grep -v -e /main.c -e /api.c) -lsqlite3 -llz4 -lz" ;;
 	syslog) extra="-I$root/agent/sources $root/agent/sources/syslog_parse.c" ;;
+	push_json | query_params)
+		extra="-I$root/store -I$root/store/logql $(echo "$root"/store/logql/*.c)"
+		extra="$extra $B/libstore.a -lsqlite3 -llz4 -lz" ;;
+	stage_* | relabel) extra="-I$root/pipeline $B/libpipeline.a" ;;
+	k8s_pods) extra="-I$root/discovery $root/discovery/kubernetes.c -lcurl" ;;
+	positions) extra="-I$root/agent/tail $root/agent/tail/positions.c" ;;
 	esac
 	# shellcheck disable=SC2086
 	if ! "$CC" $cflags -fsanitize=fuzzer $inc "$src" $extra "$B/libcommon.a" $libs \
@@ -95,10 +150,20 @@ for t in "${targets[@]}"; do
 		run=(-max_total_time="$secs")
 	fi
 	echo "== $t: ${run[*]}"
+	before=$(find "$art" -type f | wc -l)
+	t0=$(date +%s)
+	rc=0
 	# shellcheck disable=SC2086
-	if nice -n "${FUZZ_NICE:-10}" "$B/fuzz_$t" "${run[@]}" -timeout=10 -rss_limit_mb=2048 \
+	nice -n "${FUZZ_NICE:-10}" "$B/fuzz_$t" "${run[@]}" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" ${FUZZ_ARGS:-} \
-		"$work" >"$B/fuzz_$t.log" 2>&1; then
+		"$work" >"$B/fuzz_$t.log" 2>&1 || rc=$?
+	secs_run=$(($(date +%s) - t0))
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$B/fuzz_$t.log" | tail -1)
+	cov=$(grep -E '^#[0-9]+' "$B/fuzz_$t.log" | tail -1 | sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\).*/\1 \/ \2/p')
+	found=$(($(find "$art" -type f | wc -l) - before))
+	[ "$rc" -ne 0 ] && [ "$found" -eq 0 ] && found="exit $rc"
+	rows+=("| $t | $secs_run | ${execs:-?} | ${cov:-?} | $found |")
+	if [ "$rc" -eq 0 ]; then
 		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|DONE' \
 			"$B/fuzz_$t.log" | tr '\n' ' '
 		echo
@@ -109,4 +174,11 @@ for t in "${targets[@]}"; do
 		status=1
 	fi
 done
+{
+	echo "| target | seconds | executions | coverage (cov / ft) | findings |"
+	echo "|---|---:|---:|---:|---:|"
+	printf '%s\n' "${rows[@]}"
+} >"$table"
+echo
+cat "$table"
 exit $status

@@ -57,6 +57,16 @@ static void test_load_errors(void **st)
 	             (const char *const[]){"mutually exclusive", NULL});
 	expect_error("- sampling:\n    rate: 2\n",
 	             (const char *const[]){"Sampling Rate must be between 0.0 and 1.0", NULL});
+	/* a quoted identifier with a bad escape (found by fuzz_stage_json) */
+	expect_error("- json:\n    expressions:\n      v: 'a.\"\\u\"'\n",
+	             (const char *const[]){"could not compile JMES expression", NULL});
+	expect_error("- json:\n    expressions:\n      v: '\"\\uzz12\"'\n",
+	             (const char *const[]){"could not compile JMES expression", NULL});
+	expect_error("- json:\n    expressions:\n      v: '\"\\q\"'\n",
+	             (const char *const[]){"could not compile JMES expression", NULL});
+	expect_error("- sampling:\n    rate: nan\n",
+	             (const char *const[]){
+	                     "Sampling Rate must be between 0.0 and 1.0, received NaN", NULL});
 	expect_error("- limit:\n    rate: 0\n    burst: 1\n",
 	             (const char *const[]){"failed to parse rate or burst", NULL});
 	expect_error("- metrics:\n    m:\n      type: summary\n",

@@ -111,6 +111,25 @@ static void test_multiline_doc(void **st)
 	h_free(&h);
 }
 
+/* issue 17: a max_wait_time near the int64 limit and a tick far ahead
+ * neither overflow (10 x max_wait_time) nor lose the block */
+static void test_multiline_huge_wait(void **st)
+{
+	(void)st;
+	struct h h;
+	h_new(&h, "- multiline:\n    firstline: '^start'\n    max_wait_time: 2500000h\n");
+	assert_int_equal(h_push(&h, "{a=\"1\"}", "start 1"), LF_PIPE_HELD);
+	lf_pipeline_tick(h.p, lf_monotonic_ns() + LF_NS_PER_SEC, h_emit, &h);
+	assert_int_equal(h.n, 0); /* not timed out */
+	lf_pipeline_tick(h.p, INT64_MAX, h_emit, &h);
+	assert_int_equal(h.n, 1); /* 2500000h after the last line: released */
+	assert_string_equal(h_line(&h, 0), "start 1");
+	lf_pipeline_tick(h.p, INT64_MAX, h_emit, &h); /* idle stream: 10 x max_wait */
+	lf_pipeline_tick(h.p, INT64_MIN, h_emit, &h);
+	assert_int_equal(h.n, 1);
+	h_free(&h);
+}
+
 static void test_multiline_max_lines(void **st)
 {
 	(void)st;
@@ -348,6 +367,7 @@ int main(void)
 	        cmocka_unit_test(test_replace_source),
 	        cmocka_unit_test(test_multiline_doc),
 	        cmocka_unit_test(test_multiline_max_lines),
+	        cmocka_unit_test(test_multiline_huge_wait),
 	        cmocka_unit_test(test_hold_memory_bounds),
 	        cmocka_unit_test(test_decolorize),
 	        cmocka_unit_test(test_template_doc),

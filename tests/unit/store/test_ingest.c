@@ -43,6 +43,50 @@ static void on_discard(void *ctx, const char *reason, uint64_t lines, uint64_t b
 	r->lines += lines;
 }
 
+/* issue 17: reject_old_samples_max_age / creation_grace_period at the int64
+ * limit neither overflow nor reject good entries; extreme timestamps are
+ * judged without overflow */
+static void test_validation_extreme_limits(void **state)
+{
+	(void)state;
+	struct lf_store_limits saved = cfg.limits;
+	cfg.limits.reject_old_samples = true;
+	cfg.limits.reject_old_samples_max_age = INT64_MAX;
+	cfg.limits.creation_grace_period = INT64_MAX;
+	int64_t now = lf_now_ns();
+	struct lf_push_entry e1[] = {{now, "now", 3, NULL, 0},
+	                             {INT64_MAX, "far future", 10, NULL, 0},
+	                             {1, "1970", 4, NULL, 0}};
+	struct lf_push_stream ss[] = {{"{a=\"1\"}", e1, 3}};
+	struct lf_push_encoder *enc = lf_push_encoder_new();
+	struct lf_buf body = LF_BUF_INIT, errors = LF_BUF_INIT;
+	struct lf_error err;
+	assert_int_equal(lf_push_encode(enc, ss, 1, &body, &err), 0);
+	struct lf_ingest_batch b;
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(lf_ingest_decode(body.data, body.len, "application/x-protobuf", NULL,
+	                                  1 << 20, &b, &err),
+	                 0);
+	struct reasons r = {{0}, 0};
+	struct lf_ingest_ctx ic = {&cfg, now, on_discard, &r};
+	assert_int_equal(lf_ingest_validate(&ic, &b, &errors), 0);
+	assert_int_equal(b.n_entries, 3);
+	/* and the other extreme: a negative "now" far back */
+	lf_ingest_batch_reset(&b, 0);
+	assert_int_equal(lf_ingest_decode(body.data, body.len, "application/x-protobuf", NULL,
+	                                  1 << 20, &b, &err),
+	                 0);
+	cfg.limits.reject_old_samples_max_age = 1;
+	cfg.limits.creation_grace_period = 1;
+	struct lf_ingest_ctx ic2 = {&cfg, INT64_MIN + 1, on_discard, &r};
+	lf_ingest_validate(&ic2, &b, &errors);
+	cfg.limits = saved;
+	lf_ingest_batch_free(&b);
+	lf_buf_free(&body);
+	lf_buf_free(&errors);
+	lf_push_encoder_free(enc);
+}
+
 static void test_proto_roundtrip_and_validation(void **state)
 {
 	(void)state;
@@ -217,6 +261,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_proto_roundtrip_and_validation),
+	        cmocka_unit_test(test_validation_extreme_limits),
 	        cmocka_unit_test(test_limits_messages),
 	        cmocka_unit_test(test_decode_errors),
 	        cmocka_unit_test(test_utf8),

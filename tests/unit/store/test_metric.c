@@ -492,8 +492,9 @@ static const struct gcase cases[] = {
          "multiple matches for labels: many-to-one matching must be explicit", 500},
         {"count_over_time({job=\"j\"}[1m])", true, 60, 120, "0",
          "zero or negative query resolution step widths are not accepted", 400},
+        /* loghttp's parseSecondsOrDuration: seconds * 1e9 past int64 */
         {"count_over_time({job=\"j\"}[1m])", true, 60, 120, "1e300",
-         "zero or negative query resolution step widths are not accepted", 400},
+         "cannot parse \"1e300\" to a valid duration. It overflows int64", 400},
         /* parameters are checked before the query is parsed */
         {"count_over_time(", true, 60, 120, "-1",
          "zero or negative query resolution step widths are not accepted", 400},

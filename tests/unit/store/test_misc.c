@@ -15,6 +15,7 @@
 #include "chunk.h"
 #include "config.h"
 #include "crc32c.h"
+#include "meval.h"
 #include "query.h"
 #include "tenant.h"
 #include "timeutil.h"
@@ -151,6 +152,53 @@ static void test_api_time(void **state)
 	assert_int_equal(lf_api_parse_time("yesterday", 0, &t), -1);
 }
 
+/* issue 17: query parameters outside int64 nanoseconds neither overflow nor
+ * convert out of range; they saturate (Loki keeps a time.Time) or, where Go
+ * converts a float to int64, give math.MinInt64 as amd64 does */
+static void test_api_time_edges(void **state)
+{
+	(void)state;
+	int64_t t;
+	/* 10 digits are seconds: 9999999999 s is past 2262 */
+	assert_int_equal(lf_api_parse_time("9999999999", 0, &t), 0);
+	assert_true(t == INT64_MAX);
+	assert_int_equal(lf_api_parse_time("-999999999", 0, &t), 0);
+	assert_true(t == INT64_C(-999999999000000000));
+	/* float seconds: fraction rounded to ms as Loki does */
+	assert_int_equal(lf_api_parse_time("1700000000.1234567", 0, &t), 0);
+	assert_true(t == INT64_C(1700000000123000000));
+	assert_int_equal(lf_api_parse_time("-1.5", 0, &t), 0);
+	assert_true(t == INT64_C(-1500000000));
+	assert_int_equal(lf_api_parse_time("1.5e30", 0, &t), 0); /* int64(1.5e30) */
+	assert_true(t == INT64_MIN);
+	assert_int_equal(lf_api_parse_time("9.9e12", 0, &t), 0);
+	assert_true(t == INT64_MAX);
+	assert_int_equal(lf_api_parse_time("1.0e400", 0, &t), -1);
+	/* ParseInt range error, and not RFC3339 */
+	assert_int_equal(lf_api_parse_time("99999999999999999999", 0, &t), -1);
+
+	struct lf_error err;
+	int64_t step;
+	/* step: lf_mq_parse_step (Loki's parseSecondsOrDuration, then > 0) */
+	assert_int_equal(lf_mq_parse_step("1e30s", 0, 1, &step, &err), -1);
+	assert_int_equal(lf_mq_parse_step("1.5", 0, 1, &step, &err), 0);
+	assert_true(step == INT64_C(1500000000));
+	assert_int_equal(lf_mq_parse_step("99999999999999999999", 0, 1, &step, &err), -1);
+	assert_non_null(strstr(err.msg, "It overflows int64"));
+	assert_int_equal(lf_mq_parse_step("nan", 0, 1, &step, &err), -1);
+	assert_non_null(strstr(err.msg, "zero or negative"));
+	assert_int_equal(lf_mq_parse_step("1.2.3", 0, 1, &step, &err), -1);
+	assert_int_equal(lf_mq_parse_step("5m", 0, 1, &step, &err), 0);
+	assert_true(step == INT64_C(300000000000));
+	/* the default: max(floor((end-start)/250 s), 1 s), no overflow at the limits */
+	assert_int_equal(lf_mq_parse_step("", INT64_MIN, INT64_MAX, &step, &err), 0);
+	assert_true(step == INT64_C(73786976000000000));
+	assert_int_equal(lf_mq_parse_step(NULL, 0, 1000 * INT64_C(1000000000), &step, &err), 0);
+	assert_true(step == INT64_C(4000000000));
+	assert_int_equal(lf_mq_parse_step(NULL, 5, 5, &step, &err), 0);
+	assert_true(step == INT64_C(1000000000));
+}
+
 static void test_json_escape(void **state)
 {
 	(void)state;
@@ -263,6 +311,23 @@ static struct lf_stream *stream_of(struct lf_tenant *t, const char *job)
 			return t->streams[i];
 	fail_msg("no stream %s", key);
 	return NULL;
+}
+
+/* issue 17: a retention period beyond the int64 range (now - period) keeps
+ * everything instead of overflowing */
+static void test_retention_extreme_period(void **state)
+{
+	(void)state;
+	struct tenant_fix f;
+	fix_open(&f, 1 << 20);
+	int64_t now = lf_now_ns();
+	push_lines(f.t, &f.c, now, 3, 10);
+	assert_true(lf_tenant_flush(f.t, true) >= 0);
+	assert_int_equal(lf_tenant_retention(f.t, now, INT64_MAX), 0);
+	assert_int_equal(lf_tenant_retention(f.t, INT64_MIN + 5, 10), 0);
+	struct lf_query_stats st = query_stats(f.t, "{job=\"bp\"}", 0, INT64_MAX);
+	assert_int_equal(st.chunk_lines + st.head_lines, 3);
+	fix_close(&f);
 }
 
 /* Head buffers are reused: a head cut for size gets its own buffer back
@@ -434,6 +499,8 @@ int main(void)
 	        cmocka_unit_test(test_tenant_ids),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_api_time),
+	        cmocka_unit_test(test_api_time_edges),
+	        cmocka_unit_test(test_retention_extreme_period),
 	        cmocka_unit_test(test_json_escape),
 	        cmocka_unit_test(test_tenant_push_flush_reopen),
 	};
