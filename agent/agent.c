@@ -482,7 +482,12 @@ static bool rate_take(struct agent *a, int64_t now)
 		return false;
 	a->tokens -= 1.0;
 	a->rate_paused = true;
-	a->rate_resume_at = now + (int64_t)((1.0 - a->tokens) / l->readline_rate * 1e9);
+	/* A tiny readline_rate would make the wait overflow int64 (issue 17):
+	 * re-check at least once a minute, as the limit stage does. */
+	double wait_ns = (1.0 - a->tokens) / l->readline_rate * 1e9;
+	if (!(wait_ns < 60e9))
+		wait_ns = 60e9;
+	a->rate_resume_at = now + (int64_t)wait_ns;
 	return true;
 }
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,9 +225,9 @@ static int parse_limits(const struct lf_ynode *n, struct lf_limits_config *l, st
 	    lf_ymap_size(n, P, "max_line_size", &l->max_line_size, err) < 0 ||
 	    lf_ymap_bool(n, P, "max_line_size_truncate", &l->max_line_size_truncate, err) < 0)
 		return -1;
-	if (l->readline_rate_enabled && l->readline_rate <= 0)
+	if (l->readline_rate_enabled && !(l->readline_rate > 0 && isfinite(l->readline_rate)))
 		return lf_y_err(err, lf_ymap_get(n, "readline_rate"), "limits_config.readline_rate",
-		                "must be > 0");
+		                "must be a finite number > 0");
 	if (l->readline_burst < 0)
 		return lf_y_err(err, lf_ymap_get(n, "readline_burst"),
 		                "limits_config.readline_burst", "must be >= 0");
@@ -856,8 +857,8 @@ static void emit_after_key(struct lf_buf *o, const struct lf_ynode *v, int ind)
 	lf_buf_putc(o, '\n');
 }
 
-static void emit_map_body_ex(struct lf_buf *o, const struct lf_ynode *m, int ind,
-                             bool first_inline, bool tls);
+static void emit_map_body_ex(struct lf_buf *o, const struct lf_ynode *m, int ind, bool first_inline,
+                             bool tls);
 
 static void emit_map_body(struct lf_buf *o, const struct lf_ynode *m, int ind, bool first_inline)
 {
@@ -865,8 +866,8 @@ static void emit_map_body(struct lf_buf *o, const struct lf_ynode *m, int ind, b
 }
 
 /* tls: m is a tls_config map (its `key` is a secret). */
-static void emit_map_body_ex(struct lf_buf *o, const struct lf_ynode *m, int ind,
-                             bool first_inline, bool tls)
+static void emit_map_body_ex(struct lf_buf *o, const struct lf_ynode *m, int ind, bool first_inline,
+                             bool tls)
 {
 	for (size_t j = 0; j < m->n; j++) {
 		if (j || !first_inline)

@@ -203,6 +203,22 @@ static void test_unknown_key_line_col(void **state)
 	assert_contains(m, "static_config");
 }
 
+/* readline_rate must be a finite number > 0 (issue 17: NaN passed the old
+ * `<= 0` check, and a tiny rate made the agent's wait overflow int64). */
+static void test_readline_rate_values(void **state)
+{
+	(void)state;
+	const char *bad[] = {".nan", "nan", "inf", "1e999", "-1", "0"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char yaml[200];
+		snprintf(yaml, sizeof(yaml),
+		         "limits_config:\n  readline_rate_enabled: true\n  readline_rate: %s\n",
+		         bad[i]);
+		const char *m = load_err(yaml);
+		assert_contains(m, "limits_config.readline_rate");
+	}
+}
+
 /* The source blocks (agent/sources/) are checked at load: unknown keys and
  * bad values with line:column. */
 static void test_source_blocks(void **state)
@@ -451,6 +467,7 @@ int main(void)
 	        cmocka_unit_test(test_defaults),
 	        cmocka_unit_test(test_full),
 	        cmocka_unit_test(test_unknown_key_line_col),
+	        cmocka_unit_test(test_readline_rate_values),
 	        cmocka_unit_test(test_source_blocks),
 	        cmocka_unit_test(test_bad_values),
 	        cmocka_unit_test(test_duplicate_job),
