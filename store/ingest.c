@@ -2,16 +2,15 @@
 #include "ingest.h"
 
 #include <inttypes.h>
-#include <jansson.h>
 #include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "push.h"
+#include "push_json.h"
 #include "timeutil.h"
 
 #define MAX_ERROR_TEXT (64 << 10)
@@ -52,8 +51,7 @@ void lf_ingest_batch_free(struct lf_ingest_batch *b)
 	if (b->pb)
 		lf_push_request_free(b->pb);
 	lf_push_decoder_free(b->pd);
-	if (b->json)
-		json_decref(b->json);
+	lf_push_json_free(b->pj);
 	lf_buf_free(&b->inflated);
 	lf_buf_free(&b->scratch);
 	memset(b, 0, sizeof(*b));
@@ -75,12 +73,14 @@ void lf_ingest_batch_reset(struct lf_ingest_batch *b, size_t keep_max)
 	if (b->pb)
 		lf_push_request_free(b->pb);
 	b->pb = NULL;
-	if (b->json)
-		json_decref(b->json);
-	b->json = NULL;
+	lf_push_json_release(b->pj);
 	if (lf_push_decoder_retained(b->pd) > keep_max) {
 		lf_push_decoder_free(b->pd);
 		b->pd = NULL;
+	}
+	if (lf_push_json_retained(b->pj) > keep_max) {
+		lf_push_json_free(b->pj);
+		b->pj = NULL;
 	}
 	buf_reset_capped(&b->inflated, keep_max);
 	buf_reset_capped(&b->scratch, keep_max);
@@ -124,7 +124,6 @@ static struct lf_ingest_stream *add_stream(struct lf_ingest_batch *b)
 	struct lf_ingest_stream *s = &b->streams[b->n_streams++];
 	lf_labels_clear(&s->labels);
 	lf_buf_reset(&s->key);
-	s->raw_labels = NULL;
 	s->first = b->n_entries;
 	s->n = 0;
 	s->bytes = 0;
@@ -162,53 +161,6 @@ static int reserve_sm(struct lf_ingest_batch *b, size_t extra)
 	return 0;
 }
 
-/* Inflates gzip / zlib / raw deflate with a hard output cap. */
-static int inflate_capped(const char *in, size_t len, bool raw_deflate, size_t cap,
-                          struct lf_buf *out, struct lf_error *err)
-{
-	z_stream zs;
-	memset(&zs, 0, sizeof(zs));
-	if (inflateInit2(&zs, raw_deflate ? -15 : 15 + 32) != Z_OK)
-		return lf_err(err, "zlib init failed"), 400;
-	lf_buf_reset(out);
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)len;
-	int rc;
-	for (;;) {
-		if (lf_buf_reserve(out, 64 << 10) < 0) {
-			inflateEnd(&zs);
-			return lf_err(err, "out of memory decompressing the body"), 413;
-		}
-		zs.next_out = (Bytef *)out->data + out->len;
-		zs.avail_out = (uInt)(out->cap - out->len - 1);
-		size_t before = zs.avail_out;
-		rc = inflate(&zs, Z_NO_FLUSH);
-		out->len += before - zs.avail_out;
-		if (out->len > cap) {
-			inflateEnd(&zs);
-			return lf_err(err,
-			              "request body too large: decompressed body exceeds %zu bytes",
-			              cap),
-			       413;
-		}
-		if (rc == Z_STREAM_END)
-			break;
-		if (rc != Z_OK && rc != Z_BUF_ERROR) {
-			inflateEnd(&zs);
-			return lf_err(err, "invalid compressed body: %s",
-			              zs.msg ? zs.msg : "error"),
-			       400;
-		}
-		if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
-			inflateEnd(&zs);
-			return lf_err(err, "invalid compressed body: unexpected end of data"), 400;
-		}
-	}
-	inflateEnd(&zs);
-	out->data[out->len] = 0;
-	return 0;
-}
-
 /* Wire strings are cut at their first NUL byte, as the protobuf-c path
  * that came before read them as C strings: the same bytes are accepted. */
 static size_t c_strlen(const char *s, size_t n)
@@ -228,10 +180,11 @@ static int on_pb_stream(void *ctx, const char *labels, size_t labels_len, size_t
 	return 0;
 }
 
-static int on_pb_entry(void *ctx, int64_t ts_ns, const char *line, size_t line_len,
-                       const struct lf_push_sm_view *sm, size_t n_sm, struct lf_error *err)
+/* cut: metadata cut at the first NUL (protobuf, see c_strlen) or kept
+ * whole (JSON, where the strings carry their length). */
+static int add_entry(struct lf_ingest_batch *b, int64_t ts_ns, const char *line, size_t line_len,
+                     const struct lf_push_sm_view *sm, size_t n_sm, bool cut, struct lf_error *err)
 {
-	struct lf_ingest_batch *b = ctx;
 	struct lf_ingest_stream *s = &b->streams[b->n_streams - 1];
 	if (reserve_entries(b, 1) < 0 || (n_sm && reserve_sm(b, n_sm) < 0))
 		return lf_err(err, "out of memory");
@@ -245,12 +198,24 @@ static int on_pb_entry(void *ctx, int64_t ts_ns, const char *line, size_t line_l
 	for (size_t k = 0; k < n_sm; k++) {
 		struct lf_skv *kv = &b->sm[b->n_sm++];
 		kv->name = sm[k].name;
-		kv->nlen = c_strlen(sm[k].name, sm[k].name_len);
+		kv->nlen = cut ? c_strlen(sm[k].name, sm[k].name_len) : sm[k].name_len;
 		kv->value = sm[k].value;
-		kv->vlen = c_strlen(sm[k].value, sm[k].value_len);
+		kv->vlen = cut ? c_strlen(sm[k].value, sm[k].value_len) : sm[k].value_len;
 	}
 	s->n++;
 	return 0;
+}
+
+static int on_pb_entry(void *ctx, int64_t ts_ns, const char *line, size_t line_len,
+                       const struct lf_push_sm_view *sm, size_t n_sm, struct lf_error *err)
+{
+	return add_entry(ctx, ts_ns, line, line_len, sm, n_sm, true, err);
+}
+
+static int on_json_entry(void *ctx, int64_t ts_ns, const char *line, size_t line_len,
+                         const struct lf_push_sm_view *sm, size_t n_sm, struct lf_error *err)
+{
+	return add_entry(ctx, ts_ns, line, line_len, sm, n_sm, false, err);
 }
 
 static int decode_proto(const char *body, size_t len, size_t max_decoded, struct lf_ingest_batch *b,
@@ -275,204 +240,26 @@ static int decode_proto(const char *body, size_t len, size_t max_decoded, struct
 	return 0;
 }
 
-static int parse_ts_string(const char *s, int64_t *out)
-{
-	if (!*s)
-		return -1;
-	int64_t v = 0;
-	bool neg = false;
-	if (*s == '-') {
-		neg = true;
-		s++;
-	}
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (v > (INT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	*out = neg ? -v : v;
-	return 0;
-}
-
+/* The label text of both JSON forms goes through on_pb_stream: a `labels`
+ * string is cut at its first NUL as before, a rendered `stream` object
+ * holds none (lf_buf_append_quoted escapes control bytes). */
 static int decode_json(const char *body, size_t len, struct lf_ingest_batch *b,
                        struct lf_error *err)
 {
-	json_error_t je;
-	if (len == 0)
-		return lf_err(err, "empty push request body"), 400;
-	json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
-	if (!root)
-		return lf_err(err, "invalid JSON push request at line %d, column %d: %s", je.line,
-		              je.column, je.text),
-		       400;
-	b->json = root;
-	json_t *streams = json_object_get(root, "streams");
-	if (!json_is_array(streams))
-		return lf_err(err, "invalid JSON push request: \"streams\" must be an array"), 400;
-	size_t i;
-	json_t *js;
-	json_array_foreach(streams, i, js)
-	{
-		struct lf_ingest_stream *s = add_stream(b);
-		if (!s)
-			return lf_err(err, "out of memory"), 413;
-		json_t *labels = json_object_get(js, "stream");
-		json_t *ltext = json_object_get(js, "labels");
-		if (json_is_object(labels)) {
-			/* Rendered as the text form so both encodings share one validator. */
-			lf_buf_putc(&s->key, '{');
-			const char *k;
-			json_t *v;
-			int first = 1;
-			json_object_foreach(labels, k, v)
-			{
-				if (!json_is_string(v))
-					return lf_err(err,
-					              "invalid JSON push request: "
-					              "streams[%zu].stream.%s "
-					              "must be a string",
-					              i, k),
-					       400;
-				if (!first)
-					lf_buf_appends(&s->key, ", ");
-				first = 0;
-				lf_buf_appends(&s->key, k);
-				lf_buf_putc(&s->key, '=');
-				lf_buf_append_quoted(&s->key, json_string_value(v),
-				                     json_string_length(v));
-			}
-			if (lf_buf_putc(&s->key, '}') < 0)
-				return lf_err(err, "out of memory"), 413;
-		} else if (json_is_string(ltext)) {
-			s->raw_labels = json_string_value(ltext);
-		} else {
-			return lf_err(err,
-			              "invalid JSON push request: streams[%zu].stream must be "
-			              "an object",
-			              i),
-			       400;
-		}
-		json_t *values = json_object_get(js, "values");
-		if (!values)
-			values = json_object_get(js, "entries");
-		if (!json_is_array(values))
-			return lf_err(err,
-			              "invalid JSON push request: streams[%zu].values must be an "
-			              "array",
-			              i),
-			       400;
-		if (reserve_entries(b, json_array_size(values)) < 0)
-			return lf_err(err, "out of memory"), 413;
-		size_t j;
-		json_t *jv;
-		json_array_foreach(values, j, jv)
-		{
-			json_t *jts = json_array_get(jv, 0), *jl = json_array_get(jv, 1);
-			json_t *jsm = json_array_get(jv, 2);
-			if (!json_is_array(jv) || json_array_size(jv) < 2 ||
-			    json_array_size(jv) > 3)
-				return lf_err(err,
-				              "invalid JSON push request: streams[%zu].values[%zu] "
-				              "must be [\"<unix epoch in nanoseconds>\", \"<log "
-				              "line>\"] "
-				              "with an optional metadata object",
-				              i, j),
-				       400;
-			if (!json_is_string(jts))
-				return lf_err(err,
-				              "invalid JSON push request: "
-				              "streams[%zu].values[%zu]: "
-				              "timestamp must be a string of nanoseconds since the "
-				              "epoch",
-				              i, j),
-				       400;
-			int64_t ts;
-			if (parse_ts_string(json_string_value(jts), &ts) < 0)
-				return lf_err(err,
-				              "invalid JSON push request: "
-				              "streams[%zu].values[%zu]: "
-				              "invalid timestamp \"%.64s\"",
-				              i, j, json_string_value(jts)),
-				       400;
-			if (!json_is_string(jl))
-				return lf_err(err,
-				              "invalid JSON push request: "
-				              "streams[%zu].values[%zu]: "
-				              "log line must be a string",
-				              i, j),
-				       400;
-			struct lf_ingest_entry *e = &b->entries[b->n_entries++];
-			e->ts = ts;
-			e->line = json_string_value(jl);
-			e->line_len = json_string_length(jl);
-			e->sm_first = b->n_sm;
-			e->n_sm = 0;
-			e->dup = false;
-			if (jsm && !json_is_null(jsm)) {
-				if (!json_is_object(jsm))
-					return lf_err(err,
-					              "invalid JSON push request: "
-					              "streams[%zu].values[%zu]: structured "
-					              "metadata "
-					              "must be an object",
-					              i, j),
-					       400;
-				if (reserve_sm(b, json_object_size(jsm)) < 0)
-					return lf_err(err, "out of memory"), 413;
-				const char *k;
-				json_t *v;
-				json_object_foreach(jsm, k, v)
-				{
-					if (!json_is_string(v))
-						return lf_err(err,
-						              "invalid JSON push request: "
-						              "streams[%zu].values[%zu]: "
-						              "structured "
-						              "metadata %s must be a string",
-						              i, j, k),
-						       400;
-					struct lf_skv *kv = &b->sm[b->n_sm++];
-					kv->name = k;
-					kv->nlen = strlen(k);
-					kv->value = json_string_value(v);
-					kv->vlen = json_string_length(v);
-					e->n_sm++;
-				}
-			}
-			s->n++;
-		}
-	}
-	return 0;
+	if (!b->pj && !(b->pj = lf_push_json_new()))
+		return lf_err(err, "out of memory"), 413;
+	static const struct lf_push_visitor visitor = {on_pb_stream, on_json_entry};
+	return lf_push_json_walk(b->pj, body, len, &visitor, b, err);
 }
 
 int lf_ingest_decode(const char *body, size_t len, const char *content_type,
                      const char *content_encoding, size_t max_decoded, struct lf_ingest_batch *b,
                      struct lf_error *err)
 {
-	if (content_encoding && *content_encoding && strcasecmp(content_encoding, "identity") &&
-	    strcasecmp(content_encoding, "snappy")) {
-		bool raw;
-		if (!strcasecmp(content_encoding, "gzip") ||
-		    !strcasecmp(content_encoding, "x-gzip"))
-			raw = false;
-		else if (!strcasecmp(content_encoding, "deflate"))
-			raw = true;
-		else
-			return lf_err(err, "Content-Encoding \"%s\" not supported",
-			              content_encoding),
-			       415;
-		int st = inflate_capped(body, len, raw, max_decoded, &b->inflated, err);
-		if (st == 400 && raw) /* some clients send zlib-wrapped "deflate" */
-			st = inflate_capped(body, len, false, max_decoded, &b->inflated, err);
-		if (st)
-			return st;
-		body = b->inflated.data;
-		len = b->inflated.len;
-	}
+	int st = lf_push_content_decode(content_encoding, &body, &len, max_decoded, &b->inflated,
+	                                err);
+	if (st)
+		return st;
 	if (content_type && !strncasecmp(content_type, "application/json", 16))
 		return decode_json(body, len, b, err);
 	return decode_proto(body, len, max_decoded, b, err);
@@ -532,17 +319,10 @@ static const char *validate_labels(const struct lf_ingest_ctx *ctx, struct lf_in
                                    struct lf_ingest_stream *s, struct lf_buf *errors)
 {
 	const struct lf_store_limits *l = &ctx->cfg->limits;
-	const char *text;
-	size_t tlen;
-	if (s->raw_labels) {
-		text = s->raw_labels;
-		tlen = strlen(text);
-	} else {
-		lf_buf_reset(&b->scratch);
-		lf_buf_append(&b->scratch, s->key.data ? s->key.data : "", s->key.len);
-		text = b->scratch.data ? b->scratch.data : "";
-		tlen = b->scratch.len;
-	}
+	lf_buf_reset(&b->scratch);
+	lf_buf_append(&b->scratch, s->key.data ? s->key.data : "", s->key.len);
+	const char *text = b->scratch.data ? b->scratch.data : "";
+	size_t tlen = b->scratch.len;
 	int tshow = tlen > MSG_LABELS_MAX ? MSG_LABELS_MAX : (int)tlen;
 	if (!lf_utf8_valid(text, tlen)) {
 		add_error(errors, "error parsing labels '%.*s' with error: invalid UTF-8", tshow,

@@ -10,8 +10,8 @@
  * A batch borrows line and metadata bytes from the decoded request it owns
  * (the decompressed protobuf walked in place by lf_push_walk, JSON tree,
  * inflated body), so nothing is copied or allocated per line until the WAL
- * record is built. A protobuf stream's label text is copied into its key
- * (NUL-terminated for the label parser); raw_labels is then NULL.
+ * record is built. A stream's label text (protobuf, JSON `labels` string or
+ * rendered JSON `stream` object) is copied into its key.
  */
 #ifndef LF_STORE_INGEST_H
 #define LF_STORE_INGEST_H
@@ -39,7 +39,6 @@ struct lf_ingest_stream {
 	struct lf_labels labels;
 	struct lf_buf key;      /* canonical text `{a="b", c="d"}` */
 	uint64_t hash;          /* of key */
-	const char *raw_labels; /* as sent (borrowed), for messages */
 	size_t first, n;        /* range in batch->entries */
 	uint64_t bytes;         /* line + metadata bytes of its entries */
 	bool dropped;           /* set by the tenant (stream limit, rate limit) */
@@ -56,7 +55,7 @@ struct lf_ingest_batch {
 	/* owned decoded forms the pointers above borrow from */
 	void *pb;   /* Logproto__PushRequest * (unused by the protobuf path now) */
 	void *pd;   /* struct lf_push_decoder *: the decompressed protobuf */
-	void *json; /* json_t * */
+	void *pj;   /* struct lf_push_json *: the parsed JSON document */
 	struct lf_buf inflated;
 	struct lf_buf scratch;
 	size_t created; /* streams this push created (set by lf_tenant_push) */

@@ -14,18 +14,16 @@
  * the sender retries. Entries answered 204 live in memory only until the
  * agent's clients delivered them (a crash of the agent loses them).
  */
-#include <errno.h>
-#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
 
 #include "httpd.h"
 #include "log.h"
 #include "push.h"
+#include "push_json.h"
 #include "sources.h"
 #include "srcq.h"
 #include "timeutil.h"
@@ -114,7 +112,6 @@ struct req {
 	bool skip; /* current stream dropped by relabel */
 	int64_t now;
 	size_t entries;
-	struct lf_buf tmp;
 };
 
 static int stream_labels(struct req *r, const char *text, size_t len, struct lf_error *err)
@@ -162,155 +159,6 @@ static int v_entry(void *ctx, int64_t ts_ns, const char *line, size_t line_len,
 	return add_entry(r, ts_ns, line, line_len, n_sm ? &r->sm : NULL, err);
 }
 
-static int inflate_capped(const char *in, size_t len, bool raw, size_t cap, struct lf_buf *out,
-                          struct lf_error *err)
-{
-	z_stream zs;
-	memset(&zs, 0, sizeof zs);
-	if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK)
-		return lf_err(err, "zlib init failed");
-	lf_buf_reset(out);
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)len;
-	for (;;) {
-		if (lf_buf_reserve(out, 64 << 10) < 0) {
-			inflateEnd(&zs);
-			return lf_err(err, "out of memory decompressing the body");
-		}
-		zs.next_out = (Bytef *)out->data + out->len;
-		zs.avail_out = (uInt)(out->cap - out->len - 1);
-		size_t before = zs.avail_out;
-		int rc = inflate(&zs, Z_NO_FLUSH);
-		out->len += before - zs.avail_out;
-		if (out->len > cap) {
-			inflateEnd(&zs);
-			return lf_err(err,
-			              "request body too large: decompressed body exceeds %zu "
-			              "bytes",
-			              cap);
-		}
-		if (rc == Z_STREAM_END)
-			break;
-		if (rc != Z_OK && !(rc == Z_BUF_ERROR && zs.avail_in)) {
-			inflateEnd(&zs);
-			return lf_err(err, "invalid compressed body: %s",
-			              zs.msg ? zs.msg : "error");
-		}
-	}
-	inflateEnd(&zs);
-	return 0;
-}
-
-static int decode_json(struct req *r, const char *body, size_t len, struct lf_error *err)
-{
-	json_error_t je;
-	json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
-	if (!root)
-		return lf_err(err, "invalid JSON push request at line %d, column %d: %s", je.line,
-		              je.column, je.text);
-	int rc = 0;
-	json_t *streams = json_object_get(root, "streams");
-	if (!json_is_array(streams)) {
-		rc = lf_err(err, "invalid JSON push request: \"streams\" must be an array");
-		goto out;
-	}
-	size_t i;
-	json_t *js;
-	json_array_foreach(streams, i, js)
-	{
-		json_t *labels = json_object_get(js, "stream");
-		json_t *ltext = json_object_get(js, "labels");
-		lf_buf_reset(&r->tmp);
-		if (json_is_object(labels)) {
-			lf_buf_putc(&r->tmp, '{');
-			const char *k;
-			json_t *v;
-			int first = 1;
-			json_object_foreach(labels, k, v)
-			{
-				if (!json_is_string(v)) {
-					rc = lf_err(
-					        err,
-					        "invalid JSON push request: streams[%zu].stream.%s "
-					        "must be a string",
-					        i, k);
-					goto out;
-				}
-				if (!first)
-					lf_buf_appends(&r->tmp, ", ");
-				first = 0;
-				lf_buf_appends(&r->tmp, k);
-				lf_buf_putc(&r->tmp, '=');
-				lf_buf_append_quoted(&r->tmp, json_string_value(v),
-				                     json_string_length(v));
-			}
-			lf_buf_putc(&r->tmp, '}');
-		} else if (json_is_string(ltext)) {
-			lf_buf_append(&r->tmp, json_string_value(ltext), json_string_length(ltext));
-		} else {
-			rc = lf_err(err,
-			            "invalid JSON push request: streams[%zu].stream must be an "
-			            "object",
-			            i);
-			goto out;
-		}
-		if ((rc = stream_labels(r, r->tmp.data, r->tmp.len, err)) < 0)
-			goto out;
-		json_t *values = json_object_get(js, "values");
-		if (!values)
-			values = json_object_get(js, "entries");
-		if (!json_is_array(values)) {
-			rc = lf_err(err,
-			            "invalid JSON push request: streams[%zu].values must be an "
-			            "array",
-			            i);
-			goto out;
-		}
-		size_t j;
-		json_t *jv;
-		json_array_foreach(values, j, jv)
-		{
-			json_t *jt = json_array_get(jv, 0), *jl = json_array_get(jv, 1);
-			if (!json_is_array(jv) || !json_is_string(jt) || !json_is_string(jl)) {
-				rc = lf_err(err,
-				            "invalid JSON push request: streams[%zu].values[%zu] "
-				            "must be [\"<unix epoch in nanoseconds>\", \"<log "
-				            "line>\"]",
-				            i, j);
-				goto out;
-			}
-			const char *ts = json_string_value(jt);
-			char *end;
-			errno = 0;
-			long long v = strtoll(ts, &end, 10);
-			if (errno || end == ts || *end) {
-				rc = lf_err(err,
-				            "invalid JSON push request: streams[%zu].values[%zu]: "
-				            "timestamp \"%s\" is not an integer",
-				            i, j, ts);
-				goto out;
-			}
-			lf_labels_clear(&r->sm);
-			json_t *jsm = json_array_get(jv, 2);
-			if (json_is_object(jsm)) {
-				const char *k;
-				json_t *x;
-				json_object_foreach(jsm, k, x)
-				{
-					if (json_is_string(x))
-						lf_labels_set(&r->sm, k, json_string_value(x));
-				}
-			}
-			if ((rc = add_entry(r, v, json_string_value(jl), json_string_length(jl),
-			                    r->sm.n ? &r->sm : NULL, err)) < 0)
-				goto out;
-		}
-	}
-out:
-	json_decref(root);
-	return rc;
-}
-
 static void raw_lines(struct req *r, const char *body, size_t len)
 {
 	lf_labels_copy(&r->ls, &r->s->labels);
@@ -356,11 +204,7 @@ static void handler(void *ctx, const struct lf_http_request *hr, struct lf_http_
 		lf_http_text(resp, 405, "method not allowed\n");
 		return;
 	}
-	struct req r = {.s = s,
-	                .batch = LF_BUF_INIT,
-	                .ls = LF_LABELS_INIT,
-	                .sm = LF_LABELS_INIT,
-	                .tmp = LF_BUF_INIT};
+	struct req r = {.s = s, .batch = LF_BUF_INIT, .ls = LF_LABELS_INIT, .sm = LF_LABELS_INIT};
 	r.now = lf_now_ns();
 	r.tenant = lf_http_header(hr, "X-Scope-OrgID");
 	struct lf_error err = {{0}};
@@ -379,35 +223,22 @@ static void handler(void *ctx, const struct lf_http_request *hr, struct lf_http_
 		lf_err(&err, "mime: no media type");
 		goto done;
 	}
-	if (ce && ce[0] && strcasecmp(ce, "identity") && strcasecmp(ce, "snappy")) {
-		bool rawd;
-		if (!strcasecmp(ce, "gzip") || !strcasecmp(ce, "x-gzip"))
-			rawd = false;
-		else if (!strcasecmp(ce, "deflate"))
-			rawd = true;
-		else {
-			status = 415;
-			lf_err(&err, "Content-Encoding \"%s\" not supported", ce);
-			goto done;
-		}
-		int rc = inflate_capped(body, len, rawd, MAX_DECODED, &inflated, &err);
-		if (rc < 0 && rawd)
-			rc = inflate_capped(body, len, false, MAX_DECODED, &inflated, &err);
-		if (rc < 0) {
-			status = strstr(err.msg, "too large") ? 413 : 400;
-			goto done;
-		}
-		body = inflated.data;
-		len = inflated.len;
-	}
+	status = lf_push_content_decode(ce, &body, &len, MAX_DECODED, &inflated, &err);
+	if (status) /* 400, 413 or 415 */
+		goto done;
+	status = 204;
+	struct lf_push_visitor v = {.stream = v_stream, .entry = v_entry};
 	if (!strncasecmp(ct, "application/json", 16)) {
-		if (decode_json(&r, body, len, &err) < 0) {
-			status = 400;
+		struct lf_push_json *j = lf_push_json_new();
+		int st = !j ? (lf_err(&err, "out of memory"), 413)
+		            : lf_push_json_walk(j, body, len, &v, &r, &err);
+		lf_push_json_free(j);
+		if (st) {
+			status = st;
 			goto done;
 		}
 	} else {
 		struct lf_push_decoder *d = lf_push_decoder_new();
-		struct lf_push_visitor v = {.stream = v_stream, .entry = v_entry};
 		/* snappy(protobuf), also inside a gzip/deflate encoding (Loki) */
 		int rc = !d ? lf_err(&err, "out of memory")
 		            : lf_push_walk(d, body, len, MAX_DECODED, &v, &r, &err);
@@ -445,7 +276,6 @@ done:
 	count_req(s, status);
 	lf_buf_free(&inflated);
 	lf_buf_free(&r.batch);
-	lf_buf_free(&r.tmp);
 	lf_labels_free(&r.ls);
 	lf_labels_free(&r.sm);
 }
