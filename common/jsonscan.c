@@ -80,7 +80,6 @@ static size_t token_end(const char *s, size_t n, size_t i)
 }
 
 static int hex4(const char *s);
-static int json_hex4(const char *s, size_t n);
 
 /* Are the backslash escapes of a string body valid (what lf_json_unescape
  * accepts)? No allocation. */
@@ -215,8 +214,7 @@ int lf_json_each(const char *s, size_t n, lf_json_member_fn fn, void *ctx, const
 	return -1;
 }
 
-/* 4 hex digits at s with n bytes available, -1 when they are not. */
-static int json_hex4(const char *s, size_t n)
+int lf_json_hex4(const char *s, size_t n)
 {
 	return n < 4 ? -1 : hex4(s);
 }
@@ -333,7 +331,7 @@ void lf_json_unescape_go(const char *s, size_t n, struct lf_buf *out)
 			case 'u': {
 				/* callers validate; still, never shift a -1 or read
 				 * past n (issue 17: found by fuzz_stage_json) */
-				int h4 = json_hex4(s + i, n - i);
+				int h4 = lf_json_hex4(s + i, n - i);
 				if (h4 < 0) {
 					lf_utf8_append(out, 0xfffd);
 					break;
@@ -342,7 +340,7 @@ void lf_json_unescape_go(const char *s, size_t n, struct lf_buf *out)
 				i += 4;
 				if (cp >= 0xd800 && cp < 0xdc00) {
 					int lo4 = i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u'
-					                  ? json_hex4(s + i + 2, n - i - 2)
+					                  ? lf_json_hex4(s + i + 2, n - i - 2)
 					                  : -1;
 					if (lo4 >= 0) {
 						unsigned lo = (unsigned)lo4;

@@ -89,6 +89,9 @@ struct lf_jparser {
  * LF_JSON_MAX_DEPTH. Container nodes have s/len = their raw text. */
 int lf_jparse(struct lf_jparser *jp, const char *s, size_t n);
 void lf_jparser_free(struct lf_jparser *jp);
+/* The value of the 4 hex digits at s (n bytes available), -1 when they
+ * are not 4 hex digits (a JSON \\u escape). */
+int lf_json_hex4(const char *s, size_t n);
 /* Unescapes the body of a JSON string validated by lf_jparse into out, Go
  * style: bad surrogates and invalid UTF-8 become U+FFFD. */
 void lf_json_unescape_go(const char *s, size_t n, struct lf_buf *out);

@@ -66,21 +66,6 @@ static int jpath_push(struct jpath *p, struct step st)
 	return 0;
 }
 
-/* The value of 4 hex digits at s (n bytes available), -1 if not that. */
-static int hex4(const char *s, size_t n)
-{
-	if (n < 4)
-		return -1;
-	int v = 0;
-	for (int k = 0; k < 4; k++) {
-		int h = lf_hexval(s[k]);
-		if (h < 0)
-			return -1;
-		v = v << 4 | h;
-	}
-	return v;
-}
-
 /* Parses the JMESPath subset; returns the offset of the first unsupported
  * character, or -1 when fine. */
 static long jpath_parse(const char *e, struct jpath *p)
@@ -131,7 +116,7 @@ static long jpath_parse(const char *e, struct jpath *p)
 					/* a JSON string escape, as JMESPath's lexer wants */
 					char x = j + 1 < n ? e[j + 1] : 0;
 					if (x == 'u')
-						bad |= hex4(e + j + 2, n - j - 2) < 0;
+						bad |= lf_json_hex4(e + j + 2, n - j - 2) < 0;
 					else if (!x || !strchr("\"\\/bfnrt", x))
 						bad = true;
 					j++;

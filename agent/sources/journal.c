@@ -385,22 +385,10 @@ static void src_save(struct lf_source *base)
 static void src_list_json(struct lf_source *base, struct lf_buf *o)
 {
 	struct journal_src *s = (struct journal_src *)base;
-	lf_buf_appends(o, "{\"job\":");
-	lf_buf_append_json_string(o, s->job, strlen(s->job));
-	lf_buf_appends(o, ",\"type\":\"journal\",\"path\":");
 	const char *p = s->path && s->path[0] ? s->path : "(system journal)";
-	lf_buf_append_json_string(o, p, strlen(p));
-	lf_buf_appends(o, ",\"labels\":{");
-	for (size_t i = 0; i < s->labels.n; i++) {
-		if (i)
-			lf_buf_putc(o, ',');
-		const struct lf_label *l = &s->labels.v[i];
-		lf_buf_append_json_string(o, l->name, strlen(l->name));
-		lf_buf_putc(o, ':');
-		lf_buf_append_json_string(o, l->value, strlen(l->value));
-	}
+	lf_source_list_json_head(o, s->job, "journal", p, &s->labels);
 	lf_buf_printf(o,
-	              "},\"state\":\"%s\",\"lines\":%llu,\"inflight\":%llu,"
+	              ",\"state\":\"%s\",\"lines\":%llu,\"inflight\":%llu,"
 	              "\"no_message\":%llu,\"empty_labels\":%llu}",
 	              s->j ? "reading" : "closed", (unsigned long long)atomic_load(&s->n_lines),
 	              (unsigned long long)atomic_load(&s->n_inflight),

@@ -345,42 +345,15 @@ static int src_run_once(struct lf_source *base, int64_t now_ns, size_t budget)
 	return lf_source_drain(base, s->q, &s->rd, &s->sink, budget);
 }
 
-static int64_t src_next_wakeup(struct lf_source *base)
-{
-	(void)base;
-	return INT64_MAX;
-}
-
-static void noop_range(struct lf_source *s, uint64_t a, uint64_t b)
-{
-	(void)s, (void)a, (void)b;
-}
-static void noop_claim(struct lf_source *s, uint64_t a, uint64_t b, unsigned k)
-{
-	(void)s, (void)a, (void)b, (void)k;
-}
-static void noop_save(struct lf_source *s)
-{
-	(void)s;
-}
-
 static void src_list_json(struct lf_source *base, struct lf_buf *o)
 {
 	struct push_src *s = (struct push_src *)base;
-	lf_buf_appends(o, "{\"job\":");
-	lf_buf_append_json_string(o, s->job, strlen(s->job));
-	lf_buf_printf(o, ",\"type\":\"loki_push_api\",\"path\":\"%s:%d\",\"labels\":{",
-	              s->address && s->address[0] ? s->address : "", s->bound_port);
-	for (size_t i = 0; i < s->labels.n; i++) {
-		if (i)
-			lf_buf_putc(o, ',');
-		const struct lf_label *l = &s->labels.v[i];
-		lf_buf_append_json_string(o, l->name, strlen(l->name));
-		lf_buf_putc(o, ':');
-		lf_buf_append_json_string(o, l->value, strlen(l->value));
-	}
+	char path[300];
+	snprintf(path, sizeof(path), "%s:%d", s->address && s->address[0] ? s->address : "",
+	         s->bound_port);
+	lf_source_list_json_head(o, s->job, "loki_push_api", path, &s->labels);
 	lf_buf_printf(o,
-	              "},\"state\":\"listening\",\"entries\":%llu,\"lines\":%llu,"
+	              ",\"state\":\"listening\",\"entries\":%llu,\"lines\":%llu,"
 	              "\"requests_ok\":%llu,\"requests_queue_full\":%llu,"
 	              "\"requests_bad\":%llu}",
 	              (unsigned long long)atomic_load(&s->n_entries),
@@ -419,11 +392,11 @@ const struct lf_source_ops lf_pushapi_source_ops = {
         .create = src_create,
         .fd = src_fd,
         .run_once = src_run_once,
-        .next_wakeup = src_next_wakeup,
-        .release = noop_range,
-        .claim = noop_claim,
-        .ack = noop_range,
-        .save = noop_save,
+        .next_wakeup = lf_source_no_wakeup,
+        .release = lf_source_noop_range,
+        .claim = lf_source_noop_claim,
+        .ack = lf_source_noop_range,
+        .save = lf_source_noop_save,
         .list_json = src_list_json,
         .stop = src_stop,
         .free = src_free,

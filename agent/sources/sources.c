@@ -318,3 +318,43 @@ int lf_source_drain(struct lf_source *src, struct lf_srcq *q, struct lf_srcq_rea
 	}
 	return 1;
 }
+
+int64_t lf_source_no_wakeup(struct lf_source *s)
+{
+	(void)s;
+	return INT64_MAX;
+}
+
+void lf_source_noop_range(struct lf_source *s, uint64_t first, uint64_t last)
+{
+	(void)s, (void)first, (void)last;
+}
+
+void lf_source_noop_claim(struct lf_source *s, uint64_t first, uint64_t last, unsigned k)
+{
+	(void)s, (void)first, (void)last, (void)k;
+}
+
+void lf_source_noop_save(struct lf_source *s)
+{
+	(void)s;
+}
+
+void lf_source_list_json_head(struct lf_buf *o, const char *job, const char *type, const char *path,
+                              const struct lf_labels *labels)
+{
+	lf_buf_appends(o, "{\"job\":");
+	lf_buf_append_json_string(o, job, strlen(job));
+	lf_buf_printf(o, ",\"type\":\"%s\",\"path\":", type);
+	lf_buf_append_json_string(o, path, strlen(path));
+	lf_buf_appends(o, ",\"labels\":{");
+	for (size_t i = 0; i < labels->n; i++) {
+		if (i)
+			lf_buf_putc(o, ',');
+		const struct lf_label *l = &labels->v[i];
+		lf_buf_append_json_string(o, l->name, strlen(l->name));
+		lf_buf_putc(o, ':');
+		lf_buf_append_json_string(o, l->value, strlen(l->value));
+	}
+	lf_buf_putc(o, '}');
+}

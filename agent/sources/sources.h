@@ -82,4 +82,17 @@ void lf_srcq_reader_free(struct lf_srcq_reader *r);
 int lf_source_drain(struct lf_source *src, struct lf_srcq *q, struct lf_srcq_reader *r,
                     const struct lf_source_sink *sink, size_t budget);
 
+/* The ops of sources that take nothing back (syslog, the push API: the
+ * sender already has its answer) and have no timer. */
+int64_t lf_source_no_wakeup(struct lf_source *s);
+void lf_source_noop_range(struct lf_source *s, uint64_t first, uint64_t last);
+void lf_source_noop_claim(struct lf_source *s, uint64_t first, uint64_t last, unsigned k);
+void lf_source_noop_save(struct lf_source *s);
+
+/* The common start of a source's /targets object:
+ * `{"job":..,"type":..,"path":..,"labels":{..}` (the caller adds its own
+ * fields and the closing brace). */
+void lf_source_list_json_head(struct lf_buf *o, const char *job, const char *type, const char *path,
+                              const struct lf_labels *labels);
+
 #endif

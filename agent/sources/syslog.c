@@ -768,43 +768,12 @@ static int src_run_once(struct lf_source *base, int64_t now_ns, size_t budget)
 	return lf_source_drain(base, s->q, &s->rd, &s->sink, budget);
 }
 
-static int64_t src_next_wakeup(struct lf_source *base)
-{
-	(void)base;
-	return INT64_MAX;
-}
-
-static void noop_range(struct lf_source *s, uint64_t a, uint64_t b)
-{
-	(void)s, (void)a, (void)b;
-}
-static void noop_claim(struct lf_source *s, uint64_t a, uint64_t b, unsigned k)
-{
-	(void)s, (void)a, (void)b, (void)k;
-}
-static void noop_save(struct lf_source *s)
-{
-	(void)s;
-}
-
 static void src_list_json(struct lf_source *base, struct lf_buf *o)
 {
 	struct syslog_src *s = (struct syslog_src *)base;
-	lf_buf_appends(o, "{\"job\":");
-	lf_buf_append_json_string(o, s->job, strlen(s->job));
-	lf_buf_appends(o, ",\"type\":\"syslog\",\"path\":");
-	lf_buf_append_json_string(o, s->bound, strlen(s->bound));
-	lf_buf_appends(o, ",\"labels\":{");
-	for (size_t i = 0; i < s->labels.n; i++) {
-		if (i)
-			lf_buf_putc(o, ',');
-		const struct lf_label *l = &s->labels.v[i];
-		lf_buf_append_json_string(o, l->name, strlen(l->name));
-		lf_buf_putc(o, ':');
-		lf_buf_append_json_string(o, l->value, strlen(l->value));
-	}
+	lf_source_list_json_head(o, s->job, "syslog", s->bound, &s->labels);
 	lf_buf_printf(o,
-	              "},\"state\":\"listening\",\"protocol\":\"%s\",\"format\":\"%s\","
+	              ",\"state\":\"listening\",\"protocol\":\"%s\",\"format\":\"%s\","
 	              "\"connections\":%llu,\"entries\":%llu,\"parsing_errors\":%llu,"
 	              "\"empty_messages\":%llu,\"udp_dropped\":%llu,\"lines\":%llu}",
 	              s->udp ? "udp" : "tcp", s->rfc3164 ? "rfc3164" : "rfc5424",
@@ -869,11 +838,11 @@ const struct lf_source_ops lf_syslog_source_ops = {
         .create = src_create,
         .fd = src_fd,
         .run_once = src_run_once,
-        .next_wakeup = src_next_wakeup,
-        .release = noop_range,
-        .claim = noop_claim,
-        .ack = noop_range,
-        .save = noop_save,
+        .next_wakeup = lf_source_no_wakeup,
+        .release = lf_source_noop_range,
+        .claim = lf_source_noop_claim,
+        .ack = lf_source_noop_range,
+        .save = lf_source_noop_save,
         .list_json = src_list_json,
         .stop = src_stop,
         .free = src_free,
