@@ -13,11 +13,11 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "meval.h"
 #include "pipeline.h"
 #include "query.h"
 #include "selector.h"
 #include "timeutil.h"
-#include "vexpr.h"
 
 #define JSON_CT "application/json; charset=UTF-8"
 
@@ -269,47 +269,6 @@ out:
 	return rc;
 }
 
-static void format_value(double v, char *out, size_t n)
-{
-	if (isnan(v)) {
-		snprintf(out, n, "NaN");
-		return;
-	}
-	if (isinf(v)) {
-		snprintf(out, n, v > 0 ? "+Inf" : "-Inf");
-		return;
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(out, n, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
-			return;
-	}
-}
-
-static void format_secs(int64_t ns, char *out, size_t n)
-{
-	/* Prometheus model.Time: seconds with millisecond precision */
-	int64_t ms = ns / LF_NS_PER_MS;
-	if (ms % 1000 == 0)
-		snprintf(out, n, "%" PRId64, ms / 1000);
-	else
-		snprintf(out, n, "%" PRId64 ".%03lld", ms / 1000, llabs((long long)(ms % 1000)));
-	/* trailing zeros of the fraction are dropped, as Go's float formatting does */
-	char *dot = strchr(out, '.');
-	if (dot) {
-		char *e = out + strlen(out) - 1;
-		while (e > dot && *e == '0')
-			*e-- = 0;
-	}
-}
-
-static void empty_stats(struct lf_buf *o)
-{
-	struct lf_query_stats st;
-	memset(&st, 0, sizeof(st));
-	lf_query_stats_json(&st, o);
-}
-
 static void handle_query(struct lf_api *a, const struct lf_http_request *req,
                          struct lf_http_response *resp, bool range)
 {
@@ -416,76 +375,19 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 		lf_selector_free(sel);
 		lf_lq_pipeline_free(pipe);
 	} else {
-		double v;
-		bool vec;
-		if (lf_vexpr_eval(q, strlen(q), &v, &vec, &err) < 0) {
-			/* A metric query we cannot evaluate yet says so instead of
-			 * pretending the syntax is wrong. */
-			if (strchr(q, '{')) {
-				char msg[LF_ERROR_MAX + 64];
-				snprintf(msg, sizeof(msg),
-				         "metric queries are not supported by logferry-store yet: "
-				         "%.900s",
-				         q);
-				fail(a, route, resp, 400, msg);
-			} else {
-				fail(a, route, resp, 400, err.msg);
-			}
+		/* a metric query: store/logql/meval.h */
+		struct lf_mq_limits ml;
+		lf_mq_limits_default(&ml);
+		ml.max_query_series = a->cfg->limits.max_query_series;
+		struct lf_mq_source src =
+		        lf_mq_tenant_source(lf_store_tenant(a->store, tid, false, &err));
+		struct lf_mq_request rq = {q, range, start, end, lf_http_arg(req, "step")};
+		int status;
+		if (lf_mq_run(&src, &rq, &ml, &o, &status, &err) < 0) {
+			lf_buf_free(&o);
+			fail(a, route, resp, status, err.msg);
 			return;
 		}
-		char val[64], ts[40];
-		format_value(v, val, sizeof(val));
-		if (range) {
-			int64_t step = 0;
-			const char *sp = lf_http_arg(req, "step");
-			if (sp && *sp) {
-				struct lf_error derr;
-				if (strspn(sp, "0123456789.") == strlen(sp))
-					step = (int64_t)(strtod(sp, NULL) * 1e9);
-				else if (lf_parse_duration(sp, &step, &derr) < 0) {
-					fail(a, route, resp, 400, derr.msg);
-					return;
-				}
-			}
-			if (step <= 0) {
-				int64_t secs = (int64_t)ceil((double)(end - start) / 1e9 / 250);
-				step = (secs < 1 ? 1 : secs) * LF_NS_PER_SEC;
-			}
-			if ((end - start) / step > 11000) {
-				fail(a, route, resp, 400,
-				     "exceeded maximum resolution of 11,000 points per timeseries. "
-				     "Try decreasing the query resolution (?step=XX)");
-				return;
-			}
-			lf_buf_appends(
-			        &o, "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\","
-			            "\"result\":[");
-			if (vec) {
-				lf_buf_appends(&o, "{\"metric\":{},\"values\":[");
-				for (int64_t x = start; x <= end; x += step) {
-					format_secs(x, ts, sizeof(ts));
-					lf_buf_printf(&o, "%s[%s,\"%s\"]", x == start ? "" : ",",
-					              ts, val);
-				}
-				lf_buf_appends(&o, "]}");
-			}
-			lf_buf_appends(&o, "],\"stats\":");
-		} else {
-			format_secs(t, ts, sizeof(ts));
-			if (vec)
-				lf_buf_printf(&o,
-				              "{\"status\":\"success\",\"data\":{\"resultType\":"
-				              "\"vector\",\"result\":[{\"metric\":{},\"value\":[%s,"
-				              "\"%s\"]}],\"stats\":",
-				              ts, val);
-			else
-				lf_buf_printf(&o,
-				              "{\"status\":\"success\",\"data\":{\"resultType\":"
-				              "\"scalar\",\"result\":[%s,\"%s\"],\"stats\":",
-				              ts, val);
-		}
-		empty_stats(&o);
-		lf_buf_appends(&o, "}}");
 	}
 	resp->status = 200;
 	resp->content_type = JSON_CT;

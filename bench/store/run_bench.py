@@ -16,6 +16,11 @@
    Scan rate = Loki's `totalBytesProcessed` / time, per wall second and per
    second of store CPU (utime+stime from /proc). Reports the restarted
    store's peak RSS.
+3. Metric query: `sum by (stream) (count_over_time({job="x"} |= "error" [2h]))`
+   (the issue's `sum by (app)` over this data set, whose streams are told apart
+   by `stream`), 60 s steps over the first hour, three warm rounds: CPU
+   seconds and the store's peak RSS after them. With app text, also once
+   `avg_over_time({job="x"} | logfmt | unwrap bytes [2h]) by (stream)`.
 
 Targets: ingest >= 150 MB/s per core, scan >= 1 GB/s per core warm,
 RSS <= 256 MiB.
@@ -135,6 +140,35 @@ def query(pid, url, ts_base, label):
     return scanned / cpu / 1e9 if cpu > 0 else 0
 
 
+METRIC_Q = 'sum by (stream) (count_over_time({job="x"} |= "error" [2h]))'
+
+
+# app text only: an unwrapped range (logfmt parsing, every sample kept per series;
+# grouped at extraction, as the random trace_id would make every line a series)
+METRIC_UNWRAP_Q = 'avg_over_time({job="x"} | logfmt | unwrap bytes [2h]) by (stream)'
+
+
+def metric_query(pid, url, ts_base, label, q=METRIC_Q):
+    """The metric-query case: a range query, 60 s steps over the first hour
+    (every window reaches back 2h, so it covers all the data)."""
+    u = "%s/loki/api/v1/query_range?query=%s&start=%d&end=%d&step=60" % (
+        url, urllib.parse.quote(q), ts_base - 10**9, ts_base + 3600 * 10**9)
+    c0 = cpu_s(pid)
+    t0 = time.monotonic()
+    with urllib.request.urlopen(u, timeout=600) as r:
+        body = json.load(r)
+    dt = time.monotonic() - t0
+    cpu = cpu_s(pid) - c0
+    series = len(body["data"]["result"])
+    points = sum(len(s["values"]) for s in body["data"]["result"])
+    scanned = body["data"]["stats"]["summary"]["totalBytesProcessed"]
+    print("metric %s: %.3f s wall, %.2f s store CPU, %d series, %d points, %.0f MB scanned, "
+          "%s per CPU-second" % (
+              label, dt, cpu, series, points, scanned / 1e6,
+              "%.2f GB/s" % (scanned / cpu / 1e9) if cpu > 0 else "n/a (under 1 tick)"))
+    return cpu
+
+
 def main():
     total_mb = sys.argv[1] if len(sys.argv) > 1 else "1024"
     mode = sys.argv[2] if len(sys.argv) > 2 else "split"
@@ -180,6 +214,14 @@ def main():
         warm = [query(p.pid, url, ts_base, "warm %d" % r) for r in (1, 2, 3)]
         print("warm scan, median: %.2f GB/s per CPU-second; store peak RSS while querying: "
               "%d MiB" % (sorted(warm)[1], peak_rss_mib(p.pid)))
+        print("metric query: %s" % METRIC_Q)
+        mcpu = [metric_query(p.pid, url, ts_base, "warm %d" % r) for r in (1, 2, 3)]
+        print("metric query, median: %.2f CPU-seconds; store peak RSS after the metric "
+              "queries: %d MiB" % (sorted(mcpu)[1], peak_rss_mib(p.pid)))
+        if text == "app":
+            print("metric query: %s" % METRIC_UNWRAP_Q)
+            metric_query(p.pid, url, ts_base, "unwrap", METRIC_UNWRAP_Q)
+            print("store peak RSS after the unwrap query: %d MiB" % peak_rss_mib(p.pid))
     finally:
         if p and p.poll() is None:
             p.terminate()

@@ -23,7 +23,7 @@ all_targets=(push labels yaml timeutil)
 # Targets for the 'lang' modules, built when their implementation links.
 lang_targets=(regex selector template gotime)
 # store targets: built with the store files they need (the case below)
-store_targets=(chunk logql_pipeline)
+store_targets=(chunk logql_pipeline logql_metric)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}" "${lang_targets[@]}" "${store_targets[@]}")
 B="${FUZZ_BUILD:-$root/build-fuzz-clang}"
@@ -72,6 +72,7 @@ for t in "${targets[@]}"; do
 	case "$t" in
 	chunk) extra="-I$root/store $root/store/chunk.c $root/store/crc32c.c -llz4 -lz" ;;
 	logql_pipeline) extra="-I$root/store/logql $root/store/logql/pipeline.c" ;;
+	logql_metric) extra="-I$root/store -I$root/store/logql $(ls "$root"/store/*.c "$root"/store/logql/*.c | grep -v -e /main.c -e /api.c) -lsqlite3 -llz4 -lz" ;;
 	esac
 	# shellcheck disable=SC2086
 	if ! "$CC" $cflags -fsanitize=fuzzer $inc "$src" $extra "$B/libcommon.a" $libs \

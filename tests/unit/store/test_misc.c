@@ -1,5 +1,5 @@
 /* test_misc.c — crc32c, tenant IDs, config keys, API timestamps, JSON
- * escaping, the vector() expressions, and a tenant's push/flush/reopen. */
+ * escaping, and a tenant's push/flush/reopen. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +18,6 @@
 #include "query.h"
 #include "tenant.h"
 #include "timeutil.h"
-#include "vexpr.h"
 
 /* Bit-at-a-time CRC-32C: slow and obviously right. */
 static uint32_t crc_ref(const unsigned char *p, size_t n)
@@ -159,28 +158,6 @@ static void test_json_escape(void **state)
 	lf_json_str(&b, "a\"b\\c\n\t\x01 \xc3\xa9 \xff end", 17);
 	assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001 \xc3\xa9 \\ufffd end\"");
 	lf_buf_free(&b);
-}
-
-static void test_vexpr(void **state)
-{
-	(void)state;
-	double v;
-	bool vec;
-	struct lf_error err;
-	const char *q = "vector(1)+vector(1)";
-	assert_int_equal(lf_vexpr_eval(q, strlen(q), &v, &vec, &err), 0);
-	assert_true(vec);
-	assert_true(v == 2);
-	q = "2 * (3 + 4) - 2 ^ 3 / 4";
-	assert_int_equal(lf_vexpr_eval(q, strlen(q), &v, &vec, &err), 0);
-	assert_false(vec);
-	assert_true(v == 12);
-	q = "-vector(5) % 3";
-	assert_int_equal(lf_vexpr_eval(q, strlen(q), &v, &vec, &err), 0);
-	assert_true(vec && v == -2);
-	q = "vector(1) +";
-	assert_int_equal(lf_vexpr_eval(q, strlen(q), &v, &vec, &err), -1);
-	assert_non_null(strstr(err.msg, "parse error at line 1, col"));
 }
 
 static void store_metrics(struct lf_metrics *reg, struct lf_store_metrics *m)
@@ -458,7 +435,6 @@ int main(void)
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_api_time),
 	        cmocka_unit_test(test_json_escape),
-	        cmocka_unit_test(test_vexpr),
 	        cmocka_unit_test(test_tenant_push_flush_reopen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
