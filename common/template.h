@@ -26,6 +26,10 @@
  *     round maxf minf bytes(s) duration(s) duration_seconds(s)
  *     (times print and format in the local zone; trunc/substr count runes,
  *     as Loki's versions do)
+ *   Prometheus alerting templates (store/ruler): humanize humanize1024
+ *     humanizeDuration humanizePercentage humanizeTimestamp (UTC) toUpper
+ *     toLower match(re,s) reReplaceAll(re,repl,s) stripPort parseDuration
+ *     safeHtml (identity)
  *   Go builtins: eq ne lt le gt ge and or not len print printf (%s %d %v
  *     %q %x %f %%, widths)
  * A regex argument given as a literal is compiled once at parse time.

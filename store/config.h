@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "rconfig.h"
 
 struct lf_store_limits {
 	double ingestion_rate_mb;       /* per tenant, MB/s */
@@ -52,6 +53,7 @@ struct lf_store_config {
 	int64_t flush_check_period; /* ns */
 	bool retention_enabled;
 	int64_t compaction_interval; /* ns */
+	struct lf_ruler_config ruler; /* store/ruler/rconfig.h */
 };
 
 /* Fills cfg with the defaults (allocates the strings). */

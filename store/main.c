@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "ruler.h"
 
 static void usage(FILE *f)
 {
@@ -183,13 +184,20 @@ int main(int argc, char **argv)
 		lf_store_close(store);
 		goto fail;
 	}
-	struct lf_api api = {store, &cfg, reg};
+	struct lf_ruler *ruler = NULL;
+	if (lf_ruler_start(&cfg, store, reg, &ruler, &err) < 0) {
+		lf_error("starting the ruler: %s", err.msg);
+		lf_store_close(store);
+		goto fail;
+	}
+	struct lf_api api = {store, &cfg, reg, ruler};
 	struct lf_httpd_config hc = {cfg.http_listen_address, (int)cfg.http_listen_port,
 	                             (size_t)cfg.max_recv_msg_size, 0};
 	struct lf_httpd *httpd = NULL;
 	if (lf_httpd_start(&hc, lf_api_handle, &api, &httpd, &err) < 0) {
 		lf_error("starting the HTTP server on %s:%lld: %s", cfg.http_listen_address,
 		         (long long)cfg.http_listen_port, err.msg);
+		lf_ruler_stop(ruler);
 		lf_store_close(store);
 		goto fail;
 	}
@@ -202,6 +210,7 @@ int main(int argc, char **argv)
 		;
 	lf_info("received signal %d, shutting down: flushing heads to chunks", sig);
 	lf_httpd_stop(httpd);
+	lf_ruler_stop(ruler);
 	lf_store_close(store);
 	lf_metrics_free(reg);
 	lf_store_config_free(&cfg);
