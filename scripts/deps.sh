@@ -13,6 +13,8 @@ PKGS=(
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates
   # time zones for the timestamp stage's `location` (and its tests)
   tzdata
+  # the store's ruler e2e: a real Alertmanager and a Prometheus remote-write receiver
+  prometheus-alertmanager prometheus
 )
 
 missing=()

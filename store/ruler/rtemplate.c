@@ -23,8 +23,9 @@ static const struct {
         {".Labels.", "." PFX "L", true},
         {"$externalLabels.", "." PFX "E", true},
         {".ExternalLabels.", "." PFX "E", true},
-        {"$value", "." PFX "V", false},
-        {".Value", "." PFX "V", false},
+        /* $value is a float64 in Prometheus (gt $value 5.0 works) */
+        {"$value", "(float64 ." PFX "V)", false},
+        {".Value", "(float64 ." PFX "V)", false},
         {"$externalURL", "." PFX "U", false},
         {".ExternalURL", "." PFX "U", false},
 };

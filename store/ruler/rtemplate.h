@@ -7,8 +7,8 @@
  * The Go-template engine here has no variables, so the text is rewritten
  * before parsing: `$labels.x`/`.Labels.x` become a field lookup of label x,
  * `$externalLabels.x`/`.ExternalLabels.x` one of external label x,
- * `$value`/`.Value` and `$externalURL`/`.ExternalURL` lookups of the value
- * and URL (strings and quoted text are left alone). The humanize family and
+ * `$value`/`.Value` `(float64 <value lookup>)` (a number, as in Prometheus),
+ * `$externalURL`/`.ExternalURL` a lookup of the URL (strings and quoted text are left alone). The humanize family and
  * Prometheus' other functions live in common/template.c.
  *
  * The output of one expansion is bounded (LF_RTMPL_MAX_OUT bytes); longer
