@@ -1999,8 +1999,8 @@ static int fn_humanize1024(struct lf_template *t, const struct cmd *c, struct va
 	return fmt4g(t, r, v, p[i]);
 }
 
-static int fn_humanizeDuration(struct lf_template *t, const struct cmd *c, struct val *a,
-                               size_t n, struct val *r)
+static int fn_humanizeDuration(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                               struct val *r)
 {
 	(void)c, (void)n;
 	double v = to_f64(&a[0]);
@@ -2022,7 +2022,8 @@ static int fn_humanizeDuration(struct lf_template *t, const struct cmd *c, struc
 			lf_buf_printf(&t->tmp, "%s%lldh %lldm %llds", sign, (long long)h,
 			              (long long)min, (long long)sec);
 		else if (min)
-			lf_buf_printf(&t->tmp, "%s%lldm %llds", sign, (long long)min, (long long)sec);
+			lf_buf_printf(&t->tmp, "%s%lldm %llds", sign, (long long)min,
+			              (long long)sec);
 		else
 			lf_buf_printf(&t->tmp, "%s%.4gs", sign, v);
 		return tmp_result(t, r);
@@ -2044,8 +2045,8 @@ static int fn_humanizePercentage(struct lf_template *t, const struct cmd *c, str
 }
 
 /* Go's time.Time.String() of the epoch seconds v, in UTC */
-static int fn_humanizeTimestamp(struct lf_template *t, const struct cmd *c, struct val *a,
-                                size_t n, struct val *r)
+static int fn_humanizeTimestamp(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                                struct val *r)
 {
 	(void)c, (void)n;
 	double v = to_f64(&a[0]);

@@ -52,7 +52,7 @@ struct lf_store_config {
 	int64_t max_chunk_age;      /* ns */
 	int64_t flush_check_period; /* ns */
 	bool retention_enabled;
-	int64_t compaction_interval; /* ns */
+	int64_t compaction_interval;  /* ns */
 	struct lf_ruler_config ruler; /* store/ruler/rconfig.h */
 };
 

@@ -16,8 +16,8 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
-#include "store.h"
 #include "ruler.h"
+#include "store.h"
 
 static void usage(FILE *f)
 {

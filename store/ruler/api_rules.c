@@ -23,8 +23,9 @@ static void server_error(struct lf_http_response *resp, const char *msg)
 {
 	resp->status = 500;
 	resp->content_type = JSON_CT;
-	lf_buf_appends(&resp->body,
-	               "{\"status\":\"error\",\"data\":null,\"errorType\":\"server_error\",\"error\":");
+	lf_buf_appends(
+	        &resp->body,
+	        "{\"status\":\"error\",\"data\":null,\"errorType\":\"server_error\",\"error\":");
 	lf_buf_append_json_string(&resp->body, msg, strlen(msg));
 	lf_buf_putc(&resp->body, '}');
 }
@@ -42,8 +43,9 @@ static void render_map(const struct lf_rule_groups *gs, const char *only_ns, str
 		if (only_ns && strcmp(g->ns, only_ns))
 			continue;
 		if (!cur || strcmp(cur, g->ns)) {
-			if (strspn(g->ns, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
-			                  "-.") == strlen(g->ns))
+			if (strspn(g->ns,
+			           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+			           "-.") == strlen(g->ns))
 				lf_buf_appends(o, g->ns);
 			else
 				lf_buf_append_quoted(o, g->ns, strlen(g->ns));
@@ -178,8 +180,9 @@ void lf_api_rules_handle(struct lf_ruler *r, const char *tenant, const struct lf
 			if (strcmp(gs.v[i].ns, ns) || strcmp(gs.v[i].name, g.name))
 				total += gs.v[i].n_rules;
 		if (cfg->max_rules_per_tenant > 0 && (int64_t)total > cfg->max_rules_per_tenant) {
-			lf_http_text(resp, 400, "%zu rules exceed the limit of %lld rules per tenant\n",
-			             total, (long long)cfg->max_rules_per_tenant);
+			lf_http_text(resp, 400,
+			             "%zu rules exceed the limit of %lld rules per tenant\n", total,
+			             (long long)cfg->max_rules_per_tenant);
 			lf_rule_group_free(&g);
 			goto out;
 		}
@@ -217,8 +220,9 @@ void lf_api_rules_handle(struct lf_ruler *r, const char *tenant, const struct lf
 			mine.n = 0;
 		}
 		if (mine.n == before) {
-			lf_http_text(resp, 404, has_group ? "group does not exist\n"
-			                                  : "namespace does not exist\n");
+			lf_http_text(resp, 404,
+			             has_group ? "group does not exist\n"
+			                       : "namespace does not exist\n");
 			goto out;
 		}
 		if (lf_rules_write_ns(cfg->local_directory, tenant, ns, mine.v, mine.n, &err) < 0) {

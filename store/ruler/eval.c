@@ -92,8 +92,8 @@ static struct lf_alert *add_alert(struct lf_alert_rule *ar)
 
 /* The labels and annotations of one sample's alert. */
 static int expand(struct lf_alert_rule *ar, const struct lf_sample *s,
-                  const struct lf_eval_env *env, struct lf_labels *labels,
-                  struct lf_labels *ann, struct lf_buf *tmp, struct lf_error *err)
+                  const struct lf_eval_env *env, struct lf_labels *labels, struct lf_labels *ann,
+                  struct lf_buf *tmp, struct lf_error *err)
 {
 	const struct lf_rule *r = ar->rule;
 	struct lf_rtmpl_data d = {&s->metric, env ? env->external_labels : NULL, s->value,
@@ -104,8 +104,8 @@ static int expand(struct lf_alert_rule *ar, const struct lf_sample *s,
 	for (size_t i = 0; i < r->labels.n; i++) {
 		if (lf_rtmpl_exec(ar->label_tmpl[i], &d, tmp, err) < 0)
 			return -1;
-		if (lf_labels_setn(labels, r->labels.v[i].name, r->labels.v[i].name_len, tmp->data ? tmp->data : "",
-		                   tmp->len) < 0)
+		if (lf_labels_setn(labels, r->labels.v[i].name, r->labels.v[i].name_len,
+		                   tmp->data ? tmp->data : "", tmp->len) < 0)
 			return lf_err(err, "out of memory");
 	}
 	if (lf_labels_set(labels, "alertname", r->name) < 0)
@@ -237,8 +237,9 @@ size_t lf_alert_rule_collect(struct lf_alert_rule *ar, int64_t ts, int64_t resen
 		a->last_sent_at = ts;
 		int64_t delta = resend_delay > interval ? resend_delay : interval;
 		a->valid_until = ts + 4 * delta;
-		fn(ctx, a, a->resolved_at && a->state == LF_ALERT_INACTIVE ? a->resolved_at
-		                                                             : a->valid_until);
+		fn(ctx, a,
+		   a->resolved_at && a->state == LF_ALERT_INACTIVE ? a->resolved_at
+		                                                   : a->valid_until);
 		sent++;
 	}
 	return sent;
@@ -296,8 +297,9 @@ int lf_record_samples(const struct lf_rule *r, const struct lf_sample *in, size_
 		for (size_t j = 0; j < i; j++)
 			if (lf_labels_equal(&out[i].metric, &out[j].metric)) {
 				lf_samples_free(out, i + 1);
-				return lf_err(err, "vector contains metrics with the same labelset after "
-				                   "applying rule labels");
+				return lf_err(
+				        err, "vector contains metrics with the same labelset after "
+				             "applying rule labels");
 			}
 	}
 	return 0;

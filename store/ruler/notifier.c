@@ -73,8 +73,8 @@ static size_t discard_body(char *p, size_t s, size_t nm, void *ud)
 }
 
 /* 0 delivered, 1 retry, -1 give up. */
-static int post(struct lf_notifier *n, const char *url, const char *tenant, const struct lf_buf *body,
-                long *status, char *cerr)
+static int post(struct lf_notifier *n, const char *url, const char *tenant,
+                const struct lf_buf *body, long *status, char *cerr)
 {
 	CURL *c = curl_easy_init();
 	if (!c)
@@ -101,7 +101,8 @@ static int post(struct lf_notifier *n, const char *url, const char *tenant, cons
 	}
 	if (cred) {
 		snprintf(auth, sizeof(auth), "Authorization: %s %s",
-		         cfg->am_auth_type && cfg->am_auth_type[0] ? cfg->am_auth_type : "Bearer", cred);
+		         cfg->am_auth_type && cfg->am_auth_type[0] ? cfg->am_auth_type : "Bearer",
+		         cred);
 		h = curl_slist_append(h, auth);
 		free(cred);
 	}
@@ -209,9 +210,11 @@ static void *run(void *arg)
 				lf_metric_inc(n->errors, lv);
 				if (r < 0)
 					fatal++;
-				lf_warn("sending %zu alerts to Alertmanager failed: url=%s status=%ld "
+				lf_warn("sending %zu alerts to Alertmanager failed: url=%s "
+				        "status=%ld "
 				        "err: %s%s",
-				        nb, n->urls[u], st, cerr, r < 0 ? " (dropped)" : " (will retry)");
+				        nb, n->urls[u], st, cerr,
+				        r < 0 ? " (dropped)" : " (will retry)");
 			}
 		}
 		if (delivered || fatal == (int)n->n_urls || stopping) {
@@ -285,16 +288,17 @@ int lf_notifier_start(const struct lf_ruler_config *cfg, struct lf_metrics *reg,
 	}
 	const char *tl[] = {"tenant", NULL};
 	const char *ul[] = {"alertmanager", NULL};
-	n->sent = lf_metrics_family(reg, LF_METRIC_COUNTER, "logferry_store_ruler_alerts_sent_total",
-	                            "Alerts delivered to Alertmanager.", tl, NULL, 0);
-	n->dropped = lf_metrics_family(reg, LF_METRIC_COUNTER,
-	                               "logferry_store_ruler_alerts_dropped_total",
-	                               "Alerts dropped (queue full or refused by Alertmanager).", tl,
-	                               NULL, 0);
+	n->sent =
+	        lf_metrics_family(reg, LF_METRIC_COUNTER, "logferry_store_ruler_alerts_sent_total",
+	                          "Alerts delivered to Alertmanager.", tl, NULL, 0);
+	n->dropped = lf_metrics_family(
+	        reg, LF_METRIC_COUNTER, "logferry_store_ruler_alerts_dropped_total",
+	        "Alerts dropped (queue full or refused by Alertmanager).", tl, NULL, 0);
 	n->errors = lf_metrics_family(reg, LF_METRIC_COUNTER,
 	                              "logferry_store_ruler_notification_errors_total",
 	                              "Failed POSTs to an Alertmanager.", ul, NULL, 0);
-	n->qlen = lf_metrics_family(reg, LF_METRIC_GAUGE, "logferry_store_ruler_notification_queue_length",
+	n->qlen = lf_metrics_family(reg, LF_METRIC_GAUGE,
+	                            "logferry_store_ruler_notification_queue_length",
 	                            "Alerts waiting to be sent.", NULL, NULL, 0);
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);

@@ -39,11 +39,11 @@ int lf_ruler_config_defaults(struct lf_ruler_config *c)
 
 void lf_ruler_config_free(struct lf_ruler_config *c)
 {
-	char **strs[] = {&c->storage_type,   &c->local_directory, &c->rule_path,
-	                 &c->alertmanager_url, &c->am_basic_user,  &c->am_basic_pass,
-	                 &c->am_auth_type,   &c->am_credentials,  &c->am_credentials_file,
-	                 &c->am_tls_ca,      &c->am_tls_cert,     &c->am_tls_key,
-	                 &c->am_tls_server_name, &c->external_url, &c->rw_url};
+	char **strs[] = {&c->storage_type,       &c->local_directory, &c->rule_path,
+	                 &c->alertmanager_url,   &c->am_basic_user,   &c->am_basic_pass,
+	                 &c->am_auth_type,       &c->am_credentials,  &c->am_credentials_file,
+	                 &c->am_tls_ca,          &c->am_tls_cert,     &c->am_tls_key,
+	                 &c->am_tls_server_name, &c->external_url,    &c->rw_url};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
@@ -56,12 +56,25 @@ bool lf_ruler_enabled(const struct lf_ruler_config *c)
 	return c->storage_type && c->storage_type[0];
 }
 
-static const char *const cluster_only[] = {
-        "enable_sharding", "sharding_strategy", "sharding_algo", "ring", "flush_period",
-        "search_pending_for", "enable_alertmanager_discovery", "alertmanager_refresh_interval",
-        "wal", "wal_cleaner", "enabled_tenants", "disabled_tenants", "query_stats_enabled",
-        "disable_rule_group_label", "alert_relabel_configs", "evaluation", "ruler_client",
-        "datasource_uid", NULL};
+static const char *const cluster_only[] = {"enable_sharding",
+                                           "sharding_strategy",
+                                           "sharding_algo",
+                                           "ring",
+                                           "flush_period",
+                                           "search_pending_for",
+                                           "enable_alertmanager_discovery",
+                                           "alertmanager_refresh_interval",
+                                           "wal",
+                                           "wal_cleaner",
+                                           "enabled_tenants",
+                                           "disabled_tenants",
+                                           "query_stats_enabled",
+                                           "disable_rule_group_label",
+                                           "alert_relabel_configs",
+                                           "evaluation",
+                                           "ruler_client",
+                                           "datasource_uid",
+                                           NULL};
 
 static bool in_list(const char *const *l, const char *k)
 {
@@ -83,11 +96,22 @@ static int dur_pos(const struct lf_ynode *m, const char *key, int64_t *out, stru
 static int client_block(struct lf_ruler_config *c, const struct lf_ynode *n, const char *path,
                         struct lf_error *err)
 {
-	static const char *const keys[] = {"url",          "remote_timeout", "headers", "name",
-	                                   "basic_auth",   "authorization",  "tls_config",
-	                                   "queue_config", "metadata_config", "write_relabel_configs",
-	                                   "send_exemplars", "proxy_url", "follow_redirects", NULL};
-	if (lf_ymap_check(n, path, keys, err) < 0 || lf_ymap_str(n, path, "url", &c->rw_url, err) < 0 ||
+	static const char *const keys[] = {"url",
+	                                   "remote_timeout",
+	                                   "headers",
+	                                   "name",
+	                                   "basic_auth",
+	                                   "authorization",
+	                                   "tls_config",
+	                                   "queue_config",
+	                                   "metadata_config",
+	                                   "write_relabel_configs",
+	                                   "send_exemplars",
+	                                   "proxy_url",
+	                                   "follow_redirects",
+	                                   NULL};
+	if (lf_ymap_check(n, path, keys, err) < 0 ||
+	    lf_ymap_str(n, path, "url", &c->rw_url, err) < 0 ||
 	    lf_ymap_duration(n, path, "remote_timeout", &c->rw_timeout, err) < 0)
 		return -1;
 	return 0;
@@ -95,13 +119,26 @@ static int client_block(struct lf_ruler_config *c, const struct lf_ynode *n, con
 
 int lf_ruler_config_apply(struct lf_ruler_config *c, const struct lf_ynode *r, struct lf_error *err)
 {
-	static const char *const keys[] = {
-	        "storage", "rule_path", "alertmanager_url", "enable_alertmanager_v2",
-	        "alertmanager_client", "evaluation_interval", "poll_interval",
-	        "notification_timeout", "notification_queue_capacity", "resend_delay",
-	        "for_outage_tolerance", "for_grace_period", "enable_api", "external_url",
-	        "external_labels", "remote_write", "max_rule_file_size", "max_rules_per_tenant",
-	        "evaluation_timeout", NULL};
+	static const char *const keys[] = {"storage",
+	                                   "rule_path",
+	                                   "alertmanager_url",
+	                                   "enable_alertmanager_v2",
+	                                   "alertmanager_client",
+	                                   "evaluation_interval",
+	                                   "poll_interval",
+	                                   "notification_timeout",
+	                                   "notification_queue_capacity",
+	                                   "resend_delay",
+	                                   "for_outage_tolerance",
+	                                   "for_grace_period",
+	                                   "enable_api",
+	                                   "external_url",
+	                                   "external_labels",
+	                                   "remote_write",
+	                                   "max_rule_file_size",
+	                                   "max_rules_per_tenant",
+	                                   "evaluation_timeout",
+	                                   NULL};
 	if (!r || r->kind == LF_Y_NULL)
 		return 0;
 	if (r->kind != LF_Y_MAP)
@@ -115,8 +152,9 @@ int lf_ruler_config_apply(struct lf_ruler_config *c, const struct lf_ynode *r, s
 	}
 	const struct lf_ynode *st = lf_ymap_get(r, "storage");
 	if (st) {
-		static const char *const sk[] = {"type", "local", "s3", "gcs", "azure", "swift",
-		                                 "bos", "alibabacloud", "configdb", NULL};
+		static const char *const sk[] = {"type",     "local", "s3",  "gcs",
+		                                 "azure",    "swift", "bos", "alibabacloud",
+		                                 "configdb", NULL};
 		static const char *const lk[] = {"directory", NULL};
 		if (lf_ymap_check(st, "ruler.storage", sk, err) < 0 ||
 		    lf_ymap_str(st, "ruler.storage", "type", &c->storage_type, err) < 0)
@@ -137,14 +175,16 @@ int lf_ruler_config_apply(struct lf_ruler_config *c, const struct lf_ynode *r, s
 	}
 	if (lf_ymap_str(r, "ruler", "rule_path", &c->rule_path, err) < 0 ||
 	    lf_ymap_str(r, "ruler", "alertmanager_url", &c->alertmanager_url, err) < 0 ||
-	    lf_ymap_bool(r, "ruler", "enable_alertmanager_v2", &c->enable_alertmanager_v2, err) < 0 ||
+	    lf_ymap_bool(r, "ruler", "enable_alertmanager_v2", &c->enable_alertmanager_v2, err) <
+	            0 ||
 	    dur_pos(r, "evaluation_interval", &c->evaluation_interval, err) < 0 ||
 	    dur_pos(r, "poll_interval", &c->poll_interval, err) < 0 ||
 	    dur_pos(r, "notification_timeout", &c->notification_timeout, err) < 0 ||
 	    lf_ymap_int(r, "ruler", "notification_queue_capacity", &c->notification_queue_capacity,
 	                err) < 0 ||
 	    dur_pos(r, "resend_delay", &c->resend_delay, err) < 0 ||
-	    lf_ymap_duration(r, "ruler", "for_outage_tolerance", &c->for_outage_tolerance, err) < 0 ||
+	    lf_ymap_duration(r, "ruler", "for_outage_tolerance", &c->for_outage_tolerance, err) <
+	            0 ||
 	    lf_ymap_duration(r, "ruler", "for_grace_period", &c->for_grace_period, err) < 0 ||
 	    lf_ymap_bool(r, "ruler", "enable_api", &c->enable_api, err) < 0 ||
 	    lf_ymap_str(r, "ruler", "external_url", &c->external_url, err) < 0 ||
@@ -157,11 +197,19 @@ int lf_ruler_config_apply(struct lf_ruler_config *c, const struct lf_ynode *r, s
 		                "notification_queue_capacity must be > 0");
 	const struct lf_ynode *ac = lf_ymap_get(r, "alertmanager_client");
 	if (ac) {
-		static const char *const ak[] = {
-		        "tls_cert_path", "tls_key_path", "tls_ca_path", "tls_server_name",
-		        "tls_insecure_skip_verify", "tls_cipher_suites", "tls_min_version",
-		        "basic_auth_username", "basic_auth_password", "type", "credentials",
-		        "credentials_file", NULL};
+		static const char *const ak[] = {"tls_cert_path",
+		                                 "tls_key_path",
+		                                 "tls_ca_path",
+		                                 "tls_server_name",
+		                                 "tls_insecure_skip_verify",
+		                                 "tls_cipher_suites",
+		                                 "tls_min_version",
+		                                 "basic_auth_username",
+		                                 "basic_auth_password",
+		                                 "type",
+		                                 "credentials",
+		                                 "credentials_file",
+		                                 NULL};
 		const char *p = "ruler.alertmanager_client";
 		if (lf_ymap_check(ac, p, ak, err) < 0 ||
 		    lf_ymap_str(ac, p, "tls_cert_path", &c->am_tls_cert, err) < 0 ||
@@ -186,8 +234,8 @@ int lf_ruler_config_apply(struct lf_ruler_config *c, const struct lf_ynode *r, s
 				return lf_y_err(err, k, "ruler.external_labels",
 				                "invalid label name \"%s\"", k->str);
 			if (v->kind != LF_Y_SCALAR)
-				return lf_y_err(err, v, "ruler.external_labels", "%s: must be a string",
-				                k->str);
+				return lf_y_err(err, v, "ruler.external_labels",
+				                "%s: must be a string", k->str);
 			if (lf_labels_set(&c->external_labels, k->str, v->str) < 0)
 				return lf_err(err, "out of memory");
 		}
@@ -208,8 +256,8 @@ int lf_ruler_config_apply(struct lf_ruler_config *c, const struct lf_ynode *r, s
 				lf_warn("ruler.remote_write.clients: only the first client (%s) "
 				        "is used",
 				        cls->pairs[0].key->str);
-			if (client_block(c, cls->pairs[0].value, "ruler.remote_write.clients", err) <
-			    0)
+			if (client_block(c, cls->pairs[0].value, "ruler.remote_write.clients",
+			                 err) < 0)
 				return -1;
 		}
 		if (c->rw_enabled && !c->rw_url[0])

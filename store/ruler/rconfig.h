@@ -20,9 +20,9 @@
 struct lf_ynode;
 
 struct lf_ruler_config {
-	char *storage_type;    /* "" = ruler off */
-	char *local_directory; /* storage.local.directory: <dir>/<tenant>/<ns file> */
-	char *rule_path;       /* scratch dir (Loki: /rules); created, otherwise unused */
+	char *storage_type;     /* "" = ruler off */
+	char *local_directory;  /* storage.local.directory: <dir>/<tenant>/<ns file> */
+	char *rule_path;        /* scratch dir (Loki: /rules); created, otherwise unused */
 	char *alertmanager_url; /* comma-separated list, "" = alerts are not sent */
 	bool enable_alertmanager_v2;
 	/* alertmanager_client */
@@ -30,18 +30,18 @@ struct lf_ruler_config {
 	char *am_auth_type, *am_credentials, *am_credentials_file;
 	char *am_tls_ca, *am_tls_cert, *am_tls_key, *am_tls_server_name;
 	bool am_tls_insecure;
-	int64_t evaluation_interval; /* ns, 1m */
-	int64_t poll_interval;       /* ns, 1m */
-	int64_t notification_timeout; /* ns, 10s */
+	int64_t evaluation_interval;         /* ns, 1m */
+	int64_t poll_interval;               /* ns, 1m */
+	int64_t notification_timeout;        /* ns, 10s */
 	int64_t notification_queue_capacity; /* 10000 alerts */
-	int64_t resend_delay;         /* ns, 1m */
-	int64_t for_outage_tolerance; /* ns, 1h */
-	int64_t for_grace_period;     /* ns, 10m */
-	bool enable_api;              /* true */
+	int64_t resend_delay;                /* ns, 1m */
+	int64_t for_outage_tolerance;        /* ns, 1h */
+	int64_t for_grace_period;            /* ns, 10m */
+	bool enable_api;                     /* true */
 	char *external_url;
 	struct lf_labels external_labels;
 	bool rw_enabled;
-	char *rw_url; /* remote_write.client.url (or the first of clients) */
+	char *rw_url;       /* remote_write.client.url (or the first of clients) */
 	int64_t rw_timeout; /* ns, 30s */
 	/* Bounds against hostile rule files (not Loki keys; see README). */
 	int64_t max_rule_file_size;   /* bytes, 1 MiB */

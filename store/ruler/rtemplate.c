@@ -11,7 +11,7 @@
 /* Field names the rewrite produces: a prefix byte pair no label name can
  * start with (labels are ASCII; the engine accepts bytes >= 0x80 in field
  * names). */
-#define PFX "\xC2\xA7"
+#define PFX     "\xC2\xA7"
 #define PFX_LEN 2
 
 static const struct {
@@ -102,8 +102,7 @@ char *lf_rtmpl_rewrite(const char *s)
 	return lf_buf_take(&b);
 }
 
-int lf_rtmpl_new(const char *name, const char *text, struct lf_template **out,
-                 struct lf_error *err)
+int lf_rtmpl_new(const char *name, const char *text, struct lf_template **out, struct lf_error *err)
 {
 	char *rw = lf_rtmpl_rewrite(text);
 	if (!rw)

@@ -8,8 +8,8 @@
  * before parsing: `$labels.x`/`.Labels.x` become a field lookup of label x,
  * `$externalLabels.x`/`.ExternalLabels.x` one of external label x,
  * `$value`/`.Value` `(float64 <value lookup>)` (a number, as in Prometheus),
- * `$externalURL`/`.ExternalURL` a lookup of the URL (strings and quoted text are left alone). The humanize family and
- * Prometheus' other functions live in common/template.c.
+ * `$externalURL`/`.ExternalURL` a lookup of the URL (strings and quoted text are left alone). The
+ * humanize family and Prometheus' other functions live in common/template.c.
  *
  * The output of one expansion is bounded (LF_RTMPL_MAX_OUT bytes); longer
  * output is an error (a `repeat 100000000` cannot exhaust memory beyond the
@@ -44,8 +44,8 @@ int lf_rtmpl_exec(struct lf_template *t, const struct lf_rtmpl_data *d, struct l
                   struct lf_error *err);
 /* The rewrite alone (exposed for tests). Caller frees. NULL on ENOMEM. */
 char *lf_rtmpl_rewrite(const char *text);
-/* Go's fmt %v of a float64 (strconv 'g', shortest): "3", "0.5", "123456", "1e+06" (exponent from 1e6 and below 1e-4),
- * "NaN", "+Inf". n >= 32. */
+/* Go's fmt %v of a float64 (strconv 'g', shortest): "3", "0.5", "123456", "1e+06" (exponent from
+ * 1e6 and below 1e-4), "NaN", "+Inf". n >= 32. */
 void lf_rtmpl_format_value(double v, char *out, size_t n);
 
 #endif

@@ -130,10 +130,12 @@ static void save_tenant(struct lf_ruler *r, const struct tenant_state *t)
 				json_object_set_new(o, "group", json_string(g->g.name));
 				json_object_set_new(o, "rule", json_string(g->g.rules[ri].name));
 				json_object_set_new(o, "labels", labels_json(&a->labels));
-				json_object_set_new(o, "state", json_string(lf_alert_state_name(a->state)));
+				json_object_set_new(o, "state",
+				                    json_string(lf_alert_state_name(a->state)));
 				json_object_set_new(o, "active_at", json_integer(a->active_at));
 				json_object_set_new(o, "fired_at", json_integer(a->fired_at));
-				json_object_set_new(o, "value", json_real(isfinite(a->value) ? a->value : 0));
+				json_object_set_new(o, "value",
+				                    json_real(isfinite(a->value) ? a->value : 0));
 				json_array_append_new(alerts, o);
 			}
 		}
@@ -143,8 +145,7 @@ static void save_tenant(struct lf_ruler *r, const struct tenant_state *t)
 	snprintf(path, sizeof(path), "%s/%s.json", r->state_dir, t->id);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (json_dump_file(root, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
-		lf_warn("ruler: cannot write alert state: path=%s err: %s", path,
-		        strerror(errno));
+		lf_warn("ruler: cannot write alert state: path=%s err: %s", path, strerror(errno));
 	json_decref(root);
 }
 
@@ -163,7 +164,8 @@ static void load_restore(struct lf_ruler *r)
 		if (!root)
 			continue;
 		json_int_t saved = json_integer_value(json_object_get(root, "saved_at"));
-		if (r->cfg->for_outage_tolerance > 0 && now - saved > r->cfg->for_outage_tolerance) {
+		if (r->cfg->for_outage_tolerance > 0 &&
+		    now - saved > r->cfg->for_outage_tolerance) {
 			lf_info("ruler: alert state of tenant %s is older than "
 			        "for_outage_tolerance, not restored",
 			        tenants[i]);
@@ -379,8 +381,8 @@ static void poll_rules(struct lf_ruler *r)
 
 /* ---- evaluation ---- */
 
-static int parse_result(const char *body, size_t len, int64_t ts, struct lf_sample **out,
-                        size_t *n, struct lf_error *err)
+static int parse_result(const char *body, size_t len, int64_t ts, struct lf_sample **out, size_t *n,
+                        struct lf_error *err)
 {
 	*out = NULL;
 	*n = 0;
@@ -410,7 +412,8 @@ static int parse_result(const char *body, size_t len, int64_t ts, struct lf_samp
 			rc = lf_err(err, "out of memory");
 		for (size_t i = 0; s && i < cnt; i++) {
 			json_t *e = json_array_get(res, i);
-			const char *v = json_string_value(json_array_get(json_object_get(e, "value"), 1));
+			const char *v =
+			        json_string_value(json_array_get(json_object_get(e, "value"), 1));
 			if (!v || json_labels(json_object_get(e, "metric"), &s[i].metric) < 0) {
 				lf_samples_free(s, cnt);
 				free(s);
@@ -474,7 +477,8 @@ static void send_alert(void *ctx, const struct lf_alert *a, int64_t ends_at)
 	for (size_t i = 0; i < a->annotations.n; i++) {
 		if (i)
 			lf_buf_putc(b, ',');
-		lf_buf_append_json_string(b, a->annotations.v[i].name, a->annotations.v[i].name_len);
+		lf_buf_append_json_string(b, a->annotations.v[i].name,
+		                          a->annotations.v[i].name_len);
 		lf_buf_putc(b, ':');
 		lf_buf_append_json_string(b, a->annotations.v[i].value,
 		                          a->annotations.v[i].value_len);
@@ -552,8 +556,8 @@ static void eval_group(struct lf_ruler *r, const char *tenant, struct group_stat
 			rc = lf_alert_rule_eval(&rs->ar, s, n, ts, &env, &err);
 			if (rc == 0) {
 				struct send_ctx sc = {r, tenant, rule, LF_BUF_INIT};
-				lf_alert_rule_collect(&rs->ar, ts, r->cfg->resend_delay, g->interval,
-				                      send_alert, &sc);
+				lf_alert_rule_collect(&rs->ar, ts, r->cfg->resend_delay,
+				                      g->interval, send_alert, &sc);
 				lf_buf_free(&sc.buf);
 				alerts_series(r, tenant, &rs->ar, ts);
 			}
@@ -700,8 +704,9 @@ int lf_ruler_start(const struct lf_store_config *scfg, struct lf_store *store,
 	const char *tg[] = {"tenant", "rule_group", NULL};
 	const char *tn[] = {"tenant", NULL};
 	static const double buckets[] = {0.001, 0.01, 0.1, 0.5, 1, 5, 10, 60};
-	r->m_evals = lf_metrics_family(reg, LF_METRIC_COUNTER, "logferry_store_ruler_evaluations_total",
-	                               "Rule evaluations.", tg, NULL, 0);
+	r->m_evals =
+	        lf_metrics_family(reg, LF_METRIC_COUNTER, "logferry_store_ruler_evaluations_total",
+	                          "Rule evaluations.", tg, NULL, 0);
 	r->m_fail = lf_metrics_family(reg, LF_METRIC_COUNTER,
 	                              "logferry_store_ruler_evaluation_failures_total",
 	                              "Rule evaluations that failed.", tg, NULL, 0);
@@ -709,13 +714,12 @@ int lf_ruler_start(const struct lf_store_config *scfg, struct lf_store *store,
 	                             "logferry_store_ruler_group_evaluation_duration_seconds",
 	                             "Time to evaluate a rule group.", tg, buckets,
 	                             sizeof(buckets) / sizeof(buckets[0]));
-	r->m_last_dur = lf_metrics_family(reg, LF_METRIC_GAUGE,
-	                                  "logferry_store_ruler_group_last_duration_seconds",
-	                                  "Duration of the last evaluation of a group.", tg, NULL, 0);
-	r->m_missed = lf_metrics_family(reg, LF_METRIC_COUNTER,
-	                                "logferry_store_ruler_group_iterations_missed_total",
-	                                "Evaluations skipped because the group was late.", tg, NULL,
-	                                0);
+	r->m_last_dur = lf_metrics_family(
+	        reg, LF_METRIC_GAUGE, "logferry_store_ruler_group_last_duration_seconds",
+	        "Duration of the last evaluation of a group.", tg, NULL, 0);
+	r->m_missed = lf_metrics_family(
+	        reg, LF_METRIC_COUNTER, "logferry_store_ruler_group_iterations_missed_total",
+	        "Evaluations skipped because the group was late.", tg, NULL, 0);
 	r->m_load_err = lf_metrics_family(reg, LF_METRIC_COUNTER,
 	                                  "logferry_store_ruler_rule_load_failures_total",
 	                                  "Rule polls that failed for a tenant.", tn, NULL, 0);
@@ -903,7 +907,8 @@ void lf_ruler_render_rules(struct lf_ruler *r, const char *tenant, struct lf_buf
 			jtime(o, rs->last_eval);
 			lf_buf_printf(o, ",\"evaluationTime\":%.9g}", rs->eval_seconds);
 		}
-		lf_buf_printf(o, "],\"interval\":%g,\"lastEvaluation\":", (double)g->interval / 1e9);
+		lf_buf_printf(o,
+		              "],\"interval\":%g,\"lastEvaluation\":", (double)g->interval / 1e9);
 		jtime(o, g->last_eval);
 		lf_buf_printf(o, ",\"evaluationTime\":%.9g}", g->eval_seconds);
 	}

@@ -113,8 +113,8 @@ static bool metric_name_valid(const char *s)
 		return false;
 	for (const char *p = s; *p; p++) {
 		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-		          (p != s && c >= '0' && c <= '9');
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+		          c == ':' || (p != s && c >= '0' && c <= '9');
 		if (!ok)
 			return false;
 	}
@@ -126,7 +126,11 @@ static bool utf8_valid(const char *s, size_t n)
 	size_t i = 0;
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
-		size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		size_t k = c < 0x80         ? 1
+		           : (c >> 5) == 6  ? 2
+		           : (c >> 4) == 14 ? 3
+		           : (c >> 3) == 30 ? 4
+		                            : 0;
 		if (!k || i + k > n)
 			return false;
 		for (size_t j = 1; j < k; j++)
@@ -181,7 +185,7 @@ static int read_kv(const struct lf_ynode *m, const char *what, struct lf_labels 
 static int parse_rule(const struct lf_ynode *rn, const char *file, const char *gname, size_t idx,
                       struct lf_rule *r, struct lf_error *err)
 {
-	static const char *const keys[] = {"record", "alert",  "expr",        "for",
+	static const char *const keys[] = {"record",          "alert",  "expr",        "for",
 	                                   "keep_firing_for", "labels", "annotations", NULL};
 	const char *rname = "";
 	if (rn->kind != LF_Y_MAP)
@@ -243,14 +247,15 @@ static int parse_group(const struct lf_ynode *gn, const char *file, const char *
 {
 	static const char *const keys[] = {"name", "interval", "limit", "rules", NULL};
 	if (gn->kind != LF_Y_MAP)
-		return lf_err(err, "%s:%d:%d: group %zu: must be a map", file, gn->line, gn->col, gi);
+		return lf_err(err, "%s:%d:%d: group %zu: must be a map", file, gn->line, gn->col,
+		              gi);
 	struct lf_error ce;
 	if (lf_ymap_check(gn, "groups", keys, &ce) < 0)
 		return lf_err(err, "%s", ce.msg);
 	const struct lf_ynode *nm = lf_ymap_get(gn, "name");
 	if (!nm || nm->kind != LF_Y_SCALAR || !nm->str[0])
-		return lf_err(err, "%s:%d:%d: group %zu: Groupname must not be empty", file, gn->line,
-		              gn->col, gi);
+		return lf_err(err, "%s:%d:%d: group %zu: Groupname must not be empty", file,
+		              gn->line, gn->col, gi);
 	g->ns = strdup(ns);
 	g->name = strdup(nm->str);
 	if (!g->ns || !g->name)
@@ -259,7 +264,8 @@ static int parse_group(const struct lf_ynode *gn, const char *file, const char *
 	    lf_ymap_int(gn, "groups", "limit", &g->limit, err) < 0)
 		return -1;
 	if (g->interval < 0)
-		return lf_y_err(err, lf_ymap_get(gn, "interval"), "interval", "must not be negative");
+		return lf_y_err(err, lf_ymap_get(gn, "interval"), "interval",
+		                "must not be negative");
 	const struct lf_ynode *rs = lf_ymap_get(gn, "rules");
 	if (!rs || rs->kind == LF_Y_NULL)
 		return 0;
@@ -303,7 +309,9 @@ int lf_rules_parse(const char *text, size_t len, const char *name, const char *n
 				}
 				for (size_t j = 0; j < tmp.n; j++)
 					if (!strcmp(tmp.v[j].name, g.name)) {
-						lf_err(err, "%s: groupname: \"%s\" is repeated in the same file",
+						lf_err(err,
+						       "%s: groupname: \"%s\" is repeated in the "
+						       "same file",
 						       name, g.name);
 						lf_rule_group_free(&g);
 						goto done;
@@ -491,10 +499,11 @@ int lf_rules_load_tenant(const char *dir, const char *tenant, const struct lf_ru
 		for (size_t j = before; rc == 0 && j < tmp.n; j++)
 			rules += tmp.v[j].n_rules;
 		if (rc == 0 && lim && lim->max_rules > 0 && (int64_t)rules > lim->max_rules)
-			rc = lf_err(err,
-			            "tenant %s: %zu rules exceed the limit of %lld rules per tenant "
-			            "(ruler.max_rules_per_tenant)",
-			            tenant, rules, (long long)lim->max_rules);
+			rc = lf_err(
+			        err,
+			        "tenant %s: %zu rules exceed the limit of %lld rules per tenant "
+			        "(ruler.max_rules_per_tenant)",
+			        tenant, rules, (long long)lim->max_rules);
 	}
 	lf_strv_free(files);
 	if (rc < 0) {
@@ -519,16 +528,20 @@ static void prom_duration(int64_t ns, char *out, size_t n)
 		const char *unit;
 		int64_t mult;
 		bool exact;
-	} u[] = {{"y", 1000LL * 60 * 60 * 24 * 365, true}, {"w", 1000LL * 60 * 60 * 24 * 7, true},
-	         {"d", 1000LL * 60 * 60 * 24, false},     {"h", 1000LL * 60 * 60, false},
-	         {"m", 1000LL * 60, false},               {"s", 1000, false},
+	} u[] = {{"y", 1000LL * 60 * 60 * 24 * 365, true},
+	         {"w", 1000LL * 60 * 60 * 24 * 7, true},
+	         {"d", 1000LL * 60 * 60 * 24, false},
+	         {"h", 1000LL * 60 * 60, false},
+	         {"m", 1000LL * 60, false},
+	         {"s", 1000, false},
 	         {"ms", 1, false}};
 	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
 		if (u[i].exact && ms % u[i].mult)
 			continue;
 		int64_t v = ms / u[i].mult;
 		if (v > 0 && len < n) {
-			len += (size_t)snprintf(out + len, n - len, "%lld%s", (long long)v, u[i].unit);
+			len += (size_t)snprintf(out + len, n - len, "%lld%s", (long long)v,
+			                        u[i].unit);
 			ms -= v * u[i].mult;
 		}
 	}
@@ -543,8 +556,9 @@ static void ind(struct lf_buf *o, int n)
 static void yaml_str(struct lf_buf *o, const char *s)
 {
 	/* plain when it is obviously safe, else double-quoted */
-	bool plain = *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
-	                             "-./") == strlen(s);
+	bool plain =
+	        *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+	                        "-./") == strlen(s);
 	if (plain)
 		lf_buf_appends(o, s);
 	else

@@ -44,7 +44,7 @@ struct lf_rule {
 };
 
 struct lf_rule_group {
-	char *ns;   /* namespace: the file name (with its extension) */
+	char *ns; /* namespace: the file name (with its extension) */
 	char *name;
 	int64_t interval; /* ns; 0 = the ruler's evaluation_interval */
 	int64_t limit;

@@ -22,23 +22,24 @@
 #include "rules.h"
 #include "template.h"
 
-#define S(x) ((int64_t)(x) * 1000000000LL)
+#define S(x) ((int64_t)(x)*1000000000LL)
 
-static const char *RULES = "groups:\n"
-                           "  - name: g\n"
-                           "    rules:\n"
-                           "      - alert: High\n"
-                           "        expr: sum by (app) (rate({a=\"b\"}[1m])) > 1\n"
-                           "        for: 10s\n"
-                           "        keep_firing_for: 0s\n"
-                           "        labels:\n"
-                           "          severity: '{{ if gt $value 5.0 }}page{{ else }}ticket{{ end }}'\n"
-                           "        annotations:\n"
-                           "          summary: '{{ $labels.app }} at {{ $value }}'\n"
-                           "      - record: app:rate\n"
-                           "        expr: sum by (app) (rate({a=\"b\"}[1m]))\n"
-                           "        labels:\n"
-                           "          app: overridden\n";
+static const char *RULES =
+        "groups:\n"
+        "  - name: g\n"
+        "    rules:\n"
+        "      - alert: High\n"
+        "        expr: sum by (app) (rate({a=\"b\"}[1m])) > 1\n"
+        "        for: 10s\n"
+        "        keep_firing_for: 0s\n"
+        "        labels:\n"
+        "          severity: '{{ if gt $value 5.0 }}page{{ else }}ticket{{ end }}'\n"
+        "        annotations:\n"
+        "          summary: '{{ $labels.app }} at {{ $value }}'\n"
+        "      - record: app:rate\n"
+        "        expr: sum by (app) (rate({a=\"b\"}[1m]))\n"
+        "        labels:\n"
+        "          app: overridden\n";
 
 static struct lf_rule_groups load(const char *text)
 {
@@ -101,8 +102,7 @@ static void test_state_machine(void **state)
 	assert_int_equal(lf_alert_rule_eval(&ar, &s, 1, S(109), NULL, &err), 0);
 	assert_int_equal(ar.alerts[0].state, LF_ALERT_PENDING);
 	/* for elapsed: firing, sent with endsAt = ts + 4 x max(resend, interval) */
-	s.value = 3; /* value changes, severity label changes -> a new label set */
-	sample(&s, "web", 8);
+	s.value = 8; /* the value changes, the label set (severity=page) stays */
 	assert_int_equal(lf_alert_rule_eval(&ar, &s, 1, S(110), NULL, &err), 0);
 	assert_int_equal(ar.alerts[0].state, LF_ALERT_FIRING);
 	assert_int_equal(ar.alerts[0].fired_at, S(110));
@@ -264,9 +264,10 @@ static void test_validation(void **state)
 	             "        expr: '{a=\"b\"} |= \"c\"'\n",
 	             "f.yaml:4:9: group \"g\", rule 1, \"x\": could not parse expression for alert "
 	             "'x' in group 'g': ");
-	expect_error("groups:\n  - name: g\n    rules:\n      - record: x\n        expr: vector(1)\n"
-	             "        for: 1m\n",
-	             "invalid field 'for' in recording rule");
+	expect_error(
+	        "groups:\n  - name: g\n    rules:\n      - record: x\n        expr: vector(1)\n"
+	        "        for: 1m\n",
+	        "invalid field 'for' in recording rule");
 	expect_error("groups:\n  - name: g\n    rules:\n      - record: 'bad name'\n"
 	             "        expr: vector(1)\n",
 	             "invalid recording rule name: bad name");
@@ -352,7 +353,8 @@ static void test_templates(void **state)
 {
 	(void)state;
 	expand("{{ $labels.instance }} {{ $value }}", 2.5, "host1:9100 2.5");
-	expand("{{ .Labels.instance }}/{{ .Value }}/{{ $externalLabels.cluster }}/{{ $externalURL }}",
+	expand("{{ .Labels.instance }}/{{ .Value }}/{{ $externalLabels.cluster }}/{{ $externalURL "
+	       "}}",
 	       1, "host1:9100/1/c1/http://ruler");
 	expand("{{ \"$labels.instance\" }}", 0, "$labels.instance"); /* strings untouched */
 	expand("$labels.instance", 0, "$labels.instance");           /* text untouched */
@@ -394,9 +396,17 @@ static void test_format_value(void **state)
 	struct {
 		double v;
 		const char *s;
-	} c[] = {{3, "3"},           {0.5, "0.5"},       {123456, "123456"}, {1e6, "1e+06"},
-	         {1234567, "1.234567e+06"}, {0.0001, "0.0001"}, {0.00001, "1e-05"},
-	         {-2.25, "-2.25"},   {NAN, "NaN"},       {INFINITY, "+Inf"}, {0, "0"}};
+	} c[] = {{3, "3"},
+	         {0.5, "0.5"},
+	         {123456, "123456"},
+	         {1e6, "1e+06"},
+	         {1234567, "1.234567e+06"},
+	         {0.0001, "0.0001"},
+	         {0.00001, "1e-05"},
+	         {-2.25, "-2.25"},
+	         {NAN, "NaN"},
+	         {INFINITY, "+Inf"},
+	         {0, "0"}};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		lf_rtmpl_format_value(c[i].v, b, sizeof(b));
 		assert_string_equal(b, c[i].s);
