@@ -172,7 +172,11 @@ void lf_api_rules_handle(struct lf_ruler *r, const char *tenant, const struct lf
 		int rc = lf_rules_parse_group(body.data, req->body_len, ns, &g, &err);
 		lf_buf_free(&body);
 		if (rc < 0) {
-			lf_http_text(resp, 400, "%s\n", err.msg);
+			/* Loki's text for a body that is not YAML, else the validation error */
+			if (strstr(err.msg, "invalid YAML") || strstr(err.msg, "a rule group"))
+				lf_http_text(resp, 400, "unable to decoded rule group\n");
+			else
+				lf_http_text(resp, 400, "%s\n", err.msg);
 			goto out;
 		}
 		size_t total = g.n_rules;

@@ -314,6 +314,11 @@ static void poll_rules(struct lf_ruler *r)
 	}
 	size_t n_nt = 0;
 	for (size_t i = 0; i < n_ids; i++) {
+		if (lf_tenant_id_valid(ids[i], strlen(ids[i]), &err) < 0) {
+			lf_warn("ruler: skipping rule directory %s/%s: %s", r->cfg->local_directory,
+			        ids[i], err.msg);
+			continue;
+		}
 		struct tenant_state *old = find_tenant(r, ids[i]);
 		struct lf_rule_groups gs = {0};
 		struct tenant_state *t = &nt[n_nt];
@@ -505,7 +510,7 @@ static void alerts_series(struct lf_ruler *r, const char *tenant, const struct l
 {
 	if (!r->rw || !ar->n_alerts)
 		return;
-	struct lf_sample *s = calloc(ar->n_alerts, sizeof(*s));
+	struct lf_sample *s = calloc(2 * ar->n_alerts, sizeof(*s));
 	size_t n = 0;
 	for (size_t i = 0; s && i < ar->n_alerts; i++) {
 		const struct lf_alert *a = &ar->alerts[i];
@@ -515,6 +520,10 @@ static void alerts_series(struct lf_ruler *r, const char *tenant, const struct l
 		lf_labels_set(&s[n].metric, "__name__", "ALERTS");
 		lf_labels_set(&s[n].metric, "alertstate", lf_alert_state_name(a->state));
 		s[n++].value = 1;
+		/* ALERTS_FOR_STATE: the alert's activeAt in seconds */
+		lf_labels_copy(&s[n].metric, &a->labels);
+		lf_labels_set(&s[n].metric, "__name__", "ALERTS_FOR_STATE");
+		s[n++].value = (double)(a->active_at / LF_NS_PER_SEC);
 	}
 	if (n)
 		lf_rw_push(r->rw, tenant, s, n, ts / 1000000);

@@ -281,6 +281,10 @@ def test_recording_rule_remote_write():
         expr: sum by (app) (count_over_time({app="web"} |= "error" [10m]))
         labels:
           source: logferry
+  - name: alerts
+    rules:
+      - alert: AlwaysOn
+        expr: vector(1)
 """)
         extra = ("  remote_write:\n    enabled: true\n    client:\n"
                  "      url: http://127.0.0.1:%d/api/v1/write\n" % pport)
@@ -295,8 +299,16 @@ def test_recording_rule_remote_write():
         r = env.wait_until(series, what="recorded series in prometheus", timeout=SLOW)
         check(r[0]["metric"] == {"__name__": "app:errors:count10m", "app": "web",
                                  "source": "logferry"}, "metric: %r" % r[0]["metric"])
+
+        def alerts_series():
+            q = urllib.parse.urlencode({"query": 'ALERTS{alertname="AlwaysOn"}'})
+            d = http_json("http://127.0.0.1:%d/api/v1/query?%s" % (pport, q))
+            return d["data"]["result"]
+        r = env.wait_until(alerts_series, what="ALERTS series in prometheus", timeout=SLOW)
+        check(r[0]["metric"]["alertstate"] == "firing" and r[0]["value"][1] == "1",
+              "ALERTS: %r" % r)
         st, body = store.get("/prometheus/api/v1/rules")
-        g = json.loads(body)["data"]["groups"][0]
+        g = json.loads(body)["data"]["groups"][1]
         check(g["name"] == "rec" and g["file"] == "rec.yaml" and
               g["rules"][0]["type"] == "recording" and g["rules"][0]["health"] == "ok",
               "rules: %r" % g)
@@ -323,6 +335,8 @@ def test_rules_api():
         st, body = store.get("/api/prom/rules/ns1/g1")
         check(st == 200 and body.startswith(b"name: g1") and b"for: 1m\n" in body,
               "get group: %d %s" % (st, body))
+        st, body = store.request("POST", "/loki/api/v1/rules/ns1", b"[not: a group")
+        check(st == 400 and body == b"unable to decoded rule group\n", "bad yaml: %d %s" % (st, body))
         st, body = store.get("/loki/api/v1/rules/ns1/nope")
         check(st == 404, "missing group: %d" % st)
         # invalid expression: 400 naming the rule and the parse error
