@@ -131,12 +131,34 @@ struct ev {
 	int status;
 	struct lf_error *err;
 	struct lf_buf kb; /* scratch */
+	int64_t mem;      /* bytes accounted against lim->max_memory */
+	bool over_budget;
 };
 
 static int oom(struct ev *e)
 {
+	if (e->over_budget) {
+		e->status = 400;
+		return lf_err(
+		        e->err,
+		        "the query needs more than %" PRId64
+		        " MiB for its series; aggregate them (e.g. sum by (...)) or narrow the "
+		        "selector",
+		        e->lim->max_memory >> 20);
+	}
 	e->status = 500;
 	return lf_err(e->err, "out of memory");
+}
+
+/* Accounts n more bytes; false (and the budget flag) past max_memory. */
+static bool charge(struct ev *e, size_t n)
+{
+	e->mem += (int64_t)n;
+	if (e->lim->max_memory > 0 && e->mem > e->lim->max_memory) {
+		e->over_budget = true;
+		return false;
+	}
+	return true;
 }
 
 static uint64_t hash_str(const char *s)
@@ -198,6 +220,8 @@ static long mat_series(struct ev *e, struct mat *m, const struct lf_labels *ls)
 			return (long)i;
 		h = (h + 1) & (m->htcap - 1);
 	}
+	if (!charge(e, e->ns * 9 + strlen(k) * 2 + 96))
+		return -1;
 	if (m->n == m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 16;
 		struct lf_labels *nl = realloc(m->ls, nc * sizeof(*nl));
@@ -432,6 +456,8 @@ static int acc_for(struct rctx *r, size_t s)
 	}
 	struct sacc *a = &r->acc[s];
 	if (!r->n->unwrap && !a->cd) {
+		if (!charge(r->e, (r->e->ns + 1) * sizeof(int64_t) * (r->want_bytes ? 2 : 1)))
+			return -1;
 		a->cd = calloc(r->e->ns + 1, sizeof(int64_t));
 		if (!a->cd)
 			return -1;
@@ -462,7 +488,7 @@ static int on_entry(void *ctx, uint32_t sidx, const struct lf_labels *stream, in
 	if (r->n->unwrap && !out.has_value)
 		return 0;
 	long s;
-	if (out.labels == stream) {
+	if (out.labels == stream && sidx != LF_MQ_NO_STREAM) {
 		if (!r->have_stream || r->last_stream != sidx) {
 			r->stream_series = series_for(r, stream);
 			r->last_stream = sidx;
@@ -492,6 +518,8 @@ static int on_entry(void *ctx, uint32_t sidx, const struct lf_labels *stream, in
 	}
 	if (a->sn == a->scap) {
 		size_t nc = a->scap ? a->scap * 2 : 16;
+		if (!charge(e, (nc - a->scap) * sizeof(struct smp)))
+			return oom(e);
 		struct smp *v = realloc(a->s, nc * sizeof(*v));
 		if (!v)
 			return oom(e);
@@ -1377,6 +1405,7 @@ void lf_mq_limits_default(struct lf_mq_limits *l)
 	l->max_query_length = 721 * 3600 * LF_NS_PER_SEC;
 	l->query_timeout = 60 * LF_NS_PER_SEC;
 	l->split_interval = 30 * 60 * LF_NS_PER_SEC;
+	l->max_memory = 192 << 20;
 }
 
 static int parse_step(const char *s, int64_t start, int64_t end, int64_t *step,
@@ -1648,9 +1677,28 @@ static int cref_cmp(const void *a, const void *b)
 	return x->from < y->from ? -1 : x->from > y->from;
 }
 
+/* Hands one entry to fn; structured metadata joins the stream labels (in
+ * scratch, so without the per-stream identity), as in log queries. */
+static inline int emit(lf_mq_entry_fn fn, void *ctx, uint32_t sidx, const struct lf_labels *ls,
+                       const struct lf_sentry *en, struct lf_labels *scratch)
+{
+	if (en->n_sm && lf_labels_copy(scratch, ls) == 0) {
+		struct lf_rd r = {en->sm, en->sm_end, 0};
+		for (size_t k = 0; k < en->n_sm && !r.bad; k++) {
+			size_t nl, vl;
+			const char *n = lf_rd_bytes(&r, &nl);
+			const char *v = lf_rd_bytes(&r, &vl);
+			if (!r.bad)
+				lf_labels_setn(scratch, n, nl, v, vl);
+		}
+		return fn(ctx, LF_MQ_NO_STREAM, scratch, en->ts, en->line, en->line_len);
+	}
+	return fn(ctx, sidx, ls, en->ts, en->line, en->line_len);
+}
+
 static int scan_buf(const struct lf_buf *b, int64_t from, int64_t to, uint32_t sidx,
                     const struct lf_labels *ls, const char *needle, size_t nlen, lf_mq_entry_fn fn,
-                    void *ctx, uint64_t *lines, uint64_t *bytes)
+                    void *ctx, uint64_t *lines, uint64_t *bytes, struct lf_labels *scratch)
 {
 	struct lf_rd r = {(const unsigned char *)b->data, (const unsigned char *)b->data + b->len,
 	                  0};
@@ -1670,7 +1718,7 @@ static int scan_buf(const struct lf_buf *b, int64_t from, int64_t to, uint32_t s
 			if (next >= en.line + en.line_len)
 				continue;
 		}
-		if (fn(ctx, sidx, ls, en.ts, en.line, en.line_len) < 0)
+		if (emit(fn, ctx, sidx, ls, &en, scratch) < 0)
 			return -1;
 	}
 	return 0;
@@ -1694,6 +1742,7 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 			break;
 		}
 	}
+	struct lf_labels scratch = LF_LABELS_INIT; /* stream + structured metadata */
 	pthread_rwlock_rdlock(&t->lock);
 	struct lf_stream **qs = malloc((t->n_streams ? t->n_streams : 1) * sizeof(*qs));
 	struct cref *cr = NULL;
@@ -1730,10 +1779,10 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 		}
 		if (s->head_n && s->head_min < to && s->head_max >= from)
 			rc = scan_buf(&s->head, from, to, (uint32_t)i, &s->labels, needle, nlen, fn,
-			              fctx, &st->head_lines, &st->head_bytes);
+			              fctx, &st->head_lines, &st->head_bytes, &scratch);
 		if (rc == 0 && s->flushing_n && s->flushing_min < to && s->flushing_max >= from)
 			rc = scan_buf(&s->flushing, from, to, (uint32_t)i, &s->labels, needle, nlen,
-			              fn, fctx, &st->head_lines, &st->head_bytes);
+			              fn, fctx, &st->head_lines, &st->head_bytes, &scratch);
 	}
 	pthread_rwlock_unlock(&t->lock);
 	/* stream labels are immutable and streams live as long as the tenant:
@@ -1797,8 +1846,7 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 						if (next >= en.line + en.line_len)
 							continue;
 					}
-					if (fn(fctx, cr[i].sidx, ls, en.ts, en.line, en.line_len) <
-					    0) {
+					if (emit(fn, fctx, cr[i].sidx, ls, &en, &scratch) < 0) {
 						rc = -1;
 						break;
 					}
@@ -1810,6 +1858,7 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 	}
 	free(cr);
 	free(qs);
+	lf_labels_free(&scratch);
 	return rc;
 }
 

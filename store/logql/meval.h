@@ -29,8 +29,11 @@
 #include "selector.h"
 
 /* One log entry handed to the engine. stream_idx identifies the stream
- * within one scan call (entries of a stream share their labels object).
- * Return 0 to continue, -1 to stop the scan (the engine's error is set). */
+ * within one scan call (entries of a stream share their labels object), or
+ * is LF_MQ_NO_STREAM when the labels are the entry's own (stream labels
+ * plus its structured metadata). Return 0 to continue, -1 to stop the scan
+ * (the engine's error is set). */
+#define LF_MQ_NO_STREAM UINT32_MAX
 typedef int (*lf_mq_entry_fn)(void *ctx, uint32_t stream_idx, const struct lf_labels *stream,
                               int64_t ts, const char *line, size_t len);
 
@@ -57,6 +60,12 @@ struct lf_mq_limits {
 	int64_t max_query_length; /* ns, 721h; 0 = unlimited */
 	int64_t query_timeout;    /* ns, 1m; 0 = none */
 	int64_t split_interval;   /* ns, the frontend's split_queries_by_interval (30m); 0 = off */
+	/* Bytes the engine may hold for one query's series (values, counters,
+	 * labels, unwrapped samples): 192 MiB, so that a query selecting
+	 * millions of series (a parser's high-cardinality labels without an
+	 * aggregation that can be fused with the range) fails with a 400
+	 * instead of exhausting memory. Not a Loki limit; 0 = none. */
+	int64_t max_memory;
 };
 void lf_mq_limits_default(struct lf_mq_limits *l);
 

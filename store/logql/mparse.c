@@ -523,6 +523,39 @@ static int string_arg(struct p *p, char **out)
 	return *out ? 0 : lf_err(p->err, "out of memory");
 }
 
+/* Go's regexp errors for the common cases (Loki quotes them):
+ * `error parsing regexp: missing closing ): `<re>``, `invalid escape
+ * sequence: `\q``; otherwise PCRE's message in the same frame. msg is
+ * lf_regex_new's `invalid regex "<re>": <what> at offset <n>`. */
+static void go_regex_error(const char *re, const char *msg, char *out, size_t n)
+{
+	const char *what = strstr(msg, "\": ");
+	what = what ? what + 3 : msg;
+	const char *at = strstr(what, " at offset ");
+	int wl = at ? (int)(at - what) : (int)strlen(what);
+	size_t off = at ? (size_t)strtoul(at + 11, NULL, 10) : 0;
+	if (!strncmp(what, "missing closing parenthesis", (size_t)wl)) {
+		snprintf(out, n, "error parsing regexp: missing closing ): `%s`", re);
+		return;
+	}
+	if (!strncmp(what, "unrecognized character follows \\", (size_t)wl) && off <= strlen(re)) {
+		/* the escape ends at off */
+		size_t i = off;
+		if (re[i] == '\\')
+			i++;
+		else
+			while (i > 0 && re[i - 1] != '\\')
+				i--;
+		if (i > 0 && re[i])
+			snprintf(out, n, "error parsing regexp: invalid escape sequence: `\\%c`",
+			         re[i]);
+		else
+			snprintf(out, n, "error parsing regexp: invalid escape sequence: `%s`", re);
+		return;
+	}
+	snprintf(out, n, "error parsing regexp: %.*s: `%s`", wl, what, re);
+}
+
 static int label_replace(struct p *p, struct lf_mq_node **out)
 {
 	struct lf_mq_node *n = node_new(p, LF_MQ_LABEL_REPLACE);
@@ -544,9 +577,13 @@ static int label_replace(struct p *p, struct lf_mq_node **out)
 	lf_buf_appends(&b, ")$");
 	struct lf_error rerr;
 	int rc = lf_regex_new(b.data, 0, &n->re, &rerr);
+	if (rc < 0) {
+		char msg[LF_ERROR_MAX];
+		go_regex_error(b.data, rerr.msg, msg, sizeof(msg));
+		lf_buf_free(&b);
+		return lf_err(p->err, "parse error : invalid regex in label_replace: %s", msg);
+	}
 	lf_buf_free(&b);
-	if (rc < 0)
-		return lf_err(p->err, "parse error : invalid regex in label_replace: %s", rerr.msg);
 	if (!lf_label_name_valid(n->dst, strlen(n->dst)))
 		return verr(p, "invalid destination label name in label_replace: %s%s", n->dst,
 		            NULL);

@@ -51,6 +51,15 @@ def answers(s, b):
          {"resultType": "vector", "result": [
              {"metric": {"app": "a", "job": "m"}, "value": [ts(61), "1"]}]}),
         ('1 + 1', {"time": ts(61)}, {"resultType": "scalar", "result": [ts(61), "2"]}),
+        # structured metadata joins the labels, as in log queries
+        ('sum by (trace_id) (count_over_time({job="sm"}[1m]))', {"time": ts(61)},
+         {"resultType": "vector", "result": [
+             {"metric": {"trace_id": "t1"}, "value": [ts(61), "2"]},
+             {"metric": {"trace_id": "t2"}, "value": [ts(61), "1"]}]}),
+        ('count_over_time({job="sm"}[1m])', {"time": ts(61)},
+         {"resultType": "vector", "result": [
+             {"metric": {"job": "sm", "trace_id": "t1"}, "value": [ts(61), "2"]},
+             {"metric": {"job": "sm", "trace_id": "t2"}, "value": [ts(61), "1"]}]}),
     ]
 
 
@@ -79,6 +88,8 @@ def test_metric():
                                         [ns(30), "level=info took=oops"],
                                         [ns(70), "level=info took=1s"]]),
             ({"job": "m", "app": "b"}, [[ns(15), "level=error msg=x"]]),
+            ({"job": "sm"}, [[ns(10), "a", {"trace_id": "t1"}], [ns(20), "b", {"trace_id": "t2"}],
+                             [ns(30), "c", {"trace_id": "t1"}]]),
             ({"job": "many", "n": "1"}, [[ns(10), "x"]]),
             ({"job": "many", "n": "2"}, [[ns(10), "x"]]),
             ({"job": "many", "n": "3"}, [[ns(10), "x"]]),

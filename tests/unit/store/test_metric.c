@@ -465,6 +465,11 @@ static const struct gcase cases[] = {
          "parse error at line 1, col 9: syntax error: unexpected IDENTIFIER", 400},
         {"label_replace(rate({ foo = \"bar\" }[5m]),\"\")", false, 61, 0, NULL,
          "parse error at line 1, col 43: syntax error: unexpected ), expecting ,", 400},
+        {"label_replace(rate({ foo = \"bar\" }[5m]),\"foo\",\"$1\",\"bar\",\"^^^^x43\\\\q\")",
+         false, 61, 0, NULL,
+         "parse error : invalid regex in label_replace: error parsing regexp: invalid escape "
+         "sequence: `\\q`",
+         400},
         {"sum(count_over_time({foo=\"bar\"}[5m])) by (foo) + 1 or 1", false, 61, 0, NULL,
          "parse error : unexpected literal for right leg of logical/set binary operation (or): "
          "1.000000",
@@ -590,6 +595,29 @@ static void test_input_size(void **state)
 	lf_mq_free(n);
 }
 
+static void test_memory_budget(void **state)
+{
+	(void)state;
+	struct lf_mq_limits lim;
+	lf_mq_limits_default(&lim);
+	lim.max_memory = 2048; /* a few series */
+	struct lf_buf out = LF_BUF_INIT;
+	int status;
+	struct lf_error err;
+	struct gcase c = {"count_over_time({job=~\".+\"}[1m])", true, 0, 600, "1", NULL, 0};
+	run_case(&c, &lim, &out, &status, &err);
+	assert_int_equal(status, 400);
+	assert_string_equal(err.msg,
+	                    "the query needs more than 0 MiB for its series; aggregate them "
+	                    "(e.g. sum by (...)) or narrow the selector");
+	/* a sum fused with the range needs one series */
+	lim.max_memory = 64 << 10;
+	c.q = "sum(count_over_time({job=~\".+\"}[1m]))";
+	run_case(&c, &lim, &out, &status, &err);
+	assert_int_equal(status, 200);
+	lf_buf_free(&out);
+}
+
 static void test_timeout(void **state)
 {
 	(void)state;
@@ -674,9 +702,10 @@ static void test_format_float(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_golden),           cmocka_unit_test(test_series_limit),
-	        cmocka_unit_test(test_timeout),          cmocka_unit_test(test_input_size),
-	        cmocka_unit_test(test_split_boundaries), cmocka_unit_test(test_format_float),
+	        cmocka_unit_test(test_golden),        cmocka_unit_test(test_series_limit),
+	        cmocka_unit_test(test_timeout),       cmocka_unit_test(test_input_size),
+	        cmocka_unit_test(test_memory_budget), cmocka_unit_test(test_split_boundaries),
+	        cmocka_unit_test(test_format_float),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
