@@ -7,7 +7,8 @@ import http.server
 import json
 import os
 import shutil
-import signal
+import ssl
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -60,11 +61,36 @@ class Webhook:
         self.srv.shutdown()
 
 
+# bcrypt of "s3cret-pw" (cost 4), for Alertmanager's basic_auth_users
+AM_PW_HASH = "$2b$04$a1Bn9e7ArLmo8rXRoNZmgesS3EMfJ817gWQUuFKGeBsArmVXaYjtK"
+
+
+def make_certs(directory):
+    """ca.crt and server.{crt,key} for 127.0.0.1, made with the openssl CLI."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, cwd=directory,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+        "-subj", "/CN=test-ca")
+    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=am")
+    with open(os.path.join(directory, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf")
+
+
 class Alertmanager:
-    def __init__(self, env, webhook_port=None, name="am"):
+    def __init__(self, env, webhook_port=None, name="am", tls_dir=None):
         self.env = env
         self.name = name
         self.port = env.free_port()
+        self.tls_dir = tls_dir
+        self.web = None
+        if tls_dir:
+            self.web = env.write(name + "-web.yml", (
+                "tls_server_config:\n  cert_file: %s/server.crt\n  key_file: %s/server.key\n"
+                "basic_auth_users:\n  ruler: '%s'\n") % (tls_dir, tls_dir, AM_PW_HASH))
         recv = "  - name: hook\n"
         if webhook_port:
             recv += ("    webhook_configs:\n      - url: http://127.0.0.1:%d/\n"
@@ -80,20 +106,33 @@ class Alertmanager:
             [AM_BIN, "--config.file=" + self.cfg,
              "--storage.path=" + self.env.path(self.name + "-data"),
              "--web.listen-address=127.0.0.1:%d" % self.port,
-             "--cluster.listen-address="], name=self.name)
+             "--cluster.listen-address="] +
+            (["--web.config.file=" + self.web] if self.web else []), name=self.name)
         self.env.wait_until(self.ready, what="alertmanager ready")
         return self
 
+    def _get(self, path):
+        if not self.tls_dir:
+            return urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
+                                          timeout=10)
+        ctx = ssl.create_default_context(cafile=os.path.join(self.tls_dir, "ca.crt"))
+        import base64
+        req = urllib.request.Request(
+            "https://127.0.0.1:%d%s" % (self.port, path),
+            headers={"Authorization": "Basic " +
+                     base64.b64encode(b"ruler:s3cret-pw").decode()})
+        return urllib.request.urlopen(req, timeout=10, context=ctx)
+
     def ready(self):
         try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % self.port,
-                                        timeout=5) as r:
+            with self._get("/-/ready") as r:
                 return r.status == 200
         except OSError:
             return False
 
     def alerts(self):
-        return http_json("http://127.0.0.1:%d/api/v2/alerts" % self.port)
+        with self._get("/api/v2/alerts") as r:
+            return json.loads(r.read())
 
     def stop(self):
         self.env.stop(self.proc)
@@ -209,6 +248,30 @@ def test_alertmanager_outage():
         check(errs >= 1, "no error metric")
         store.stop()
         am2.stop()
+
+
+def test_alertmanager_tls_basic_auth():
+    with Env() as env:
+        tls = env.path("tls")
+        os.makedirs(tls)
+        make_certs(tls)
+        am = Alertmanager(env, tls_dir=tls).start()
+        rules = env.path("rules")
+        env.write("rules/fake/web.yaml", ALERT_RULES % "10m")
+        client = ("  alertmanager_client:\n    tls_ca_path: %s/ca.crt\n"
+                  "    basic_auth_username: ruler\n    basic_auth_password: s3cret-pw\n"
+                  "  external_labels:\n    cluster: c1\n" % tls)
+        cfg = ruler_config(env, rules, extra=client).replace(
+            "  resend_delay", "  alertmanager_url: https://127.0.0.1:%d\n  resend_delay" % am.port)
+        store = Store(env, cfg).start()
+        push_errors(store)
+
+        def arrived():
+            return [a for a in am.alerts() if a["labels"].get("alertname") == "HighErrors"]
+        a = env.wait_until(arrived, what="alert over TLS with basic auth", timeout=SLOW)[0]
+        check(a["labels"].get("cluster") == "c1", "external label: %r" % a["labels"])
+        store.stop()
+        am.stop()
 
 
 def _metric(text, name):
@@ -422,6 +485,7 @@ def test_bad_and_hostile_rule_files():
 
 
 if __name__ == "__main__":
-    main([test_alert_fires_and_resolves, test_alertmanager_outage, test_restart_keeps_firing,
+    main([test_alert_fires_and_resolves, test_alertmanager_outage,
+          test_alertmanager_tls_basic_auth, test_restart_keeps_firing,
           test_restart_while_pending, test_recording_rule_remote_write, test_rules_api,
           test_bad_and_hostile_rule_files])
