@@ -323,19 +323,22 @@ def test_recording_rule_remote_write():
     with Env() as env:
         pport = env.free_port()
         pcfg = env.write("prom.yml", "global:\n  scrape_interval: 1h\n")
-        prom = env.spawn([PROM_BIN, "--config.file=" + pcfg,
-                          "--storage.tsdb.path=" + env.path("prom-data"),
-                          "--web.listen-address=127.0.0.1:%d" % pport,
-                          "--web.enable-remote-write-receiver"], name="prometheus")
 
-        def prom_ready():
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % pport,
-                                            timeout=5) as r:
-                    return r.status == 200
-            except OSError:
-                return False
-        env.wait_until(prom_ready, what="prometheus ready", timeout=SLOW)
+        def start_prom():
+            p = env.spawn([PROM_BIN, "--config.file=" + pcfg,
+                           "--storage.tsdb.path=" + env.path("prom-data"),
+                           "--web.listen-address=127.0.0.1:%d" % pport,
+                           "--web.enable-remote-write-receiver"], name="prometheus")
+
+            def prom_ready():
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % pport,
+                                                timeout=5) as r:
+                        return r.status == 200
+                except OSError:
+                    return False
+            env.wait_until(prom_ready, what="prometheus ready", timeout=SLOW)
+            return p
         rules = env.path("rules")
         env.write("rules/fake/rec.yaml", """groups:
   - name: rec
@@ -351,8 +354,16 @@ def test_recording_rule_remote_write():
 """)
         extra = ("  remote_write:\n    enabled: true\n    client:\n"
                  "      url: http://127.0.0.1:%d/api/v1/write\n" % pport)
+        # the receiver is down at first: remote write retries, evaluation goes on
         store = Store(env, ruler_config(env, rules, extra=extra)).start()
         push_errors(store, 4)
+        env.wait_until(lambda: _metric(store.metrics(),
+                                       "logferry_store_ruler_remote_write_failures_total") > 0,
+                       what="remote write failing while prometheus is down", timeout=SLOW)
+        env.wait_until(lambda: _metric(store.metrics(),
+                                       "logferry_store_ruler_evaluations_total") > 6,
+                       what="evaluations continue", timeout=SLOW)
+        prom = start_prom()
 
         def series():
             q = urllib.parse.urlencode({"query": "app:errors:count10m"})

@@ -278,6 +278,14 @@ static void test_validation(void **state)
 	             "        annotations:\n          s: '{{ nope }}'\n",
 	             "function \"nope\" not defined");
 	expect_error("groups:\n  - name: g\n    bogus: 1\n", "unknown key \"bogus\"");
+	/* templates cannot loop: range and recursive define/template are refused */
+	expect_error("groups:\n  - name: g\n    rules:\n      - alert: x\n        expr: vector(1)\n"
+	             "        annotations:\n          s: '{{ range $labels }}x{{ end }}'\n",
+	             "{{range}} is not supported");
+	expect_error("groups:\n  - name: g\n    rules:\n      - alert: x\n        expr: vector(1)\n"
+	             "        annotations:\n          s: '{{ define \"a\" }}{{ template \"a\" }}"
+	             "{{ end }}'\n",
+	             "{{define}} is not supported");
 	/* a good file renders back to YAML that parses to the same groups */
 	struct lf_rule_groups gs = load(RULES);
 	struct lf_buf b = LF_BUF_INIT;
