@@ -434,6 +434,42 @@ def test_rules_api():
         store.stop()
 
 
+def test_tenants():
+    with Env() as env:
+        rules = env.path("rules")
+        env.write("rules/t1/web.yaml", ALERT_RULES % "10m")
+        env.write("rules/t2/web.yaml", ALERT_RULES % "10m")
+        store = Store(env, "auth_enabled: true\n" + ruler_config(env, rules)).start()
+        st, body = store.get("/prometheus/api/v1/rules")
+        check(st == 500 and b"no valid org id found" in body, "no org id: %d %s" % (st, body))
+        t = now_ns()
+        st, _ = store.push_json([({"app": "web"}, [[str(t + i), "error %d" % i]
+                                                   for i in range(5)])], tenant="t1")
+        check(st == 204, "push t1")
+
+        def alerts(tenant):
+            st, body = store.get("/prometheus/api/v1/alerts", tenant=tenant)
+            check(st == 200, "alerts %s: %d" % (tenant, st))
+            return json.loads(body)["data"]["alerts"]
+        env.wait_until(lambda: [a for a in alerts("t1") if a["state"] == "firing"],
+                       what="t1 alert firing", timeout=SLOW)
+
+        def t2_evaluated():
+            st, body = store.get("/prometheus/api/v1/rules", tenant="t2")
+            r = json.loads(body)["data"]["groups"][0]["rules"][0]
+            return r["health"] == "ok"
+        env.wait_until(t2_evaluated, what="t2 rules evaluated", timeout=SLOW)
+        check(alerts("t2") == [], "t2 sees t1's data")
+        st, body = store.request("POST", "/loki/api/v1/rules/extra",
+                                 b"name: x\nrules:\n  - record: r\n    expr: vector(1)\n",
+                                 {"X-Scope-OrgID": "t3"})
+        check(st == 202, "post t3: %d %s" % (st, body))
+        check(os.path.exists(env.path("rules/t3/extra")), "t3 namespace file not written")
+        st, body = store.get("/loki/api/v1/rules", tenant="t1")
+        check(st == 200 and b"extra" not in body, "t1 sees t3's rules")
+        store.stop()
+
+
 def test_bad_and_hostile_rule_files():
     with Env() as env:
         rules = env.path("rules")
@@ -499,4 +535,5 @@ if __name__ == "__main__":
     main([test_alert_fires_and_resolves, test_alertmanager_outage,
           test_alertmanager_tls_basic_auth, test_restart_keeps_firing,
           test_restart_while_pending, test_recording_rule_remote_write, test_rules_api,
+          test_tenants,
           test_bad_and_hostile_rule_files])
