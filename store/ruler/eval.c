@@ -228,9 +228,7 @@ size_t lf_alert_rule_collect(struct lf_alert_rule *ar, int64_t ts, int64_t resen
 			due = false;
 		else if (a->resolved_at && a->resolved_at > a->last_sent_at)
 			due = true;
-		else if (a->state == LF_ALERT_INACTIVE)
-			due = false;
-		else
+		else /* firing, or resolved and kept: re-sent every resend_delay */
 			due = !a->last_sent_at || a->last_sent_at + resend_delay <= ts;
 		if (!due)
 			continue;
@@ -265,6 +263,18 @@ int lf_alert_rule_restore(struct lf_alert_rule *ar, const struct lf_labels *labe
 	a->fired_at = state == LF_ALERT_FIRING ? fired_at : 0;
 	a->value = value;
 	return 0;
+}
+
+void lf_alert_rule_take_state(struct lf_alert_rule *dst, struct lf_alert_rule *src)
+{
+	for (size_t i = 0; i < dst->n_alerts; i++)
+		alert_free(&dst->alerts[i]);
+	free(dst->alerts);
+	dst->alerts = src->alerts;
+	dst->n_alerts = src->n_alerts;
+	dst->cap_alerts = src->cap_alerts;
+	src->alerts = NULL;
+	src->n_alerts = src->cap_alerts = 0;
 }
 
 enum lf_alert_state lf_alert_rule_state(const struct lf_alert_rule *ar)

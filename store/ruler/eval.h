@@ -13,10 +13,11 @@
  *     for that long after it first went missing; resolved alerts are kept
  *     15 minutes (to be re-sent) and then dropped;
  *   - two samples that give the same alert labels are an error.
- * Sending (lf_alert_rule_collect): an alert is due when it is firing and
- * resend_delay passed since it was last sent, or when it was resolved after
- * its last send; endsAt = resolvedAt, or validUntil = ts + 4 x
- * max(resend_delay, interval) while it fires (Alertmanager resolves it by
+ * Sending (lf_alert_rule_collect): an alert is due when it was resolved
+ * after its last send, or when it is firing or resolved (kept) and
+ * resend_delay passed since it was last sent (at ts >= last + resend_delay,
+ * so with resend_delay = interval it goes out on every evaluation); endsAt = resolvedAt, or
+ * validUntil = ts + 4 x max(resend_delay, interval) while it fires (Alertmanager resolves it by
  * itself if the ruler goes away).
  * Restart: lf_alert_rule_restore puts a persisted pending/firing alert back
  * before the first evaluation, so `for` keeps counting from the original
@@ -85,6 +86,10 @@ size_t lf_alert_rule_collect(struct lf_alert_rule *ar, int64_t ts, int64_t resen
 int lf_alert_rule_restore(struct lf_alert_rule *ar, const struct lf_labels *labels,
                           enum lf_alert_state state, int64_t active_at, int64_t fired_at,
                           double value);
+
+/* Moves src's alerts to dst (a changed group keeps the state of its rules
+ * that kept their name, as Prometheus' CopyState). */
+void lf_alert_rule_take_state(struct lf_alert_rule *dst, struct lf_alert_rule *src);
 
 /* The highest state among the rule's alerts (the rule's `state`). */
 enum lf_alert_state lf_alert_rule_state(const struct lf_alert_rule *ar);

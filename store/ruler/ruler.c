@@ -355,8 +355,31 @@ static void poll_rules(struct lf_ruler *r)
 					break;
 				}
 			}
-			if (!keep)
+			if (!keep) {
 				keep = group_new(r, ids[i], &gs.v[gi], &err);
+				/* a changed group: alerts of rules that kept their name carry over
+				 */
+				for (size_t oi = 0; keep && old && oi < old->n; oi++) {
+					struct group_state *og = old->groups[oi];
+					if (!og || strcmp(og->g.ns, keep->g.ns) ||
+					    strcmp(og->g.name, keep->g.name))
+						continue;
+					pthread_mutex_lock(&r->mu);
+					for (size_t a = 0; a < keep->g.n_rules; a++)
+						for (size_t b = 0; b < og->g.n_rules; b++)
+							if (keep->rs[a].alerting &&
+							    og->rs[b].alerting &&
+							    og->rs[b].ar.n_alerts &&
+							    !strcmp(keep->g.rules[a].name,
+							            og->g.rules[b].name)) {
+								lf_alert_rule_take_state(
+								        &keep->rs[a].ar,
+								        &og->rs[b].ar);
+								break;
+							}
+					pthread_mutex_unlock(&r->mu);
+				}
+			}
 			if (!keep) {
 				lf_error("ruler: group not loaded: tenant=%s err: %s", ids[i],
 				         err.msg);

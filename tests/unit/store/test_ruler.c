@@ -121,6 +121,9 @@ static void test_state_machine(void **state)
 	assert_int_equal(lf_alert_rule_collect(&ar, S(180), S(60), S(1), on_send, &sn), 1);
 	assert_int_equal(sn.ends[0], S(180));
 	assert_int_equal(lf_alert_rule_collect(&ar, S(181), S(60), S(1), on_send, &sn), 0);
+	/* while kept, the resolved alert is re-sent every resend_delay */
+	assert_int_equal(lf_alert_rule_collect(&ar, S(240), S(60), S(1), on_send, &sn), 1);
+	assert_int_equal(sn.ends[1], S(180));
 	/* kept 15 minutes, then forgotten */
 	assert_int_equal(lf_alert_rule_eval(&ar, NULL, 0, S(180) + S(15 * 60), NULL, &err), 0);
 	assert_int_equal(ar.n_alerts, 1);
