@@ -299,6 +299,16 @@ def test_restart_keeps_firing():
         check(b["state"] == "firing", "state after restart: %r" % b)
         check(b["activeAt"] == a["activeAt"], "activeAt %s != %s" % (b["activeAt"],
                                                                     a["activeAt"]))
+        # a changed group (new annotation) keeps the rule's firing alert
+        env.write("rules/fake/web.yaml", (ALERT_RULES.replace("for: 2s", "for: 3s") % "10m")
+                  .replace("human:", "changed:"))
+
+        def changed():
+            al = store_alerts(store)
+            return al and "changed" in al[0]["annotations"] and al[0]
+        c = env.wait_until(changed, what="changed annotation", timeout=SLOW)
+        check(c["state"] == "firing" and c["activeAt"] == a["activeAt"],
+              "after the change: %r" % c)
         store.stop()
 
 
