@@ -73,6 +73,10 @@ static int ns_groups(const struct lf_rule_groups *gs, const char *ns, struct lf_
 	return 0;
 }
 
+static void handle_files(struct lf_ruler *r, const struct lf_ruler_config *cfg, const char *tenant,
+                         const struct lf_http_request *req, struct lf_http_response *resp,
+                         const char *ns_arg, const char *group);
+
 void lf_api_rules_handle(struct lf_ruler *r, const char *tenant, const struct lf_http_request *req,
                          struct lf_http_response *resp)
 {
@@ -124,6 +128,17 @@ void lf_api_rules_handle(struct lf_ruler *r, const char *tenant, const struct lf
 		lf_http_text(resp, 400, "invalid namespace \"%s\"\n", ns);
 		return;
 	}
+	lf_ruler_files_lock(r);
+	handle_files(r, cfg, tenant, req, resp, has_ns ? ns : NULL, has_group ? group : NULL);
+	lf_ruler_files_unlock(r);
+}
+
+static void handle_files(struct lf_ruler *r, const struct lf_ruler_config *cfg, const char *tenant,
+                         const struct lf_http_request *req, struct lf_http_response *resp,
+                         const char *ns_arg, const char *group)
+{
+	bool has_ns = ns_arg != NULL, has_group = group != NULL;
+	const char *ns = ns_arg ? ns_arg : "";
 	struct lf_rule_groups gs = {0};
 	struct lf_error err;
 	struct lf_rule_limits lim = {cfg->max_rule_file_size, cfg->max_rules_per_tenant};

@@ -64,7 +64,8 @@ struct lf_ruler {
 	char *state_dir;
 	pthread_t th;
 	bool running;
-	pthread_mutex_t mu; /* guards tenants, stop, kicked */
+	pthread_mutex_t mu;       /* guards tenants, stop, kicked */
+	pthread_mutex_t files_mu; /* rules API writers */
 	pthread_cond_t cv;
 	bool stop, kicked;
 	struct tenant_state *tenants;
@@ -729,6 +730,7 @@ int lf_ruler_start(const struct lf_store_config *scfg, struct lf_store *store,
 	lf_buf_printf(&b, "%s/ruler", scfg->path_prefix);
 	r->state_dir = lf_buf_take(&b);
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->files_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_cond_init(&r->cv, &ca);
@@ -805,8 +807,19 @@ void lf_ruler_stop(struct lf_ruler *r)
 	free_restore(r);
 	free(r->state_dir);
 	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->files_mu);
 	pthread_cond_destroy(&r->cv);
 	free(r);
+}
+
+void lf_ruler_files_lock(struct lf_ruler *r)
+{
+	pthread_mutex_lock(&r->files_mu);
+}
+
+void lf_ruler_files_unlock(struct lf_ruler *r)
+{
+	pthread_mutex_unlock(&r->files_mu);
 }
 
 void lf_ruler_kick(struct lf_ruler *r)

@@ -37,6 +37,10 @@ void lf_ruler_stop(struct lf_ruler *r); /* NULL ok */
 void lf_ruler_kick(struct lf_ruler *r);
 const struct lf_ruler_config *lf_ruler_config(const struct lf_ruler *r);
 
+/* Serialises the rules API's read-modify-write of namespace files. */
+void lf_ruler_files_lock(struct lf_ruler *r);
+void lf_ruler_files_unlock(struct lf_ruler *r);
+
 /* Prometheus-style JSON bodies (reference 5.4). */
 void lf_ruler_render_rules(struct lf_ruler *r, const char *tenant, struct lf_buf *out);
 void lf_ruler_render_alerts(struct lf_ruler *r, const char *tenant, struct lf_buf *out);
