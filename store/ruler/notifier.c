@@ -16,6 +16,7 @@
 
 struct item {
 	char *tenant;
+	char *group; /* "ns;group", for the metrics */
 	char *json;
 	size_t len;
 };
@@ -36,15 +37,17 @@ struct lf_notifier {
 static void item_free(struct item *it)
 {
 	free(it->tenant);
+	free(it->group);
 	free(it->json);
 }
 
-void lf_notifier_send(struct lf_notifier *n, const char *tenant, const char *json, size_t len)
+void lf_notifier_send(struct lf_notifier *n, const char *tenant, const char *group,
+                      const char *json, size_t len)
 {
-	struct item it = {strdup(tenant), malloc(len + 1), len};
-	if (!it.tenant || !it.json) {
+	struct item it = {strdup(tenant), strdup(group), malloc(len + 1), len};
+	if (!it.tenant || !it.group || !it.json) {
 		item_free(&it);
-		const char *lv[] = {tenant};
+		const char *lv[] = {tenant, group};
 		lf_metric_inc(n->dropped, lv);
 		return;
 	}
@@ -53,7 +56,7 @@ void lf_notifier_send(struct lf_notifier *n, const char *tenant, const char *jso
 	pthread_mutex_lock(&n->mu);
 	if (n->n == n->cap) {
 		struct item *old = &n->q[n->head];
-		const char *lv[] = {old->tenant};
+		const char *lv[] = {old->tenant, old->group};
 		lf_metric_inc(n->dropped, lv);
 		item_free(old);
 		n->head = (n->head + 1) % n->cap;
@@ -218,13 +221,11 @@ static void *run(void *arg)
 			}
 		}
 		if (delivered || fatal == (int)n->n_urls || stopping) {
-			const char *lv[] = {batch[0].tenant};
-			if (delivered)
-				lf_metric_add(n->sent, lv, (double)nb);
-			else
-				lf_metric_add(n->dropped, lv, (double)nb);
-			for (size_t i = 0; i < nb; i++)
+			for (size_t i = 0; i < nb; i++) {
+				const char *lv[] = {batch[i].tenant, batch[i].group};
+				lf_metric_inc(delivered ? n->sent : n->dropped, lv);
 				item_free(&batch[i]);
+			}
 			nb = 0;
 			backoff = 100 * 1000000LL;
 			if (stopping) {
@@ -286,7 +287,7 @@ int lf_notifier_start(const struct lf_ruler_config *cfg, struct lf_metrics *reg,
 		if (*s == ',')
 			s++;
 	}
-	const char *tl[] = {"tenant", NULL};
+	const char *tl[] = {"tenant", "rule_group", NULL};
 	const char *ul[] = {"alertmanager", NULL};
 	n->sent =
 	        lf_metrics_family(reg, LF_METRIC_COUNTER, "logferry_store_ruler_alerts_sent_total",

@@ -26,8 +26,10 @@ struct lf_notifier;
 
 int lf_notifier_start(const struct lf_ruler_config *cfg, struct lf_metrics *reg,
                       struct lf_notifier **out, struct lf_error *err);
-/* Queues one alert (a JSON object, copied). */
-void lf_notifier_send(struct lf_notifier *n, const char *tenant, const char *json, size_t len);
+/* Queues one alert (a JSON object, copied) of tenant's group ("ns;name",
+ * a label of the sent/dropped metrics). */
+void lf_notifier_send(struct lf_notifier *n, const char *tenant, const char *group,
+                      const char *json, size_t len);
 /* Stops the thread (one last attempt for what is queued) and frees. */
 void lf_notifier_stop(struct lf_notifier *n);
 

@@ -289,7 +289,7 @@ static struct group_state *group_new(struct lf_ruler *r, const char *tenant,
 static struct tenant_state *find_tenant(struct lf_ruler *r, const char *id)
 {
 	for (size_t i = 0; i < r->n_tenants; i++)
-		if (!strcmp(r->tenants[i].id, id))
+		if (r->tenants[i].id && !strcmp(r->tenants[i].id, id))
 			return &r->tenants[i];
 	return NULL;
 }
@@ -299,7 +299,7 @@ static void poll_rules(struct lf_ruler *r)
 	struct lf_error err;
 	char **ids = NULL;
 	if (lf_rules_list_tenants(r->cfg->local_directory, &ids, &err) < 0) {
-		lf_error("ruler: unable to list rules: err: %s", err.msg);
+		lf_error("ruler: unable to list rules: %s", err.msg);
 		const char *lv[] = {""};
 		lf_metric_inc(r->m_load_err, lv);
 		return;
@@ -309,28 +309,42 @@ static void poll_rules(struct lf_ruler *r)
 	while (ids[n_ids])
 		n_ids++;
 	struct tenant_state *nt = calloc(n_ids ? n_ids : 1, sizeof(*nt));
-	if (!nt) {
+	struct lf_rule_groups *loaded = calloc(n_ids ? n_ids : 1, sizeof(*loaded));
+	bool *ok = calloc(n_ids ? n_ids : 1, sizeof(*ok));
+	if (!nt || !loaded || !ok) {
+		free(nt);
+		free(loaded);
+		free(ok);
 		lf_strv_free(ids);
 		return;
 	}
-	size_t n_nt = 0;
+	/* 1: read and validate the files (no lock: the API keeps reading) */
 	for (size_t i = 0; i < n_ids; i++) {
 		if (lf_tenant_id_valid(ids[i], strlen(ids[i]), &err) < 0) {
 			lf_warn("ruler: skipping rule directory %s/%s: %s", r->cfg->local_directory,
 			        ids[i], err.msg);
 			continue;
 		}
-		struct tenant_state *old = find_tenant(r, ids[i]);
-		struct lf_rule_groups gs = {0};
-		struct tenant_state *t = &nt[n_nt];
-		if (lf_rules_load_tenant(r->cfg->local_directory, ids[i], &lim, &gs, &err) < 0) {
+		if (lf_rules_load_tenant(r->cfg->local_directory, ids[i], &lim, &loaded[i], &err) <
+		    0) {
 			lf_error("ruler: unable to load rules, keeping the last good ones: "
-			         "tenant=%s err: %s",
+			         "tenant=%s: %s",
 			         ids[i], err.msg);
 			const char *lv[] = {ids[i]};
 			lf_metric_inc(r->m_load_err, lv);
-			if (old) { /* keep the old state as it is */
-				*t = *old;
+			continue;
+		}
+		ok[i] = true;
+	}
+	/* 2: the new state, moving what stays from the old one, and the swap */
+	pthread_mutex_lock(&r->mu);
+	size_t n_nt = 0;
+	for (size_t i = 0; i < n_ids; i++) {
+		struct tenant_state *old = find_tenant(r, ids[i]);
+		struct tenant_state *t = &nt[n_nt];
+		if (!ok[i]) {
+			if (old && lf_tenant_id_valid(ids[i], strlen(ids[i]), NULL) == 0) {
+				*t = *old; /* the last good rules, state and all */
 				old->groups = NULL;
 				old->n = 0;
 				old->id = NULL;
@@ -338,26 +352,27 @@ static void poll_rules(struct lf_ruler *r)
 			}
 			continue;
 		}
+		struct lf_rule_groups *gs = &loaded[i];
 		t->id = strdup(ids[i]);
-		t->groups = calloc(gs.n ? gs.n : 1, sizeof(*t->groups));
+		t->groups = calloc(gs->n ? gs->n : 1, sizeof(*t->groups));
 		if (!t->id || !t->groups) {
 			free(t->id);
 			free(t->groups);
-			lf_rule_groups_free(&gs);
+			memset(t, 0, sizeof(*t));
 			continue;
 		}
-		for (size_t gi = 0; gi < gs.n; gi++) {
+		for (size_t gi = 0; gi < gs->n; gi++) {
 			struct group_state *keep = NULL;
 			for (size_t oi = 0; old && oi < old->n; oi++) {
 				struct group_state *og = old->groups[oi];
-				if (og && lf_rule_group_equal(&og->g, &gs.v[gi])) {
+				if (og && lf_rule_group_equal(&og->g, &gs->v[gi])) {
 					keep = og;
 					old->groups[oi] = NULL;
 					break;
 				}
 			}
 			if (!keep) {
-				keep = group_new(r, ids[i], &gs.v[gi], &err);
+				keep = group_new(r, ids[i], &gs->v[gi], &err);
 				/* a changed group: alerts of rules that kept their name carry over
 				 */
 				for (size_t oi = 0; keep && old && oi < old->n; oi++) {
@@ -365,7 +380,6 @@ static void poll_rules(struct lf_ruler *r)
 					if (!og || strcmp(og->g.ns, keep->g.ns) ||
 					    strcmp(og->g.name, keep->g.name))
 						continue;
-					pthread_mutex_lock(&r->mu);
 					for (size_t a = 0; a < keep->g.n_rules; a++)
 						for (size_t b = 0; b < og->g.n_rules; b++)
 							if (keep->rs[a].alerting &&
@@ -378,21 +392,16 @@ static void poll_rules(struct lf_ruler *r)
 								        &og->rs[b].ar);
 								break;
 							}
-					pthread_mutex_unlock(&r->mu);
 				}
 			}
 			if (!keep) {
-				lf_error("ruler: group not loaded: tenant=%s err: %s", ids[i],
-				         err.msg);
+				lf_error("ruler: group not loaded: tenant=%s: %s", ids[i], err.msg);
 				continue;
 			}
 			t->groups[t->n++] = keep;
 		}
-		lf_rule_groups_free(&gs);
 		n_nt++;
 	}
-	lf_strv_free(ids);
-	pthread_mutex_lock(&r->mu);
 	struct tenant_state *old = r->tenants;
 	size_t n_old = r->n_tenants;
 	r->tenants = nt;
@@ -405,6 +414,11 @@ static void poll_rules(struct lf_ruler *r)
 		free(old[i].id);
 	}
 	free(old);
+	for (size_t i = 0; i < n_ids; i++)
+		lf_rule_groups_free(&loaded[i]);
+	free(loaded);
+	free(ok);
+	lf_strv_free(ids);
 	free_restore(r); /* only the first load restores */
 }
 
@@ -466,6 +480,7 @@ static int parse_result(const char *body, size_t len, int64_t ts, struct lf_samp
 struct send_ctx {
 	struct lf_ruler *r;
 	const char *tenant;
+	const char *group;
 	const struct lf_rule *rule;
 	struct lf_buf buf;
 };
@@ -525,7 +540,7 @@ static void send_alert(void *ctx, const struct lf_alert *a, int64_t ends_at)
 	lf_buf_free(&u);
 	lf_buf_putc(b, '}');
 	if (c->r->notifier)
-		lf_notifier_send(c->r->notifier, c->tenant, b->data, b->len);
+		lf_notifier_send(c->r->notifier, c->tenant, c->group, b->data, b->len);
 }
 
 /* ALERTS{alertname, alertstate, ...} 1 for every pending/firing alert. */
@@ -588,7 +603,7 @@ static void eval_group(struct lf_ruler *r, const char *tenant, struct group_stat
 			pthread_mutex_lock(&r->mu);
 			rc = lf_alert_rule_eval(&rs->ar, s, n, ts, &env, &err);
 			if (rc == 0) {
-				struct send_ctx sc = {r, tenant, rule, LF_BUF_INIT};
+				struct send_ctx sc = {r, tenant, g->metric_name, rule, LF_BUF_INIT};
 				lf_alert_rule_collect(&rs->ar, ts, r->cfg->resend_delay,
 				                      g->interval, send_alert, &sc);
 				lf_buf_free(&sc.buf);
@@ -901,11 +916,15 @@ void lf_ruler_render_rules(struct lf_ruler *r, const char *tenant, struct lf_buf
 	pthread_mutex_lock(&r->mu);
 	struct tenant_state *t = find_tenant(r, tenant);
 	struct group_state **sorted = NULL;
+	size_t ns = 0;
+	/* a poll in progress leaves NULL where a group moved to the new state */
 	if (t && t->n && (sorted = malloc(t->n * sizeof(*sorted)))) {
-		memcpy(sorted, t->groups, t->n * sizeof(*sorted));
-		qsort(sorted, t->n, sizeof(*sorted), cmp_group);
+		for (size_t i = 0; i < t->n; i++)
+			if (t->groups[i])
+				sorted[ns++] = t->groups[i];
+		qsort(sorted, ns, sizeof(*sorted), cmp_group);
 	}
-	for (size_t gi = 0; sorted && gi < t->n; gi++) {
+	for (size_t gi = 0; sorted && gi < ns; gi++) {
 		const struct group_state *g = sorted[gi];
 		if (gi)
 			lf_buf_putc(o, ',');
@@ -970,6 +989,8 @@ void lf_ruler_render_alerts(struct lf_ruler *r, const char *tenant, struct lf_bu
 	size_t k = 0;
 	for (size_t gi = 0; t && gi < t->n; gi++) {
 		const struct group_state *g = t->groups[gi];
+		if (!g)
+			continue;
 		for (size_t ri = 0; ri < g->g.n_rules; ri++) {
 			if (!g->rs[ri].alerting)
 				continue;

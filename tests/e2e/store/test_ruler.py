@@ -208,7 +208,8 @@ def test_alert_fires_and_resolves():
             m = store.metrics()
             check('logferry_store_ruler_evaluations_total{tenant="fake",rule_group="web.yaml;web"}'
                   in m, "evaluation metric missing")
-            check('logferry_store_ruler_alerts_sent_total{tenant="fake"}' in m,
+            check('logferry_store_ruler_alerts_sent_total{tenant="fake",rule_group="web.yaml;web"}'
+                  in m,
                   "alerts sent metric missing")
             store.stop()
             am.stop()
