@@ -442,6 +442,31 @@ def test_rules_api():
         check(st == 404, "delete again: %d" % st)
         env.wait_until(lambda: json.loads(store.get("/prometheus/api/v1/rules")[1])
                        ["data"]["groups"] == [], what="group gone", timeout=SLOW)
+        # readers while groups come and go (each change re-polls the rules at once)
+        stop = threading.Event()
+        errors = []
+
+        def reader():
+            while not stop.is_set():
+                for path in ("/prometheus/api/v1/rules", "/prometheus/api/v1/alerts",
+                             "/loki/api/v1/rules"):
+                    st, _ = store.get(path)
+                    if st not in (200, 404):
+                        errors.append((path, st))
+        th = threading.Thread(target=reader)
+        th.start()
+        try:
+            for i in range(20):
+                g = grp.replace("name: g1", "name: g%d" % (i % 3))
+                st, _ = store.request("POST", "/loki/api/v1/rules/ns%d" % (i % 2), g.encode())
+                check(st == 202, "post %d: %d" % (i, st))
+                if i % 4 == 3:
+                    st, _ = store.request("DELETE", "/loki/api/v1/rules/ns%d" % (i % 2))
+                    check(st == 202, "delete %d: %d" % (i, st))
+        finally:
+            stop.set()
+            th.join()
+        check(not errors, "reader errors: %r" % errors[:5])
         store.stop()
 
 
