@@ -52,6 +52,7 @@ struct restore_item {
 	struct lf_labels labels;
 	enum lf_alert_state state;
 	int64_t active_at, fired_at;
+	int64_t saved_at; /* when the state was written: about when the store went down */
 	double value;
 };
 
@@ -197,6 +198,7 @@ static void load_restore(struct lf_ruler *r)
 			it->state = !strcmp(st, "firing") ? LF_ALERT_FIRING : LF_ALERT_PENDING;
 			it->active_at = json_integer_value(json_object_get(a, "active_at"));
 			it->fired_at = json_integer_value(json_object_get(a, "fired_at"));
+			it->saved_at = saved;
 			it->value = json_number_value(json_object_get(a, "value"));
 			r->n_restore++;
 		}
@@ -217,8 +219,27 @@ static void apply_restore(struct lf_ruler *r, const char *tenant, struct group_s
 			struct restore_item *it = &r->restore[i];
 			if (!it->key || strcmp(it->key, key))
 				continue;
-			lf_alert_rule_restore(&g->rs[ri].ar, &it->labels, it->state, it->active_at,
-			                      it->fired_at, it->value);
+			int64_t active_at = it->active_at, hold = g->g.rules[ri].for_ns;
+			int64_t grace = r->cfg->for_grace_period, now = lf_now_ns();
+			bool restore = true;
+			if (it->state == LF_ALERT_PENDING) {
+				/* Prometheus' RestoreForState: the downtime does not count as
+				 * pending time, and an alert due within for_grace_period after
+				 * the restart waits for the grace period; a rule whose `for` is
+				 * shorter than the grace period starts afresh. */
+				int64_t remaining = hold - (it->saved_at - active_at);
+				if (hold < grace)
+					restore = false;
+				else if (remaining <= 0)
+					;
+				else if (remaining < grace)
+					active_at = now + grace - hold;
+				else
+					active_at += now - it->saved_at;
+			}
+			if (restore)
+				lf_alert_rule_restore(&g->rs[ri].ar, &it->labels, it->state,
+				                      active_at, it->fired_at, it->value);
 			free(it->key);
 			it->key = NULL;
 		}

@@ -14,7 +14,9 @@
  * A rule's query is bounded by evaluation_timeout and the group interval.
  * State: pending/firing alerts are written to <data>/ruler/<tenant>.json
  * after each group evaluation and restored at start (if written less than
- * for_outage_tolerance ago), so `for` and firing survive a restart.
+ * for_outage_tolerance ago), so `for` and firing survive a restart: a
+ * firing alert stays firing; a pending one goes on as Prometheus' restore of
+ * ALERTS_FOR_STATE does (the downtime does not count, for_grace_period).
  * Locking: the ruler thread is the only writer of the rule state; it holds
  * r->mu while changing it, the API reads under r->mu. Queries run unlocked.
  */
