@@ -265,6 +265,21 @@ int lf_alert_rule_restore(struct lf_alert_rule *ar, const struct lf_labels *labe
 	return 0;
 }
 
+bool lf_alert_restore_active_at(int64_t hold, int64_t grace, int64_t saved_at, int64_t now,
+                                int64_t *active_at)
+{
+	if (hold < grace)
+		return false;
+	int64_t remaining = hold - (saved_at - *active_at);
+	if (remaining <= 0)
+		return true;
+	if (remaining < grace)
+		*active_at = now + grace - hold;
+	else
+		*active_at += now - saved_at;
+	return true;
+}
+
 void lf_alert_rule_take_state(struct lf_alert_rule *dst, struct lf_alert_rule *src)
 {
 	for (size_t i = 0; i < dst->n_alerts; i++)

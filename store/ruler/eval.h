@@ -87,6 +87,14 @@ int lf_alert_rule_restore(struct lf_alert_rule *ar, const struct lf_labels *labe
                           enum lf_alert_state state, int64_t active_at, int64_t fired_at,
                           double value);
 
+/* Prometheus' RestoreForState for a pending alert: the time the store was
+ * down (saved_at .. now) does not count as pending; an alert due within
+ * grace after the restart fires at now + grace; a rule whose `for` (hold)
+ * is shorter than grace is not restored (returns false). Adjusts
+ * *active_at. */
+bool lf_alert_restore_active_at(int64_t hold, int64_t grace, int64_t saved_at, int64_t now,
+                                int64_t *active_at);
+
 /* Moves src's alerts to dst (a changed group keeps the state of its rules
  * that kept their name, as Prometheus' CopyState). */
 void lf_alert_rule_take_state(struct lf_alert_rule *dst, struct lf_alert_rule *src);

@@ -219,24 +219,11 @@ static void apply_restore(struct lf_ruler *r, const char *tenant, struct group_s
 			struct restore_item *it = &r->restore[i];
 			if (!it->key || strcmp(it->key, key))
 				continue;
-			int64_t active_at = it->active_at, hold = g->g.rules[ri].for_ns;
-			int64_t grace = r->cfg->for_grace_period, now = lf_now_ns();
-			bool restore = true;
-			if (it->state == LF_ALERT_PENDING) {
-				/* Prometheus' RestoreForState: the downtime does not count as
-				 * pending time, and an alert due within for_grace_period after
-				 * the restart waits for the grace period; a rule whose `for` is
-				 * shorter than the grace period starts afresh. */
-				int64_t remaining = hold - (it->saved_at - active_at);
-				if (hold < grace)
-					restore = false;
-				else if (remaining <= 0)
-					;
-				else if (remaining < grace)
-					active_at = now + grace - hold;
-				else
-					active_at += now - it->saved_at;
-			}
+			int64_t active_at = it->active_at;
+			bool restore = it->state == LF_ALERT_FIRING ||
+			               lf_alert_restore_active_at(
+			                       g->g.rules[ri].for_ns, r->cfg->for_grace_period,
+			                       it->saved_at, lf_now_ns(), &active_at);
 			if (restore)
 				lf_alert_rule_restore(&g->rs[ri].ar, &it->labels, it->state,
 				                      active_at, it->fired_at, it->value);

@@ -212,6 +212,27 @@ static void test_restore(void **state)
 	lf_rule_groups_free(&gs);
 }
 
+static void test_restore_for_state(void **state)
+{
+	(void)state;
+	int64_t at;
+	/* for 1h, pending 10m, down 5m: the downtime does not count */
+	at = S(1000);
+	assert_true(lf_alert_restore_active_at(S(3600), S(600), S(1600), S(1900), &at));
+	assert_int_equal(at, S(1300));
+	/* due 2m after the store went down (< grace 10m): fires at restart + grace */
+	at = S(1000);
+	assert_true(lf_alert_restore_active_at(S(3600), S(600), S(1000) + S(3480), S(10000), &at));
+	assert_int_equal(at, S(10000) + S(600) - S(3600));
+	/* already due before the restart: fires at the first evaluation */
+	at = S(1000);
+	assert_true(lf_alert_restore_active_at(S(3600), S(600), S(5000), S(6000), &at));
+	assert_int_equal(at, S(1000));
+	/* for shorter than the grace period: not restored */
+	at = S(1000);
+	assert_false(lf_alert_restore_active_at(S(60), S(600), S(1030), S(1100), &at));
+}
+
 static void test_duplicates_and_recording(void **state)
 {
 	(void)state;
@@ -454,6 +475,7 @@ int main(void)
 	        cmocka_unit_test(test_state_machine),
 	        cmocka_unit_test(test_for_zero_and_keep_firing),
 	        cmocka_unit_test(test_restore),
+	        cmocka_unit_test(test_restore_for_state),
 	        cmocka_unit_test(test_duplicates_and_recording),
 	        cmocka_unit_test(test_validation),
 	        cmocka_unit_test(test_config),
