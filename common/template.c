@@ -2000,6 +2000,167 @@ static int fn_duration(struct lf_template *t, const struct cmd *c, struct val *a
 	return 0;
 }
 
+/* ---- Prometheus alerting-template functions (store/ruler) ---- */
+
+static int fmt4g(struct lf_template *t, struct val *r, double v, const char *suffix)
+{
+	lf_buf_reset(&t->tmp);
+	if (lf_buf_printf(&t->tmp, "%.4g%s", v, suffix) < 0)
+		return exec_err(t, "out of memory");
+	return tmp_result(t, r);
+}
+
+/* humanize: SI prefixes, 4 significant digits */
+static int fn_humanize(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                       struct val *r)
+{
+	(void)c, (void)n;
+	double v = to_f64(&a[0]);
+	if (v == 0 || isnan(v) || isinf(v))
+		return fmt4g(t, r, v, "");
+	static const char *const big[] = {"", "k", "M", "G", "T", "P", "E", "Z", "Y"};
+	static const char *const small[] = {"", "m", "u", "n", "p", "f", "a", "z", "y"};
+	size_t i = 0;
+	if (fabs(v) >= 1) {
+		for (; i + 1 < 9 && fabs(v) >= 1000; i++)
+			v /= 1000;
+		return fmt4g(t, r, v, big[i]);
+	}
+	for (; i + 1 < 9 && fabs(v) < 1; i++)
+		v *= 1000;
+	return fmt4g(t, r, v, small[i]);
+}
+
+static int fn_humanize1024(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                           struct val *r)
+{
+	(void)c, (void)n;
+	double v = to_f64(&a[0]);
+	if (fabs(v) <= 1 || isnan(v) || isinf(v))
+		return fmt4g(t, r, v, "");
+	static const char *const p[] = {"", "ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"};
+	size_t i = 0;
+	for (; i + 1 < 9 && fabs(v) >= 1024; i++)
+		v /= 1024;
+	return fmt4g(t, r, v, p[i]);
+}
+
+static int fn_humanizeDuration(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                               struct val *r)
+{
+	(void)c, (void)n;
+	double v = to_f64(&a[0]);
+	if (isnan(v) || isinf(v))
+		return fmt4g(t, r, v, "");
+	if (v == 0)
+		return fmt4g(t, r, v, "s");
+	if (fabs(v) >= 1) {
+		const char *sign = v < 0 ? "-" : "";
+		if (v < 0)
+			v = -v;
+		int64_t d = (int64_t)v, sec = d % 60, min = (d / 60) % 60, h = (d / 3600) % 24,
+		        days = d / 86400;
+		lf_buf_reset(&t->tmp);
+		if (days)
+			lf_buf_printf(&t->tmp, "%s%lldd %lldh %lldm %llds", sign, (long long)days,
+			              (long long)h, (long long)min, (long long)sec);
+		else if (h)
+			lf_buf_printf(&t->tmp, "%s%lldh %lldm %llds", sign, (long long)h,
+			              (long long)min, (long long)sec);
+		else if (min)
+			lf_buf_printf(&t->tmp, "%s%lldm %llds", sign, (long long)min,
+			              (long long)sec);
+		else
+			lf_buf_printf(&t->tmp, "%s%.4gs", sign, v);
+		return tmp_result(t, r);
+	}
+	static const char *const p[] = {"", "m", "u", "n", "p", "f", "a", "z", "y"};
+	size_t i = 0;
+	for (; i + 1 < 9 && fabs(v) < 1; i++)
+		v *= 1000;
+	char suf[4];
+	snprintf(suf, sizeof suf, "%ss", p[i]);
+	return fmt4g(t, r, v, suf);
+}
+
+static int fn_humanizePercentage(struct lf_template *t, const struct cmd *c, struct val *a,
+                                 size_t n, struct val *r)
+{
+	(void)c, (void)n;
+	return fmt4g(t, r, to_f64(&a[0]) * 100, "%");
+}
+
+/* Go's time.Time.String() of the epoch seconds v, in UTC */
+static int fn_humanizeTimestamp(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                                struct val *r)
+{
+	(void)c, (void)n;
+	double v = to_f64(&a[0]);
+	if (isnan(v) || isinf(v))
+		return fmt4g(t, r, v, "");
+	lf_buf_reset(&t->tmp);
+	if (lf_gotime_format_str("2006-01-02 15:04:05.999999999 -0700 MST", (int64_t)(v * 1e9),
+	                         lf_tz_utc(), &t->tmp) < 0)
+		return exec_err(t, "out of memory");
+	return tmp_result(t, r);
+}
+
+/* reReplaceAll(pattern, repl, text) */
+static int fn_reReplaceAll(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                           struct val *r)
+{
+	(void)n;
+	struct val b[3] = {a[0], a[2], a[1]};
+	return regex_common(t, c, b, false, r);
+}
+
+/* stripPort("host:port") = host; IPv6 brackets removed */
+static int fn_stripPort(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                        struct val *r)
+{
+	(void)c, (void)n;
+	if (want_str(t, &a[0]))
+		return -1;
+	const char *s = a[0].s;
+	size_t len = a[0].n;
+	if (len && s[0] == '[') {
+		const char *e = memchr(s, ']', len);
+		if (e && (size_t)(e - s) + 1 < len && e[1] == ':')
+			return str_result(t, r, s + 1, (size_t)(e - s - 1));
+		return str_result(t, r, s, len);
+	}
+	const char *col = memchr(s, ':', len);
+	if (col && !memchr(col + 1, ':', len - (size_t)(col - s) - 1))
+		return str_result(t, r, s, (size_t)(col - s));
+	return str_result(t, r, s, len);
+}
+
+static int fn_parseDuration(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                            struct val *r)
+{
+	(void)c, (void)n;
+	if (want_str(t, &a[0]))
+		return -1;
+	char *v = arena_dup(&t->arena, a[0].s, a[0].n);
+	int64_t ns;
+	struct lf_error e2;
+	if (!v)
+		return exec_err(t, "out of memory");
+	if (lf_parse_duration(v, &ns, &e2) < 0)
+		return exec_err(t, "error calling parseDuration: %s", e2.msg);
+	float_result(r, (double)ns / 1e9);
+	return 0;
+}
+
+static int fn_identity(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                       struct val *r)
+{
+	(void)t, (void)c, (void)n;
+	*r = a[0];
+	return 0;
+}
+
+
 /* --- more Go builtins: println, html, js, urlquery, index, slice, call --- */
 
 /* fmt.Sprint(args...) into b (spaces between operands when neither is a
@@ -2520,6 +2681,19 @@ static const struct func funcs[] = {
         {"index", 1, -1, fn_index},
         {"slice", 1, -1, fn_slice},
         {"call", 1, -1, fn_call},
+        /* Prometheus alerting templates (store/ruler) */
+        {"humanize", 1, 1, fn_humanize},
+        {"humanize1024", 1, 1, fn_humanize1024},
+        {"humanizeDuration", 1, 1, fn_humanizeDuration},
+        {"humanizePercentage", 1, 1, fn_humanizePercentage},
+        {"humanizeTimestamp", 1, 1, fn_humanizeTimestamp},
+        {"toUpper", 1, 1, fn_upper},
+        {"toLower", 1, 1, fn_lower},
+        {"match", 2, 2, fn_regexMatch, true},
+        {"reReplaceAll", 3, 3, fn_reReplaceAll, true},
+        {"stripPort", 1, 1, fn_stripPort},
+        {"parseDuration", 1, 1, fn_parseDuration},
+        {"safeHtml", 1, 1, fn_identity},
         /* LogQL's __line__ / __timestamp__ are resolved through the lookup */
         {"__line__", 0, 0, NULL},
         {"__timestamp__", 0, 0, NULL},

@@ -27,6 +27,10 @@
  *     (times print and format in the local zone; trunc/substr count bytes:
  *     Loki 2.8 registers sprig's versions; fromJson gives a JSON object /
  *     array for index/len/printing, or a scalar, nil on invalid JSON)
+ *   Prometheus alerting templates (store/ruler): humanize humanize1024
+ *     humanizeDuration humanizePercentage humanizeTimestamp (UTC) toUpper
+ *     toLower match(re,s) reReplaceAll(re,repl,s) stripPort parseDuration
+ *     safeHtml (identity)
  *   Go builtins: eq ne lt le gt ge and or not len index slice call print
  *     println printf (%s %d %v %q %x %f %%, widths) html js urlquery
  * A regex argument given as a literal is compiled once at parse time.

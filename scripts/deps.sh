@@ -27,6 +27,8 @@ PKGS=(
   # agent sources (agent/sources/): sd-journal for `journal`; journal files, logger and
   # rsyslog as real senders in the e2e tests
   libsystemd-dev systemd-journal-remote bsdutils rsyslog
+  # the store's ruler e2e: a real Alertmanager and a Prometheus remote-write receiver
+  prometheus-alertmanager prometheus
 )
 
 # Packages of PKGS that building the binaries (meson -Dtests=disabled) does
@@ -35,7 +37,7 @@ PKGS=(
 NOT_FOR_BUILD=(
   libcmocka-dev python3 openssl nodejs npm curl ca-certificates tzdata
   kubernetes-client python3-yaml buildah debootstrap
-  chromium systemd-journal-remote bsdutils rsyslog
+  chromium systemd-journal-remote bsdutils rsyslog prometheus-alertmanager prometheus
 )
 
 build_pkgs() {

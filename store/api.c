@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api_rules.h"
 #include "ingest.h"
 #include "log.h"
 #include "meval.h"
@@ -672,6 +673,19 @@ void lf_api_handle(void *ctx, const struct lf_http_request *req, struct lf_http_
 		handle_index_stats(a, req, resp);
 	} else if (lf_api_ext_handle(a, req, resp)) {
 		return;
+	} else if (a->ruler && lf_api_rules_match(p)) {
+		/* Loki's ruler API answers a missing org ID with 500 */
+		const char *tid = "fake";
+		if (a->cfg->auth_enabled) {
+			const char *h = lf_http_header(req, "X-Scope-OrgID");
+			if (!h || !*h) {
+				lf_http_text(resp, 500, "no valid org id found\n");
+				return;
+			}
+			if (!(tid = tenant_of(a, "rules", req, resp)))
+				return;
+		}
+		lf_api_rules_handle(a->ruler, tid, req, resp);
 	} else if (!strcmp(p, "/ready")) {
 		lf_http_text(resp, 200, "ready\n");
 	} else if (!strcmp(p, "/metrics")) {

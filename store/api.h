@@ -21,6 +21,7 @@ struct lf_api {
 	const struct lf_store_config *cfg;
 	struct lf_metrics *reg;
 	struct lf_tail_hub *tails; /* live tails (tail.h); NULL = tail answers 503 */
+	struct lf_ruler *ruler; /* NULL when the ruler is off */
 };
 
 void lf_api_handle(void *ctx, const struct lf_http_request *req, struct lf_http_response *resp);

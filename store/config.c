@@ -51,7 +51,7 @@ int lf_store_config_defaults(struct lf_store_config *cfg)
 	cfg->flush_check_period = 1 * LF_NS_PER_SEC;
 	cfg->retention_enabled = false;
 	cfg->compaction_interval = 10 * 60 * LF_NS_PER_SEC;
-	return 0;
+	return lf_ruler_config_defaults(&cfg->ruler);
 }
 
 void lf_store_config_free(struct lf_store_config *cfg)
@@ -59,6 +59,7 @@ void lf_store_config_free(struct lf_store_config *cfg)
 	free(cfg->http_listen_address);
 	free(cfg->log_level);
 	free(cfg->path_prefix);
+	lf_ruler_config_free(&cfg->ruler);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -86,7 +87,7 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 {
 	static const char *const top[] = {"auth_enabled",  "server",   "common",
 	                                  "limits_config", "ingester", "compactor",
-	                                  "distributor",   NULL};
+	                                  "distributor",   "ruler",    NULL};
 	static const char *const server[] = {"http_listen_address", "http_listen_port", "log_level",
 	                                     NULL};
 	static const char *const common[] = {"path_prefix", NULL};
@@ -248,6 +249,8 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 			return lf_y_err(err, lf_ymap_get(d, "max_recv_msg_size"),
 			                "distributor.max_recv_msg_size", "must be > 0");
 	}
+	if (lf_ruler_config_apply(&cfg->ruler, lf_ymap_get(root, "ruler"), err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -333,5 +336,6 @@ int lf_store_config_render(const struct lf_store_config *cfg, struct lf_buf *o)
 	lf_buf_printf(o, "compactor:\n  retention_enabled: %s\n",
 	              cfg->retention_enabled ? "true" : "false");
 	dur(o, "compaction_interval", cfg->compaction_interval);
+	lf_ruler_config_render(&cfg->ruler, o);
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "rconfig.h"
 
 struct lf_store_limits {
 	double ingestion_rate_mb;       /* per tenant, MB/s */
@@ -57,7 +58,8 @@ struct lf_store_config {
 	 * early. 0 = no limit. Pushes are never refused for it. */
 	int64_t max_head_bytes;
 	bool retention_enabled;
-	int64_t compaction_interval; /* ns */
+	int64_t compaction_interval;  /* ns */
+	struct lf_ruler_config ruler; /* store/ruler/rconfig.h */
 };
 
 /* Fills cfg with the defaults (allocates the strings). */

@@ -17,6 +17,7 @@
 #include "tail.h"
 #include "log.h"
 #include "metrics.h"
+#include "ruler.h"
 #include "store.h"
 
 static void usage(FILE *f)
@@ -208,13 +209,21 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	lf_store_set_push_hook(store, lf_tail_on_push, tails);
-	struct lf_api api = {store, &cfg, reg, tails};
+	struct lf_ruler *ruler = NULL;
+	if (lf_ruler_start(&cfg, store, reg, &ruler, &err) < 0) {
+		lf_error("starting the ruler: %s", err.msg);
+		lf_store_close(store);
+		lf_tail_hub_free(tails);
+		goto fail;
+	}
+	struct lf_api api = {store, &cfg, reg, tails, ruler};
 	struct lf_httpd_config hc = {cfg.http_listen_address, (int)cfg.http_listen_port,
 	                             (size_t)cfg.max_recv_msg_size, 0};
 	struct lf_httpd *httpd = NULL;
 	if (lf_httpd_start(&hc, lf_api_handle, &api, &httpd, &err) < 0) {
 		lf_error("starting the HTTP server on %s:%lld: %s", cfg.http_listen_address,
 		         (long long)cfg.http_listen_port, err.msg);
+		lf_ruler_stop(ruler);
 		lf_store_close(store);
 		lf_tail_hub_free(tails);
 		goto fail;
@@ -229,6 +238,7 @@ int main(int argc, char **argv)
 	lf_info("received signal %d, shutting down: flushing heads to chunks", sig);
 	lf_tail_hub_shutdown(tails); /* upgraded connections end before the server */
 	lf_httpd_stop(httpd);
+	lf_ruler_stop(ruler);
 	lf_store_close(store);
 	lf_tail_hub_free(tails);
 	lf_metrics_free(reg);
