@@ -2160,7 +2160,6 @@ static int fn_identity(struct lf_template *t, const struct cmd *c, struct val *a
 	return 0;
 }
 
-
 /* --- more Go builtins: println, html, js, urlquery, index, slice, call --- */
 
 /* fmt.Sprint(args...) into b (spaces between operands when neither is a

@@ -14,11 +14,11 @@
 #include "api.h"
 #include "config.h"
 #include "httpd.h"
-#include "tail.h"
 #include "log.h"
 #include "metrics.h"
 #include "ruler.h"
 #include "store.h"
+#include "tail.h"
 
 static void usage(FILE *f)
 {
