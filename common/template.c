@@ -1983,10 +1983,10 @@ static int fn_bytes(struct lf_template *t, const struct cmd *c, struct val *a, s
 }
 
 /* Loki duration(s) / duration_seconds(s): a Go duration in seconds */
-static int fn_duration(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
-                       struct val *r)
+/* A Go duration string as float seconds; `name` is the function called,
+ * for the error text (Loki's duration, Prometheus' parseDuration). */
+static int duration_secs(struct lf_template *t, const char *name, struct val *a, struct val *r)
 {
-	(void)c, (void)n;
 	if (want_str(t, &a[0]))
 		return -1;
 	char *v = arena_dup(&t->arena, a[0].s, a[0].n);
@@ -1995,9 +1995,16 @@ static int fn_duration(struct lf_template *t, const struct cmd *c, struct val *a
 	if (!v)
 		return exec_err(t, "out of memory");
 	if (lf_parse_duration(v, &ns, &e2) < 0)
-		return exec_err(t, "error calling duration: %s", e2.msg);
+		return exec_err(t, "error calling %s: %s", name, e2.msg);
 	float_result(r, (double)ns / 1e9);
 	return 0;
+}
+
+static int fn_duration(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                       struct val *r)
+{
+	(void)c, (void)n;
+	return duration_secs(t, "duration", a, r);
 }
 
 /* ---- Prometheus alerting-template functions (store/ruler) ---- */
@@ -2139,17 +2146,7 @@ static int fn_parseDuration(struct lf_template *t, const struct cmd *c, struct v
                             struct val *r)
 {
 	(void)c, (void)n;
-	if (want_str(t, &a[0]))
-		return -1;
-	char *v = arena_dup(&t->arena, a[0].s, a[0].n);
-	int64_t ns;
-	struct lf_error e2;
-	if (!v)
-		return exec_err(t, "out of memory");
-	if (lf_parse_duration(v, &ns, &e2) < 0)
-		return exec_err(t, "error calling parseDuration: %s", e2.msg);
-	float_result(r, (double)ns / 1e9);
-	return 0;
+	return duration_secs(t, "parseDuration", a, r);
 }
 
 static int fn_identity(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
