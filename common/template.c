@@ -1134,12 +1134,10 @@ static int fn_len(struct lf_template *t, const struct cmd *c, struct val *a, siz
 	return 0;
 }
 
-/* fmt.Sprint: spaces between operands when neither is a string */
-static int fn_print(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
-                    struct val *r)
+/* fmt.Sprint(args...) into b (spaces between operands when neither is a
+ * string) */
+static int sprint_into(struct lf_template *t, struct val *a, size_t n, struct lf_buf *b)
 {
-	(void)c;
-	struct lf_buf *b = &t->tmp2;
 	lf_buf_reset(b);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && a[i].k != V_STR && a[i - 1].k != V_STR && lf_buf_putc(b, ' ') < 0)
@@ -1147,6 +1145,17 @@ static int fn_print(struct lf_template *t, const struct cmd *c, struct val *a, s
 		if (print_val(t, &a[i], b) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* fmt.Sprint */
+static int fn_print(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
+                    struct val *r)
+{
+	(void)c;
+	struct lf_buf *b = &t->tmp2;
+	if (sprint_into(t, a, n, b) < 0)
+		return -1;
 	return str_result(t, r, b->data ? b->data : "", b->len);
 }
 
@@ -2158,20 +2167,6 @@ static int fn_identity(struct lf_template *t, const struct cmd *c, struct val *a
 }
 
 /* --- more Go builtins: println, html, js, urlquery, index, slice, call --- */
-
-/* fmt.Sprint(args...) into b (spaces between operands when neither is a
- * string) */
-static int sprint_into(struct lf_template *t, struct val *a, size_t n, struct lf_buf *b)
-{
-	lf_buf_reset(b);
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && a[i].k != V_STR && a[i - 1].k != V_STR && lf_buf_putc(b, ' ') < 0)
-			return exec_err(t, "out of memory");
-		if (print_val(t, &a[i], b) < 0)
-			return -1;
-	}
-	return 0;
-}
 
 /* fmt.Sprintln: always a space between operands, a newline at the end */
 static int fn_println(struct lf_template *t, const struct cmd *c, struct val *a, size_t n,
