@@ -26,7 +26,7 @@ all_targets=(push labels yaml timeutil)
 # Targets for the 'lang' modules, built when their implementation links.
 lang_targets=(regex selector template gotime)
 # store targets: built with the store files they need (the case below)
-store_targets=(chunk logql_pipeline logql_metric push_json query_params)
+store_targets=(chunk logql_pipeline logql_metric push_json query_params rules)
 # agent targets: built with the agent files they need (the case below)
 agent_targets=(syslog)
 # the store's /tail websocket frames

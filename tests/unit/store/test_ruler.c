@@ -321,6 +321,26 @@ static void test_validation(void **state)
 	lf_buf_free(&b);
 	lf_rule_groups_free(&back);
 	lf_rule_groups_free(&gs);
+
+	/* names YAML would fold or misread (U+2028/U+2029/U+0085 are line
+	 * breaks to YAML, "-" starts a list item) come back unchanged
+	 * (found by fuzz_rules) */
+	gs = load("groups:\n  - name: \"a\\Pb\\Lc\\Nd\\x7f\"\n    rules:\n"
+	          "      - alert: \"-\"\n        expr: vector(1)\n");
+	assert_string_equal(gs.v[0].name, "a\xe2\x80\xa9"
+	                                  "b\xe2\x80\xa8"
+	                                  "c\xc2\x85"
+	                                  "d\x7f");
+	assert_string_equal(gs.v[0].rules[0].name, "-");
+	b = (struct lf_buf)LF_BUF_INIT;
+	lf_buf_appends(&b, "groups:\n");
+	lf_rule_group_render(&gs.v[0], 2, true, &b);
+	assert_non_null(strstr(b.data, "name: \"a\\Pb\\Lc\\Nd\\x7f\"\n"));
+	back = load(b.data);
+	assert_true(lf_rule_group_equal(&gs.v[0], &back.v[0]));
+	lf_buf_free(&b);
+	lf_rule_groups_free(&back);
+	lf_rule_groups_free(&gs);
 }
 
 static void test_config(void **state)
