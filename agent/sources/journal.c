@@ -20,7 +20,6 @@
  * max_age, reading starts at now - max_age. Reading pauses while
  * MAX_INFLIGHT entries are unacknowledged (memory stays bounded).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include <systemd/sd-journal.h>
 
 #include "../tail/inflight.h"
+#include "journal_fields.h"
 #include "log.h"
 #include "sources.h"
 #include "timeutil.h"
@@ -60,6 +60,7 @@ struct journal_src {
 	char start_cursor[CURSOR_MAX]; /* skip this entry once (restart) */
 	uint64_t min_rt_usec;          /* fresh start: entries older are skipped */
 	struct lf_entry e;
+	struct lf_journal_json jj; /* json: true line, reused */
 	struct lf_buf scratch;
 	struct lf_ratelimit rl;
 	int64_t next_poll;
@@ -121,98 +122,34 @@ static int parse_cfg(struct journal_src *s, const struct lf_source_env *env, str
 
 /* ---------- reading ---------- */
 
-static const char *const prio_kw[] = {"emerg",   "alert",  "crit", "error",
-                                      "warning", "notice", "info", "debug"};
-
-/* Builds labels (and the JSON line) from the current entry's fields.
- * Returns the MESSAGE value through msg/msg_len (NULL when absent). */
-static void entry_fields(struct journal_src *s, struct lf_labels *ls, const char **msg,
-                         size_t *msg_len)
+/* The entry's labels, and its line when it has a MESSAGE (json: false).
+ * Returns true when the entry had a MESSAGE. Fields are decoded (and
+ * copied) one at a time: sd-journal reuses a field's buffer at the next
+ * enumerate call. */
+static bool entry_fields(struct journal_src *s, struct lf_labels *ls, struct lf_buf *line)
 {
 	const void *d;
 	size_t l;
-	char name[128];
-	*msg = NULL;
-	*msg_len = 0;
+	bool msg = false;
 	SD_JOURNAL_FOREACH_DATA(s->j, d, l)
 	{
-		const char *p = d;
-		const char *eq = memchr(p, '=', l);
-		if (!eq)
-			continue;
-		size_t fl = (size_t)(eq - p);
-		const char *v = eq + 1;
-		size_t vl = l - fl - 1;
-		if (fl == 7 && memcmp(p, "MESSAGE", 7) == 0) {
-			*msg = v;
-			*msg_len = vl;
-		}
-		if (fl + 10 >= sizeof name)
-			continue;
-		memcpy(name, "__journal_", 10);
-		for (size_t i = 0; i < fl; i++)
-			name[10 + i] = (char)tolower((unsigned char)p[i]);
-		name[10 + fl] = 0;
-		if (!lf_label_name_valid(name, 10 + fl) || memchr(v, 0, vl))
-			continue;
-		lf_labels_setn(ls, name, 10 + fl, v, vl);
-		if (fl == 8 && memcmp(p, "PRIORITY", 8) == 0) {
-			const char *kw = NULL;
-			if (vl == 1 && v[0] >= '0' && v[0] <= '7')
-				kw = prio_kw[v[0] - '0'];
-			if (kw)
-				lf_labels_set(ls, "__journal_priority_keyword", kw);
-			else
-				lf_labels_setn(ls, "__journal_priority_keyword", 26, v, vl);
-		}
+		if (lf_journal_field_labels(d, l, ls, s->json ? NULL : line))
+			msg = true;
 	}
+	return msg;
 }
 
-/* json: true — every data field as one JSON object, keys sorted (as Go's
- * encoding/json writes a map). At most 512 fields; a field repeated in one
- * entry keeps its last value. */
-struct kv {
-	const char *p;
-	size_t nl, l; /* name length, whole "NAME=value" length */
-};
-
-static int kv_cmp(const void *a, const void *b)
-{
-	const struct kv *x = a, *y = b;
-	int c = memcmp(x->p, y->p, x->nl < y->nl ? x->nl : y->nl);
-	if (c)
-		return c;
-	if (x->nl != y->nl)
-		return x->nl < y->nl ? -1 : 1;
-	return x->p < y->p ? -1 : x->p > y->p; /* stable: later data last */
-}
-
+/* json: true — every data field as one JSON object (journal_fields.h). */
 static void entry_json(struct journal_src *s, struct lf_buf *out)
 {
-	struct kv v[512];
-	size_t n = 0;
 	const void *d;
 	size_t l;
+	lf_journal_json_reset(&s->jj);
 	SD_JOURNAL_FOREACH_DATA(s->j, d, l)
 	{
-		const char *eq = memchr(d, '=', l);
-		if (eq && n < 512)
-			v[n++] = (struct kv){d, (size_t)(eq - (const char *)d), l};
+		lf_journal_json_add(&s->jj, d, l);
 	}
-	qsort(v, n, sizeof v[0], kv_cmp);
-	lf_buf_putc(out, '{');
-	bool first = true;
-	for (size_t i = 0; i < n; i++) {
-		if (i + 1 < n && v[i + 1].nl == v[i].nl && !memcmp(v[i].p, v[i + 1].p, v[i].nl))
-			continue;
-		if (!first)
-			lf_buf_putc(out, ',');
-		first = false;
-		lf_buf_append_json_string(out, v[i].p, v[i].nl);
-		lf_buf_putc(out, ':');
-		lf_buf_append_json_string(out, v[i].p + v[i].nl + 1, v[i].l - v[i].nl - 1);
-	}
-	lf_buf_putc(out, '}');
+	lf_journal_json_finish(&s->jj, out);
 }
 
 static void publish(struct journal_src *s)
@@ -313,9 +250,7 @@ static int src_run_once(struct lf_source *base, int64_t now_ns, size_t budget)
 			lf_inflight_release(&s->inf, seq, seq);
 			continue;
 		}
-		const char *msg;
-		size_t ml;
-		entry_fields(s, &e->labels, &msg, &ml);
+		bool msg = entry_fields(s, &e->labels, &e->line);
 		if (!s->json && !msg) {
 			atomic_fetch_add(&s->n_no_message, 1);
 			lf_inflight_release(&s->inf, seq, seq);
@@ -335,8 +270,6 @@ static int src_run_once(struct lf_source *base, int64_t now_ns, size_t budget)
 		e->ts_ns = (int64_t)usec * 1000;
 		if (s->json)
 			entry_json(s, &e->line);
-		else
-			lf_buf_append(&e->line, msg, ml);
 		e->origin = lf_source_origin(base);
 		e->seq_first = e->seq_last = seq;
 		atomic_fetch_add(&s->n_lines, 1);
@@ -416,6 +349,7 @@ static void src_free(struct lf_source *base)
 	lf_labels_free(&s->labels);
 	lf_relabel_free(s->relabel);
 	lf_entry_free(&s->e);
+	lf_journal_json_free(&s->jj);
 	lf_buf_free(&s->scratch);
 	free(s->path);
 	free(s->job);
@@ -470,6 +404,7 @@ static int src_create(const struct lf_source_env *env, bool check_only, struct l
 	s->fd = -1;
 	s->rl.interval_ns = 5 * LF_NS_PER_SEC;
 	lf_entry_init(&s->e);
+	lf_journal_json_init(&s->jj);
 	lf_inflight_init(&s->inf, 0);
 	*out = &s->base;
 	if (!(s->job = strdup(env->job_name)))

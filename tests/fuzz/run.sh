@@ -28,7 +28,7 @@ lang_targets=(regex selector template gotime)
 # store targets: built with the store files they need (the case below)
 store_targets=(chunk logql_pipeline logql_metric push_json query_params rules)
 # agent targets: built with the agent files they need (the case below)
-agent_targets=(syslog)
+agent_targets=(syslog journal_fields)
 # the store's /tail websocket frames
 ws_targets=(websocket)
 # pipeline stages and relabeling (pipeline/), kubelet pods (discovery/),
@@ -162,6 +162,7 @@ for t in "${targets[@]}"; do
 		extra="-I$root/store -I$root/store/logql -I$root/store/ruler $B/libstore.a"
 		extra="$extra -lsqlite3 -llz4 -lz -lcurl" ;;
 	syslog) extra="-I$root/agent/sources $root/agent/sources/syslog_parse.c" ;;
+	journal_fields) extra="-I$root/agent/sources $root/agent/sources/journal_fields.c" ;;
 	stage_* | relabel) extra="-I$root/pipeline $B/libpipeline.a" ;;
 	k8s_pods) extra="-I$root/discovery $root/discovery/kubernetes.c -lcurl" ;;
 	positions) extra="-I$root/agent/tail $root/agent/tail/positions.c" ;;

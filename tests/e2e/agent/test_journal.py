@@ -202,5 +202,35 @@ def test_json_lines():
         check(ag.stop() == 0, "exit code")
 
 
+def test_large_compressed_fields():
+    """Fields over journal-remote's compression threshold (512 bytes) are
+    stored compressed; sd-journal decompresses each into one shared buffer
+    that the next field's read overwrites. The MESSAGE line and every JSON
+    value must still be the field's own bytes."""
+    big = {"MESSAGE": "m" * 3000 + "-end-of-message",
+           "AAA_FIELD": "a" * 4000 + "-a", "ZZZ_FIELD": "z" * 5000 + "-z",
+           "MID_FIELD": "q" * 2500 + "-q", "_SYSTEMD_UNIT": "app.service"}
+    for mode in ("false", "true"):
+        with Env() as env:
+            rc = Receiver(env)
+            d = env.path("journal")
+            os.makedirs(d)
+            make_journal(env, d, "a", [big, dict(big, MESSAGE="short second")])
+            ag = Agent(env, rc, SCRAPE % {"job": "big", "path": d, "json": mode})
+            env.wait_until(lambda: len(rc.lines()) >= 2, what="two lines (json: %s)" % mode)
+            lines = rc.lines()
+            if mode == "false":
+                check(lines[:2] == [big["MESSAGE"], "short second"],
+                      "messages %r" % [x[:40] + "..." + x[-20:] for x in lines])
+            else:
+                for line, msg in zip(lines[:2], (big["MESSAGE"], "short second")):
+                    obj = json.loads(line)
+                    want = dict(big, MESSAGE=msg)
+                    for k, v in want.items():
+                        check(obj.get(k) == v, "json field %s: %r" % (k, (obj.get(k) or "")[-30:]))
+            check(ag.stop() == 0, "exit code")
+
+
 if __name__ == "__main__":
-    main([test_labels_matches_max_age, test_cursor_restart_and_crash, test_json_lines])
+    main([test_labels_matches_max_age, test_cursor_restart_and_crash, test_json_lines,
+          test_large_compressed_fields])
