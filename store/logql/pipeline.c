@@ -422,9 +422,24 @@ static int peek(struct pctx *c, struct lf_lq_token *t)
 }
 
 /* A copy of the decoded STRING just read. */
+/* A NUL-terminated copy of all n bytes. Strings decoded from a query can
+ * hold a NUL ("\u0000"): strndup would stop there while the caller keeps
+ * n as the length (found by fuzz_logql_pipeline: a heap overflow). */
+static char *memdupz(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (!s)
+		return NULL;
+	if (n)
+		memcpy(s, p, n);
+	s[n] = 0;
+	return s;
+}
+
+/* A copy of the decoded string literal (all str.len bytes). */
 static char *take_str(struct pctx *c)
 {
-	return strndup(c->lx->str.data ? c->lx->str.data : "", c->lx->str.len);
+	return memdupz(c->lx->str.data, c->lx->str.len);
 }
 
 static char *tok_text(struct pctx *c, const struct lf_lq_token *t)
@@ -884,7 +899,7 @@ static int parse_json_path(const char *e, struct jexpr *j, struct lf_error *err)
 					i++;
 				if (i >= n || e[i] != '"' || i + 1 >= n || e[i + 1] != ']')
 					goto bad;
-				st.key = strndup(e + s, i - s);
+				st.key = memdupz(e + s, i - s);
 				st.key_len = i - s;
 				if (!st.key)
 					return oom(err);
@@ -915,7 +930,7 @@ static int parse_json_path(const char *e, struct jexpr *j, struct lf_error *err)
 			       ((e[i] >= 'a' && e[i] <= 'z') || (e[i] >= 'A' && e[i] <= 'Z') ||
 			        (e[i] >= '0' && e[i] <= '9') || e[i] == '_'))
 				i++;
-			st.key = strndup(e + s, i - s);
+			st.key = memdupz(e + s, i - s);
 			st.key_len = i - s;
 			if (!st.key)
 				return oom(err);
@@ -1043,7 +1058,7 @@ static int pattern_compile(struct stage *s, struct lf_error *err)
 			s->pat = v;
 			v[s->n_pat].kind = P_LIT;
 			v[s->n_pat].len = i - lit;
-			if (!(v[s->n_pat].s = strndup(t + lit, i - lit)))
+			if (!(v[s->n_pat].s = memdupz(t + lit, i - lit)))
 				return oom(err);
 			s->n_pat++;
 		}
@@ -1067,7 +1082,7 @@ static int pattern_compile(struct stage *s, struct lf_error *err)
 		s->pat = v;
 		v[s->n_pat].kind = skip ? P_SKIP : P_CAP;
 		v[s->n_pat].len = nl;
-		if (!(v[s->n_pat].s = strndup(t + i + 1, nl)))
+		if (!(v[s->n_pat].s = memdupz(t + i + 1, nl)))
 			return oom(err);
 		s->n_pat++;
 		if (!skip) {
