@@ -727,6 +727,31 @@ const char *lf_api_tenant(struct lf_api *a, const char *route, const struct lf_h
 	return tenant_of(a, route, req, resp);
 }
 
+const char *lf_api_tenant_ws(struct lf_api *a, const char *route, const struct lf_http_request *req,
+                             struct lf_http_response *resp)
+{
+	const char *h = lf_http_header(req, "X-Scope-OrgID");
+	const char *q = lf_http_arg(req, "tenant");
+	if (!a->cfg->auth_enabled || (h && *h) || !q || !*q)
+		return tenant_of(a, route, req, resp);
+	/* as tenant_of, for the query argument: a %00 must not shorten it */
+	const char *raw = NULL;
+	size_t raw_len = strlen(q);
+	if (req->conn &&
+	    MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, "tenant", 6, &raw,
+	                                  &raw_len) == MHD_YES &&
+	    raw && raw_len != strlen(raw)) {
+		fail(a, route, resp, 400, "tenant ID contains unsupported character 0x00");
+		return NULL;
+	}
+	struct lf_error err;
+	if (lf_tenant_id_valid(q, strlen(q), &err) < 0) {
+		fail(a, route, resp, 400, err.msg);
+		return NULL;
+	}
+	return q;
+}
+
 int lf_api_parse_log_query(const char *q, struct lf_selector **sel, struct lf_lq_pipeline **pipe,
                            struct lf_error *err)
 {

@@ -21,7 +21,7 @@ struct lf_api {
 	const struct lf_store_config *cfg;
 	struct lf_metrics *reg;
 	struct lf_tail_hub *tails; /* live tails (tail.h); NULL = tail answers 503 */
-	struct lf_ruler *ruler; /* NULL when the ruler is off */
+	struct lf_ruler *ruler;    /* NULL when the ruler is off */
 };
 
 void lf_api_handle(void *ctx, const struct lf_http_request *req, struct lf_http_response *resp);
@@ -62,5 +62,11 @@ void lf_api_fail(struct lf_api *a, const char *route, struct lf_http_response *r
 /* The request's tenant, or NULL after answering 401/400. */
 const char *lf_api_tenant(struct lf_api *a, const char *route, const struct lf_http_request *req,
                           struct lf_http_response *resp);
+/* The same for websockets (/loki/api/v1/tail): browsers cannot set headers
+ * on a websocket, so with auth_enabled a request without X-Scope-OrgID may
+ * name its tenant in the `tenant` query argument instead (not in Loki,
+ * which answers 401; the header wins when both are given). */
+const char *lf_api_tenant_ws(struct lf_api *a, const char *route, const struct lf_http_request *req,
+                             struct lf_http_response *resp);
 
 #endif

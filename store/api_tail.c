@@ -61,7 +61,7 @@ void lf_api_tail(struct lf_api *a, const struct lf_http_request *req, struct lf_
 		lf_api_fail(a, ROUTE, resp, 400, msg);
 		return;
 	}
-	const char *tid = lf_api_tenant(a, ROUTE, req, resp);
+	const char *tid = lf_api_tenant_ws(a, ROUTE, req, resp);
 	if (!tid)
 		return;
 	struct lf_error err;

@@ -720,6 +720,8 @@
     $('chart').hidden = true;
     state.common = {};
     const p = new URLSearchParams({ query: q, limit: '100', start: (nowNs() - 60000000000n).toString() });
+    /* a websocket carries no X-Scope-OrgID: the store takes the tenant from the URL */
+    if (tenant()) p.set('tenant', tenant());
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(proto + '//' + location.host + '/loki/api/v1/tail?' + p.toString());
     state.ws = ws;

@@ -250,6 +250,19 @@ def test_tenant():
             check(rows(b) == ["tenant line"], "rows %r" % rows(b))
             b.wait_js("document.querySelectorAll('#label-names button').length === 1", "tenant's labels")
             check(b.js("localStorage.getItem('logferry.explorer.tenant')") == "team-a", "tenant kept")
+            # the live tail follows the same tenant (the page names it in the
+            # websocket URL), and only that tenant's lines
+            b.js("document.getElementById('tail').click()")
+            b.wait_js("document.getElementById('status').textContent.startsWith('Following')", "tail open")
+            t2 = now_ns()
+            st, body = s.push_json([({"app": "t"}, [[str(t2), "other tenant line"]])], tenant="team-b")
+            check(st == 204, "push team-b %d %s" % (st, body))
+            st, body = s.push_json([({"app": "t"}, [[str(t2 + 1), "tailed tenant line"]])], tenant="team-a")
+            check(st == 204, "push team-a %d %s" % (st, body))
+            b.wait_js("Array.from(document.querySelectorAll('#results li')).some(li => "
+                      "li.textContent.includes('tailed tenant line'))", "tenant's tailed line")
+            check(not any("other tenant" in r for r in rows(b)), "rows %r" % rows(b))
+            b.js("document.getElementById('tail').click()")
         s.stop()
 
 

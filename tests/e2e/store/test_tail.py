@@ -311,6 +311,17 @@ def test_auth():
         check(w2.entries(1)[0][2] == "for t2", "tenant t2 sees only its entries")
         w1.close()
         w2.close()
+        # a browser cannot set headers on a websocket: the tenant may come
+        # in the `tenant` query argument (logferry only; the header wins)
+        w3 = WS(s.port, TAIL, {"query": '{app="a"}', "tenant": "t1"})
+        check(w3.entries(1)[0][2] == "for t1", "tenant from the query argument")
+        w3.close()
+        w4 = WS(s.port, TAIL, {"query": '{app="a"}', "tenant": "t1"}, headers={"X-Scope-OrgID": "t2"})
+        check(w4.entries(1)[0][2] == "for t2", "the header wins over the argument")
+        w4.close()
+        expect_handshake_error(s.port, {"query": '{app="a"}', "tenant": "../x"}, 400, "tenant ID")
+        expect_handshake_error(s.port, {"query": '{app="a"}', "tenant": "t1\x00evil"}, 400,
+                               "unsupported character 0x00")
         s.stop()
 
 
