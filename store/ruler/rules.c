@@ -1,12 +1,14 @@
 /* rules.c — see rules.h. */
 #include "rules.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -555,9 +557,9 @@ static void ind(struct lf_buf *o, int n)
 
 /* A YAML double-quoted scalar that reads back as exactly s. Beyond what
  * Go-style quoting escapes, YAML also folds U+0085, U+2028 and U+2029 as
- * line breaks and refuses other non-printable characters, so those are
- * escaped too (found by fuzz_rules: a group name with U+2029 rendered by
- * the rules API did not load back as the same name). */
+ * line breaks and refuses other non-printable characters (C1 controls,
+ * U+FEFF inside a scalar, U+FFFE, U+FFFF), so those are escaped too (found by fuzz_rules: a group
+ * name with U+2029 rendered by the rules API did not load back as the same name). */
 static void yaml_quoted(struct lf_buf *o, const char *s)
 {
 	static const char hexdig[] = "0123456789abcdef";
@@ -578,6 +580,14 @@ static void yaml_quoted(struct lf_buf *o, const char *s)
 		} else if (c == 0xc2 && p[i + 1] == 0x85) {
 			lf_buf_appends(o, "\\N");
 			i++;
+		} else if (c == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) { /* C1 controls */
+			char h[5] = {'\\', 'x', hexdig[p[i + 1] >> 4], hexdig[p[i + 1] & 15], 0};
+			lf_buf_appends(o, h);
+			i++;
+		} else if (c == 0xef && p[i + 1] == 0xbf &&
+		           (p[i + 2] == 0xbe || p[i + 2] == 0xbf)) {
+			lf_buf_appends(o, p[i + 2] == 0xbe ? "\\ufffe" : "\\uffff");
+			i += 2;
 		} else if (c == 0xe2 && p[i + 1] == 0x80 &&
 		           (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
 			lf_buf_appends(o, p[i + 2] == 0xa8 ? "\\L" : "\\P");
@@ -592,13 +602,28 @@ static void yaml_quoted(struct lf_buf *o, const char *s)
 	lf_buf_putc(o, '"');
 }
 
+/* Words a YAML reader resolves to null or a boolean, not to the string. */
+static bool yaml_special_word(const char *s)
+{
+	static const char *const w[] = {"null", "true", "false", "yes", "no",
+	                                "on",   "off",  "y",     "n"};
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (!strcasecmp(s, w[i]))
+			return true;
+	return false;
+}
+
 static void yaml_str(struct lf_buf *o, const char *s)
 {
-	/* plain when it is obviously safe (not "-", which would start a
-	 * list item), else double-quoted */
-	bool plain = *s && *s != '-' &&
+	/* plain when it is obviously a string to any YAML reader: it starts
+	 * with a letter, '_' or '/' (not a number, not "-", which would start
+	 * a list item), uses only safe characters and is not a null or
+	 * boolean word (found by fuzz_rules: a label value NULL came back as
+	 * null); else double-quoted */
+	bool plain = (isalpha((unsigned char)*s) || *s == '_' || *s == '/') &&
 	             strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
-	                       "-./") == strlen(s);
+	                       "-./") == strlen(s) &&
+	             !yaml_special_word(s);
 	if (plain)
 		lf_buf_appends(o, s);
 	else

@@ -326,16 +326,22 @@ static void test_validation(void **state)
 	 * breaks to YAML, "-" starts a list item) come back unchanged
 	 * (found by fuzz_rules) */
 	gs = load("groups:\n  - name: \"a\\Pb\\Lc\\Nd\\x7f\"\n    rules:\n"
-	          "      - alert: \"-\"\n        expr: vector(1)\n");
+	          "      - alert: \"-\"\n        expr: vector(1)\n"
+	          "        labels:\n          a: \"NULL\"\n          b: \"True\"\n          c: "
+	          "\"12\"\n"
+	          "          d: \"~\"\n");
 	assert_string_equal(gs.v[0].name, "a\xe2\x80\xa9"
 	                                  "b\xe2\x80\xa8"
 	                                  "c\xc2\x85"
 	                                  "d\x7f");
 	assert_string_equal(gs.v[0].rules[0].name, "-");
+	assert_string_equal(lf_labels_get(&gs.v[0].rules[0].labels, "a"), "NULL");
 	b = (struct lf_buf)LF_BUF_INIT;
 	lf_buf_appends(&b, "groups:\n");
 	lf_rule_group_render(&gs.v[0], 2, true, &b);
 	assert_non_null(strstr(b.data, "name: \"a\\Pb\\Lc\\Nd\\x7f\"\n"));
+	assert_non_null(strstr(b.data, "a: \"NULL\"\n"));
+	assert_non_null(strstr(b.data, "b: \"True\"\n"));
 	back = load(b.data);
 	assert_true(lf_rule_group_equal(&gs.v[0], &back.v[0]));
 	lf_buf_free(&b);
