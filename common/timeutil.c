@@ -43,6 +43,57 @@ static const struct unit duration_units[] = {
         {"y", 365 * 86400 * LF_NS_PER_SEC},
 };
 
+int lf_parse_prom_duration(const char *s, int64_t *out_ns, struct lf_error *err)
+{
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} u[] = {{"y", INT64_C(1000) * 60 * 60 * 24 * 365},
+	         {"w", INT64_C(1000) * 60 * 60 * 24 * 7},
+	         {"d", INT64_C(1000) * 60 * 60 * 24},
+	         {"h", INT64_C(1000) * 60 * 60},
+	         {"m", INT64_C(1000) * 60},
+	         {"s", 1000},
+	         {"ms", 1}};
+	if (!strcmp(s, "0")) {
+		*out_ns = 0;
+		return 0;
+	}
+	if (!*s)
+		return lf_err(err, "empty duration string");
+	const char *p = s;
+	size_t next = 0; /* units must come in the table's order */
+	int64_t ms = 0;
+	while (*p) {
+		if (*p < '0' || *p > '9')
+			return lf_err(err, "not a valid duration string: \"%s\"", s);
+		int64_t v = 0;
+		bool big = false;
+		for (; *p >= '0' && *p <= '9'; p++)
+			if (__builtin_mul_overflow(v, 10, &v) ||
+			    __builtin_add_overflow(v, *p - '0', &v))
+				big = true;
+		size_t k = next;
+		/* "ms" before "m": the longest unit that matches here */
+		for (; k < sizeof(u) / sizeof(u[0]); k++) {
+			size_t l = strlen(u[k].unit);
+			if (!strncmp(p, u[k].unit, l) &&
+			    !(l == 1 && u[k].unit[0] == 'm' && p[1] == 's'))
+				break;
+		}
+		if (k == sizeof(u) / sizeof(u[0]))
+			return lf_err(err, "not a valid duration string: \"%s\"", s);
+		p += strlen(u[k].unit);
+		next = k + 1;
+		int64_t part;
+		if (big || __builtin_mul_overflow(v, u[k].ms, &part) ||
+		    __builtin_add_overflow(ms, part, &ms) || ms > INT64_MAX / LF_NS_PER_MS)
+			return lf_err(err, "duration out of range");
+	}
+	*out_ns = ms * LF_NS_PER_MS;
+	return 0;
+}
+
 int lf_parse_duration(const char *s, int64_t *out_ns, struct lf_error *err)
 {
 	const char *orig = s;

@@ -21,6 +21,12 @@ int64_t lf_monotonic_ns(void); /* CLOCK_MONOTONIC in ns */
 /* Parses a duration into ns. Accepts Go units (ns us µs ms s m h) and
  * Prometheus units (d w y), combined ("1h30m"), and a bare "0". */
 int lf_parse_duration(const char *s, int64_t *out_ns, struct lf_error *err);
+/* Parses a Prometheus duration (model.ParseDuration, what rule files'
+ * `for`, `keep_firing_for` and `interval` are): a bare "0", or whole
+ * numbers with the units y w d h m s ms, each at most once and in that
+ * order ("1h30m", "90s", "1d"); millisecond precision, so "1us" or "1.5h"
+ * are errors, as in Prometheus: `not a valid duration string: "1us"`. */
+int lf_parse_prom_duration(const char *s, int64_t *out_ns, struct lf_error *err);
 /* Renders ns as Go does ("1m30s", "500ms", "0s") into out (>= 32 bytes). */
 void lf_format_duration(int64_t ns, char *out, size_t outsz);
 
@@ -34,5 +40,24 @@ int lf_parse_rfc3339(const char *s, size_t n, int64_t *out_ns);
  * removed, as Go's time.RFC3339Nano does. out must hold >= 40 bytes.
  * Returns the length written. */
 size_t lf_format_rfc3339nano(int64_t ns, char *out);
+
+/* Time arithmetic on user-supplied values saturates: an instant outside
+ * int64 nanoseconds (Loki's time.Time holds it) stays the earliest/latest
+ * representable one instead of wrapping (or being undefined in C). */
+static inline int64_t lf_sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static inline int64_t lf_sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
 
 #endif

@@ -143,6 +143,24 @@ static bool utf8_valid(const char *s, size_t n)
 	return true;
 }
 
+/* A Prometheus duration under key (absent: *out unchanged). Rule files
+ * are decoded as Prometheus' rulefmt does: model.Duration, not Go's
+ * time.Duration, so "1us" or "1.5m" are refused as Loki refuses them
+ * (found by fuzz_rules: "for: 1us" loaded, then rendered back as 0s). */
+static int prom_duration_of(const struct lf_ynode *map, const char *path, const char *key,
+                            int64_t *out, struct lf_error *err)
+{
+	const struct lf_ynode *v = lf_ymap_get(map, key);
+	if (!v || v->kind == LF_Y_NULL)
+		return 0;
+	struct lf_error de;
+	if (v->kind != LF_Y_SCALAR)
+		return lf_y_err(err, v, key, "must be a duration");
+	if (lf_parse_prom_duration(v->str, out, &de) < 0)
+		return lf_y_err(err, v, path, "%s", de.msg);
+	return 0;
+}
+
 #define RULE_ERR(fmt, ...)                                                                         \
 	lf_err(err, "%s:%d:%d: group \"%s\", rule %zu, \"%s\": " fmt, file, rn->line, rn->col,     \
 	       gname, idx + 1, rname, ##__VA_ARGS__)
@@ -231,8 +249,9 @@ static int parse_rule(const struct lf_ynode *rn, const char *file, const char *g
 			return RULE_ERR("invalid recording rule name: %s", rname);
 	}
 	struct lf_error de;
-	if (lf_ymap_duration(rn, "rule", "for", &r->for_ns, &de) < 0 ||
-	    lf_ymap_duration(rn, "rule", "keep_firing_for", &r->keep_firing_for, &de) < 0)
+	if (prom_duration_of(rn, "for", "for", &r->for_ns, &de) < 0 ||
+	    prom_duration_of(rn, "keep_firing_for", "keep_firing_for", &r->keep_firing_for, &de) <
+	            0)
 		return RULE_ERR("%s", de.msg);
 	if (r->for_ns < 0 || r->keep_firing_for < 0)
 		return RULE_ERR("durations must not be negative");
@@ -262,7 +281,7 @@ static int parse_group(const struct lf_ynode *gn, const char *file, const char *
 	g->name = strdup(nm->str);
 	if (!g->ns || !g->name)
 		return lf_err(err, "out of memory");
-	if (lf_ymap_duration(gn, "groups", "interval", &g->interval, err) < 0 ||
+	if (prom_duration_of(gn, "interval", "interval", &g->interval, err) < 0 ||
 	    lf_ymap_int(gn, "groups", "limit", &g->limit, err) < 0)
 		return -1;
 	if (g->interval < 0)

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* cmocka needs the headers above */
@@ -42,6 +43,51 @@ static void test_durations(void **state)
 		assert_int_equal(lf_parse_duration(bad[i], &v, &err), -1);
 		assert_non_null(strstr(err.msg, "invalid duration"));
 	}
+}
+
+/* Prometheus' model.ParseDuration (rule files): whole numbers, units y w d
+ * h m s ms in order, millisecond precision */
+static void test_prom_durations(void **state)
+{
+	(void)state;
+	struct {
+		const char *in;
+		int64_t ns;
+	} ok[] = {
+	        {"0", 0},
+	        {"0s", 0},
+	        {"5ms", 5 * LF_NS_PER_MS},
+	        {"1m", 60 * LF_NS_PER_SEC},
+	        {"1h30m", 5400 * LF_NS_PER_SEC},
+	        {"1m5ms", 60 * LF_NS_PER_SEC + 5 * LF_NS_PER_MS},
+	        {"1y2w3d4h5m6s7ms",
+	         ((((INT64_C(365) + 14 + 3) * 24 + 4) * 60 + 5) * 60 + 6) * LF_NS_PER_SEC +
+	                 7 * LF_NS_PER_MS},
+	        {"90s", 90 * LF_NS_PER_SEC},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		int64_t v = -1;
+		struct lf_error err;
+		assert_int_equal(lf_parse_prom_duration(ok[i].in, &v, &err), 0);
+		assert_int_equal(v, ok[i].ns);
+	}
+	const char *bad[] = {"1us", "1.5m", "-5s", "5", "1s1m", "1m1m", "1ns", "s", " 1s", "1s "};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int64_t v;
+		struct lf_error err;
+		assert_int_equal(lf_parse_prom_duration(bad[i], &v, &err), -1);
+		char want[64];
+		snprintf(want, sizeof want, "not a valid duration string: \"%s\"", bad[i]);
+		assert_string_equal(err.msg, want);
+	}
+	int64_t v;
+	struct lf_error err;
+	assert_int_equal(lf_parse_prom_duration("", &v, &err), -1);
+	assert_string_equal(err.msg, "empty duration string");
+	assert_int_equal(lf_parse_prom_duration("300000000y", &v, &err), -1);
+	assert_string_equal(err.msg, "duration out of range");
+	assert_int_equal(lf_parse_prom_duration("99999999999999999999ms", &v, &err), -1);
+	assert_string_equal(err.msg, "duration out of range");
 }
 
 static void test_format_duration(void **state)
@@ -194,6 +240,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_durations),
+	        cmocka_unit_test(test_prom_durations),
 	        cmocka_unit_test(test_format_duration),
 	        cmocka_unit_test(test_sizes),
 	        cmocka_unit_test(test_rfc3339),

@@ -302,6 +302,12 @@ static void test_validation(void **state)
 	             "        annotations:\n          s: '{{ nope }}'\n",
 	             "function \"nope\" not defined");
 	expect_error("groups:\n  - name: g\n    bogus: 1\n", "unknown key \"bogus\"");
+	/* rule durations are Prometheus durations (model.Duration) */
+	expect_error("groups:\n  - name: g\n    rules:\n      - alert: x\n        expr: vector(1)\n"
+	             "        for: 1us\n",
+	             "not a valid duration string: \"1us\"");
+	expect_error("groups:\n  - name: g\n    interval: 1.5m\n    rules: []\n",
+	             "not a valid duration string: \"1.5m\"");
 	/* templates cannot loop: range and recursive define/template are refused */
 	expect_error("groups:\n  - name: g\n    rules:\n      - alert: x\n        expr: vector(1)\n"
 	             "        annotations:\n          s: '{{ range $labels }}x{{ end }}'\n",
