@@ -2074,8 +2074,9 @@ static int fn_humanizeDuration(struct lf_template *t, const struct cmd *c, struc
 		const char *sign = v < 0 ? "-" : "";
 		if (v < 0)
 			v = -v;
-		int64_t d = (int64_t)v, sec = d % 60, min = (d / 60) % 60, h = (d / 3600) % 24,
-		        days = d / 86400;
+		/* Go's int64(v): MinInt64 past the range (issue 17) */
+		int64_t d = go_f64_to_i64(v), sec = d % 60, min = (d / 60) % 60,
+		        h = (d / 3600) % 24, days = d / 86400;
 		lf_buf_reset(&t->tmp);
 		if (days)
 			lf_buf_printf(&t->tmp, "%s%lldd %lldh %lldm %llds", sign, (long long)days,
@@ -2115,7 +2116,7 @@ static int fn_humanizeTimestamp(struct lf_template *t, const struct cmd *c, stru
 	if (isnan(v) || isinf(v))
 		return fmt4g(t, r, v, "");
 	lf_buf_reset(&t->tmp);
-	if (lf_gotime_format_str("2006-01-02 15:04:05.999999999 -0700 MST", (int64_t)(v * 1e9),
+	if (lf_gotime_format_str("2006-01-02 15:04:05.999999999 -0700 MST", go_f64_to_i64(v * 1e9),
 	                         lf_tz_utc(), &t->tmp) < 0)
 		return exec_err(t, "out of memory");
 	return tmp_result(t, r);

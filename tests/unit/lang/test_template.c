@@ -445,6 +445,10 @@ static void test_int_conversion_edges(void **state)
 	      "-9223372036854775808");
 	check("{{ int 9.2e18 }}|{{ int -2.9 }}|{{ int 2.9 }}", "9200000000000000000|-2|2");
 	check("{{ add1 9223372036854775807 }}", "-9223372036854775808");
+	/* Prometheus' humanizeDuration / humanizeTimestamp convert with int64() too */
+	check("{{ humanizeDuration 1e20 }}", "-106751991167300d -15h -30m -8s");
+	check("{{ humanizeTimestamp 1e10 }}", "1677-09-21 00:12:43.145224192 +0000 UTC");
+	check("{{ humanizeTimestamp 1700000000.5 }}", "2023-11-14 22:13:20.5 +0000 UTC");
 	check("{{ add 9223372036854775807 1 }}|{{ mul 4611686018427387904 4 }}|{{ sub "
 	      "-9223372036854775808 1 }}",
 	      "-9223372036854775808|0|9223372036854775807");
