@@ -25,32 +25,13 @@
 
 #define JSON_CT "application/json; charset=UTF-8"
 
-/* Time arithmetic on user-supplied values saturates: an instant outside
- * int64 nanoseconds (Loki's time.Time holds it) stays the earliest/latest
- * representable one instead of wrapping (or being undefined in C). */
-static int64_t sat_add(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (__builtin_add_overflow(a, b, &r))
-		return b > 0 ? INT64_MAX : INT64_MIN;
-	return r;
-}
-
-static int64_t sat_sub(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (__builtin_sub_overflow(a, b, &r))
-		return b < 0 ? INT64_MAX : INT64_MIN;
-	return r;
-}
-
 /* time.Unix(sec, nsec).UnixNano(), saturated */
 static int64_t unix_ns(int64_t sec, int64_t nsec)
 {
 	int64_t r;
 	if (__builtin_mul_overflow(sec, LF_NS_PER_SEC, &r))
 		return sec > 0 ? INT64_MAX : INT64_MIN;
-	return sat_add(r, nsec);
+	return lf_sat_add(r, nsec);
 }
 
 /* Go's int64(f) on amd64: NaN and values outside the range give MinInt64 */
@@ -379,7 +360,7 @@ static void handle_query(struct lf_api *a, const struct lf_http_request *req,
 			return;
 		int64_t base = end > now ? now : end;
 		if (api_time(a, route, resp, "start", lf_http_arg(req, "start"),
-		             sat_sub(base, since), &start) < 0)
+		             lf_sat_sub(base, since), &start) < 0)
 			return;
 		if (end < start) {
 			fail(a, route, resp, 400,

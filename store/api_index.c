@@ -18,6 +18,7 @@
 #include "api.h"
 #include "codec.h"
 #include "ingest.h"
+#include "meval.h"
 #include "mparse.h"
 #include "pipeline.h"
 #include "query.h"
@@ -71,7 +72,7 @@ int lf_api_index_range(struct lf_api *a, const char *route, const struct lf_http
 	}
 	if (lf_api_time_arg(a, route, resp, "end", lf_http_arg(req, "end"), now, end) < 0 ||
 	    lf_api_time_arg(a, route, resp, "start", lf_http_arg(req, "start"),
-	                    (*end > now ? now : *end) - since, start) < 0)
+	                    lf_sat_sub(*end > now ? now : *end, since), start) < 0)
 		return -1;
 	if (*end < *start) {
 		lf_api_fail(a, route, resp, 400,
@@ -214,10 +215,27 @@ static void add_stream(struct vstate *v, const struct vparams *p, const struct l
 	lf_labels_free(&m);
 }
 
+/* end - start as an unsigned count of nanoseconds: exact whatever the
+ * (saturated) times are, as end >= start */
+static uint64_t span_ns(int64_t start, int64_t end)
+{
+	return (uint64_t)end - (uint64_t)start;
+}
+
 static size_t bucket_of(const struct vparams *p, int64_t ts)
 {
-	size_t b = (size_t)((ts - p->start) / p->step);
-	return b < p->buckets ? b : p->buckets - 1;
+	uint64_t b = span_ns(p->start, ts) / (uint64_t)p->step; /* ts >= start */
+	return b < p->buckets ? (size_t)b : p->buckets - 1;
+}
+
+/* The end of bucket b (start + (b+1) * step), at most p->end. */
+static int64_t bucket_end(const struct vparams *p, size_t b)
+{
+	uint64_t off;
+	if (__builtin_mul_overflow((uint64_t)b + 1, (uint64_t)p->step, &off) ||
+	    off > span_ns(p->start, p->end))
+		return p->end;
+	return (int64_t)((uint64_t)p->start + off);
 }
 
 static void scan_head_bytes(const struct vparams *p, const struct lf_buf *h, uint64_t *pb)
@@ -315,15 +333,16 @@ static void handle_volume(struct lf_api *a, const struct lf_http_request *req,
 		return;
 	}
 	p.by_labels = ag && !strcmp(ag, "labels");
-	p.step = p.end - p.start + 1;
+	uint64_t span = span_ns(p.start, p.end);
+	p.step = span >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)span + 1;
 	if (range) {
 		const char *sp = lf_http_arg(req, "step");
 		int64_t step = 0;
 		if (sp && *sp) {
 			struct lf_error derr;
-			if (strspn(sp, "0123456789.") == strlen(sp)) {
-				step = (int64_t)(strtod(sp, NULL) * 1e9);
-			} else if (lf_parse_duration(sp, &step, &derr) < 0) {
+			/* as query_range's step: seconds as a float (an overflow is
+			 * Loki's error) or a duration */
+			if (lf_mq_parse_step(sp, p.start, p.end, &step, &derr) < 0) {
 				lf_api_fail(a, route, resp, 400, derr.msg);
 				return;
 			}
@@ -334,10 +353,13 @@ static void handle_volume(struct lf_api *a, const struct lf_http_request *req,
 				return;
 			}
 		} else {
-			double secs = floor((double)(p.end - p.start) / 1e9 / 250);
-			step = (int64_t)(secs < 1 ? 1 : secs) * LF_NS_PER_SEC;
+			double secs = floor((double)span / 1e9 / 250);
+			step = (int64_t)(secs < 1       ? 1
+			                 : secs > 9.2e9 ? 9.2e9
+			                                : secs) *
+			       LF_NS_PER_SEC;
 		}
-		if ((p.end - p.start) / step > 11000) {
+		if (span / (uint64_t)step > 11000) {
 			lf_api_fail(a, route, resp, 400,
 			            "exceeded maximum resolution of 11,000 points per timeseries. "
 			            "Try decreasing the query resolution (?step=XX)");
@@ -345,7 +367,7 @@ static void handle_volume(struct lf_api *a, const struct lf_http_request *req,
 		}
 		p.step = step;
 	}
-	p.buckets = (size_t)((p.end - p.start) / p.step) + 1;
+	p.buckets = range ? (size_t)(span / (uint64_t)p.step) + 1 : 1;
 	const char *q = lf_http_arg(req, "query");
 	if (!q || !*q) {
 		lf_api_fail(a, route, resp, 400, "query parameter is required");
@@ -419,9 +441,7 @@ static void handle_volume(struct lf_api *a, const struct lf_http_request *req,
 			for (size_t b = 0; b < p.buckets; b++) {
 				if (!g->vals[b])
 					continue;
-				int64_t ts = p.start + (int64_t)(b + 1) * p.step;
-				if (ts > p.end)
-					ts = p.end;
+				int64_t ts = bucket_end(&p, b);
 				lf_buf_appends(&o, first ? "[" : ",[");
 				first = false;
 				secs(&o, ts);
@@ -433,12 +453,10 @@ static void handle_volume(struct lf_api *a, const struct lf_http_request *req,
 			if (range) {
 				for (size_t b = 0; b < p.buckets; b++) {
 					if (g->vals[b]) {
-						ts = p.start + (int64_t)(b + 1) * p.step;
+						ts = bucket_end(&p, b);
 						break;
 					}
 				}
-				if (ts > p.end)
-					ts = p.end;
 			}
 			lf_buf_appends(&o, ",\"value\":[");
 			secs(&o, ts);

@@ -86,6 +86,25 @@ def test_volume():
         msg = get_json(s, "/loki/api/v1/index/volume_range",
                        dict(base, query='{app="a"}', step="0"), 400)
         check("zero or negative query resolution step" in msg, msg)
+        # extreme times and steps (issue 17): errors or saturated answers, no overflow
+        msg = get_json(s, "/loki/api/v1/index/volume_range",
+                       dict(base, query='{app="a"}', step="1e20"), 400)
+        check("It overflows int64" in msg, msg)
+        wide = {"query": '{env="prod"}', "start": "-9223372036854775808",
+                "end": "9223372036854775807"}
+        d = get_json(s, "/loki/api/v1/index/volume", wide)
+        check([r["value"][1] for r in d["data"]["result"]] == ["180"], "widest volume: %r" % d)
+        d = get_json(s, "/loki/api/v1/index/volume_range", wide)
+        check(sum(int(v[1]) for r in d["data"]["result"] for v in r.get("values", [r.get("value")]))
+              == 180, "widest volume_range: %r" % d)
+        d = get_json(s, "/loki/api/v1/index/volume_range",
+                     {"query": '{env="prod"}', "start": "-9223372036854775808", "end": str(end),
+                      "step": "9223372036"})
+        check(sum(int(v[1]) for r in d["data"]["result"] for v in r.get("values", [r.get("value")]))
+              == 180, "huge step: %r" % d)
+        d = get_json(s, "/loki/api/v1/index/volume",
+                     {"query": '{env="prod"}', "end": "-9223372036854775807", "since": "2h"})
+        check(d["data"]["result"] == [], "end - since before 1678: %r" % d)
         s.stop()
 
 
