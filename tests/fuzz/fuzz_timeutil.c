@@ -6,6 +6,8 @@
  *   - nothing crashes; failures leave a message;
  *   - an accepted duration is in Go/Prometheus grammar (see go_duration_ok)
  *     and a small duration survives lf_format_duration -> lf_parse_duration;
+ *   - an accepted Prometheus duration (rule files) is >= 0, whole
+ *     milliseconds, and (below 2^53 ns) what Go's grammar reads too;
  *   - an accepted size is >= 0;
  *   - an accepted RFC3339 value is a real calendar date and time (Go's
  *     time.Parse rules), and lf_format_rfc3339nano -> lf_parse_rfc3339 gives
@@ -123,6 +125,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			duration_roundtrip(v);
 	} else {
 		FUZZ_CHECK(err.msg[0], "duration error without a message");
+	}
+
+	err.msg[0] = '\0';
+	if (lf_parse_prom_duration(s, &v, &err) == 0) {
+		FUZZ_CHECK(v >= 0 && v % LF_NS_PER_MS == 0, "prometheus duration \"%s\" = %lld ns",
+		           s, (long long)v);
+		int64_t g = -1;
+		if (v < (INT64_C(1) << 53))
+			FUZZ_CHECK(lf_parse_duration(s, &g, &err) == 0 && g == v,
+			           "prometheus duration \"%s\" = %lld ns, Go's grammar: %lld", s,
+			           (long long)v, (long long)g);
+	} else {
+		FUZZ_CHECK(err.msg[0], "prometheus duration error without a message");
 	}
 
 	err.msg[0] = '\0';
