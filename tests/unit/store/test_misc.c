@@ -330,10 +330,12 @@ static void test_retention_extreme_period(void **state)
 	fix_close(&f);
 }
 
-/* Head buffers are reused: a head cut for size gets its own buffer back
- * (emptied), other cuts feed a pool of at most LF_TENANT_SPARE buffers that
- * new heads take from; nothing pushed is lost on the way. */
-static void test_head_buffer_reuse(void **state)
+/* Heads in a tenant: past ingester.head_block_size the head holds sealed
+ * (compressed) blocks and counts their compressed size in the heads'
+ * memory; a cut leaves the stream's head with no allocation; the chunk of a
+ * head whose blocks are in time order is built from those blocks as they
+ * are; nothing pushed is lost on the way. */
+static void test_head_blocks_in_tenant(void **state)
 {
 	(void)state;
 	struct tenant_fix f;
@@ -341,50 +343,38 @@ static void test_head_buffer_reuse(void **state)
 	struct lf_tenant *t = f.t;
 	struct lf_store_config *c = &f.c;
 	int64_t now = lf_now_ns();
+	assert_int_equal(t->hctx.block_size, 65536);
 
-	/* ~70 KB: past the target, under the 1.25 x backpressure point */
+	/* ~70 KB of very compressible lines: one sealed block + an open one */
 	push_job(t, c, "a", now, 70, 1000);
 	struct lf_stream *a = stream_of(t, "a");
-	const char *buf = a->head.data;
-	assert_true(a->head.len >= 70 * 1000);
-	assert_true(lf_tenant_flush(t, false) >= 0);
+	assert_non_null(a->head.sealed);
+	assert_int_equal(a->head.sealed->n, 1);
+	assert_true(a->head.open_n > 0);
+	assert_int_equal(lf_head_n(&a->head), 70);
+	assert_true(lf_head_raw(&a->head) >= 70 * 1000);
+	assert_true(lf_head_held(&a->head) < lf_head_raw(&a->head) / 4);
+	assert_int_equal(*t->heads, (int64_t)lf_head_held(&a->head));
+	assert_true(lf_tenant_flush(t, false) >= 0); /* cut for size */
 	assert_int_equal(a->cold->n_chunks, 1);
-	assert_int_equal(a->head_n, 0);
-	assert_ptr_equal(a->head.data, buf); /* cut for size: same buffer, empty */
-	assert_int_equal(a->head.len, 0);
-	assert_int_equal(t->n_spare, 0);
-	/* Once the stream is idle, the empty head's buffer goes to the pool. */
-	int64_t idle = c->chunk_idle_period;
-	c->chunk_idle_period = 1;
-	assert_true(lf_tenant_flush(t, false) >= 0);
-	c->chunk_idle_period = idle;
-	assert_int_equal(a->head.cap, 0);
-	assert_int_equal(t->n_spare, 1);
-	push_job(t, c, "a", now + 100, 10, 1000); /* and comes back */
-	assert_ptr_equal(a->head.data, buf);
-	assert_int_equal(t->n_spare, 0);
+	assert_int_equal(lf_head_n(&a->head), 0);
+	assert_null(a->head.open);
+	assert_null(a->head.sealed);
+	assert_int_equal(lf_head_n(&a->cold->flushing), 0);
+	assert_int_equal(*t->heads, 0);
+	assert_int_equal(t->chunks_reused, 1);
 
-	/* A forced cut (as for idle streams and shutdown) pools the buffer. */
+	/* out of order within a block: the chunk is sorted the slow way */
+	push_job(t, c, "b", now + 500, 5, 100);
+	push_job(t, c, "b", now + 100, 5, 100);
 	assert_true(lf_tenant_flush(t, true) >= 0);
-	assert_int_equal(a->cold->n_chunks, 2);
-	assert_int_equal(a->head.cap, 0);
-	assert_int_equal(t->n_spare, 1);
-	push_job(t, c, "b", now + 200, 5, 100); /* a new head takes it */
-	assert_ptr_equal(stream_of(t, "b")->head.data, buf);
-	assert_int_equal(t->n_spare, 0);
+	assert_int_equal(t->chunks_reused, 1);
+	assert_int_equal(stream_of(t, "b")->cold->n_chunks, 1);
+	assert_null(stream_of(t, "b")->head.open);
 
-	/* The pool is bounded. */
-	char job[16];
-	for (int i = 0; i < LF_TENANT_SPARE + 3; i++) {
-		snprintf(job, sizeof(job), "p%d", i);
-		push_job(t, c, job, now + 300 + i * 10, 3, 100);
-	}
-	assert_true(lf_tenant_flush(t, true) >= 0);
-	assert_int_equal(t->n_spare, LF_TENANT_SPARE);
-
-	/* Every line is there, in chunks: 70 + 10 of a, 5 of b, 3 of each p. */
+	/* Every line is there, in chunks, in time order. */
 	struct lf_query_stats st = query_stats(t, "{job=~\".+\"}", now - 1000, now + 1000000);
-	assert_int_equal(st.returned, 70 + 10 + 5 + 3 * (LF_TENANT_SPARE + 3));
+	assert_int_equal(st.returned, 70 + 10);
 	assert_int_equal(st.head_lines, 0);
 	fix_close(&f);
 }
@@ -495,7 +485,7 @@ int main(void)
 	        cmocka_unit_test(test_crc32c),
 	        cmocka_unit_test(test_crc32c_large),
 	        cmocka_unit_test(test_push_backpressure),
-	        cmocka_unit_test(test_head_buffer_reuse),
+	        cmocka_unit_test(test_head_blocks_in_tenant),
 	        cmocka_unit_test(test_tenant_ids),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_api_time),
