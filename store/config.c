@@ -45,7 +45,7 @@ int lf_store_config_defaults(struct lf_store_config *cfg)
 	l->max_structured_metadata_entries_count = 128;
 	cfg->chunk_target_size = 1572864;
 	cfg->chunk_block_size = 262144;
-	cfg->head_block_size = 65536;
+	cfg->head_block_size = 131072;
 	cfg->chunk_encoding = LF_CHUNK_LZ4;
 	cfg->chunk_idle_period = 30 * 60 * LF_NS_PER_SEC;
 	cfg->max_chunk_age = 2 * 3600 * LF_NS_PER_SEC;

@@ -18,7 +18,6 @@ void lf_head_ctx_init(struct lf_head_ctx *c, size_t block_size, enum lf_chunk_co
 void lf_head_ctx_free(struct lf_head_ctx *c)
 {
 	lf_buf_free(&c->raw);
-	lf_buf_free(&c->comp);
 	lf_buf_free(&c->cache);
 	c->cache_id = 0;
 }
@@ -143,69 +142,76 @@ static int sealed_push(struct lf_head *h, const struct lf_head_block *b, enum lf
 }
 
 /* Re-encodes the open block's records (absolute ts) into raw in the chunk
- * block format; fills the block's stats. -1 when a record is malformed. */
+ * block format, in one pass; fills the block's stats. -1 when a record is
+ * malformed or memory runs out. */
 static int encode_block(const char *rec, size_t len, uint32_t n, struct lf_buf *raw,
-                        struct lf_head_block *b)
+                        struct lf_head_block *b, const char **start)
 {
-	/* pass 1: min, max, order */
+	/* a delta takes at most 10 bytes where the absolute ts took at least 1;
+	 * 10 more for moving the first record (below) */
+	lf_buf_reset(raw);
+	if (lf_buf_reserve(raw, len + (size_t)n * 9 + 32) < 0)
+		return -1;
 	struct lf_rd r = {(const unsigned char *)rec, (const unsigned char *)rec + len, 0};
+	unsigned char *p = (unsigned char *)raw->data + 10, *first = p;
 	struct lf_sentry e;
-	int64_t prev = INT64_MIN;
+	int64_t prev = 0, first_ts = 0;
 	b->sorted = 1;
 	b->line_bytes = 0;
 	for (uint32_t i = 0; i < n; i++) {
+		const unsigned char *rec0 = r.p;
 		if (lf_entry_next(&r, &e) < 0)
 			return -1;
-		if (i == 0 || e.ts < b->min)
-			b->min = e.ts;
-		if (i == 0 || e.ts > b->max)
-			b->max = e.ts;
-		if (e.ts < prev)
-			b->sorted = 0;
+		struct lf_rd t = {rec0, r.p, 0};
+		(void)lf_rd_uvarint(&t); /* t.p: the record after its ts */
+		if (i == 0) {
+			b->min = b->max = prev = first_ts = e.ts;
+		} else {
+			if (e.ts < prev)
+				b->sorted = 0;
+			if (e.ts < b->min)
+				b->min = e.ts;
+			if (e.ts > b->max)
+				b->max = e.ts;
+		}
+		p += lf_put_uvarint(p, lf_zigzag(e.ts - prev));
+		memcpy(p, t.p, (size_t)(r.p - t.p));
+		p += r.p - t.p;
 		prev = e.ts;
 		b->line_bytes += e.line_len + (size_t)(e.sm_end - e.sm);
 	}
 	if (r.p != r.end)
 		return -1;
-	/* pass 2: ts deltas (a delta is at most 10 bytes, the absolute ts it
-	 * replaces at least 1: reserve the growth) */
-	lf_buf_reset(raw);
-	if (lf_buf_reserve(raw, len + (size_t)n * 9 + 16) < 0)
-		return -1;
-	r = (struct lf_rd){(const unsigned char *)rec, (const unsigned char *)rec + len, 0};
-	unsigned char *p = (unsigned char *)raw->data;
-	prev = b->min;
-	for (uint32_t i = 0; i < n; i++) {
-		const unsigned char *start = r.p;
-		(void)lf_entry_next(&r, &e);
-		/* the record after its ts field */
-		struct lf_rd t = {start, r.p, 0};
-		(void)lf_rd_uvarint(&t);
-		p += lf_put_uvarint(p, lf_zigzag(e.ts - prev));
-		memcpy(p, t.p, (size_t)(r.p - t.p));
-		p += r.p - t.p;
-		prev = e.ts;
-	}
-	raw->len = (size_t)((char *)p - raw->data);
+	/* The first delta was written relative to the first ts (1 byte, 0);
+	 * the format wants it relative to min_ts: rewrite it in the 10 bytes
+	 * left in front (only an unsorted block has first ts != min). */
+	unsigned char v[10];
+	size_t vl = lf_put_uvarint(v, lf_zigzag(first_ts - b->min));
+	first = first + 1;
+	first -= vl;
+	memcpy(first, v, vl);
+	raw->len = (size_t)(p - (unsigned char *)raw->data);
+	*start = (const char *)first;
 	b->n = n;
-	b->raw_len = (uint32_t)raw->len;
+	b->raw_len = (uint32_t)(p - first);
 	return 0;
 }
 
-/* Compresses c->raw into a new block's own allocation. */
-static int compress_block(struct lf_head_ctx *c, struct lf_head_block *b, struct lf_error *err)
+/* Compresses the block's raw bytes (src) into its own allocation. */
+static int compress_block(struct lf_head_ctx *c, const char *src, struct lf_head_block *b,
+                          struct lf_error *err)
 {
-	size_t max = lf_chunk_max_compressed(c->codec, c->raw.len);
-	lf_buf_reset(&c->comp);
-	if (!max || lf_buf_reserve(&c->comp, max) < 0)
-		return lf_err(err, "head: out of memory for a %zu-byte block", c->raw.len);
+	size_t max = lf_chunk_max_compressed(c->codec, b->raw_len);
+	char *dst = max ? malloc(max) : NULL;
+	if (!dst)
+		return lf_err(err, "head: out of memory for a %u-byte block", b->raw_len);
 	size_t clen;
-	if (lf_chunk_compress(c->codec, c->raw.data, c->raw.len, c->comp.data, max, &clen, err) < 0)
+	if (lf_chunk_compress(c->codec, src, b->raw_len, dst, max, &clen, err) < 0) {
+		free(dst);
 		return -1;
-	b->data = malloc(clen ? clen : 1);
-	if (!b->data)
-		return lf_err(err, "head: out of memory for a %zu-byte block", clen);
-	memcpy(b->data, c->comp.data, clen);
+	}
+	char *fit = realloc(dst, clen ? clen : 1); /* shrinks in place */
+	b->data = fit ? fit : dst;
 	b->comp_len = (uint32_t)clen;
 	b->id = c->next_id++;
 	return 0;
@@ -219,9 +225,10 @@ int lf_head_seal(struct lf_head *h, struct lf_head_ctx *c, struct lf_error *err)
 		return lf_err(err, "head: codec changed"); /* not with one config */
 	struct lf_head_block b;
 	memset(&b, 0, sizeof(b));
-	if (encode_block(h->open, h->open_len, h->open_n, &c->raw, &b) < 0)
+	const char *src;
+	if (encode_block(h->open, h->open_len, h->open_n, &c->raw, &b, &src) < 0)
 		return lf_err(err, "head: open block malformed or out of memory");
-	if (compress_block(c, &b, err) < 0)
+	if (compress_block(c, src, &b, err) < 0)
 		return -1;
 	if (sealed_push(h, &b, c->codec) < 0) {
 		free(b.data);
@@ -417,8 +424,9 @@ static int chunk_copy(const struct lf_head *h, const char *labels, enum lf_chunk
 			return 1;
 	struct lf_head_block ob;
 	memset(&ob, 0, sizeof(ob));
+	const char *src = NULL;
 	if (h->open_n) {
-		if (encode_block(h->open, h->open_len, h->open_n, &s->raw, &ob) < 0)
+		if (encode_block(h->open, h->open_len, h->open_n, &s->raw, &ob, &src) < 0)
 			return lf_err(err, "head data malformed");
 		if (!ob.sorted || (nb && sd->v[nb - 1].max > ob.min))
 			return 1;
@@ -443,12 +451,11 @@ static int chunk_copy(const struct lf_head *h, const char *labels, enum lf_chunk
 		                                  b->line_bytes};
 	}
 	if (h->open_n) {
-		size_t max = lf_chunk_max_compressed(codec, s->raw.len), clen;
+		size_t max = lf_chunk_max_compressed(codec, ob.raw_len), clen;
 		lf_buf_reset(&s->comp);
 		if (!max || lf_buf_reserve(&s->comp, max) < 0)
-			return lf_err(err, "out of memory for a %zu-byte block", s->raw.len);
-		if (lf_chunk_compress(codec, s->raw.data, s->raw.len, s->comp.data, max, &clen,
-		                      err) < 0)
+			return lf_err(err, "out of memory for a %u-byte block", ob.raw_len);
+		if (lf_chunk_compress(codec, src, ob.raw_len, s->comp.data, max, &clen, err) < 0)
 			return -1;
 		s->pre[nb] = (struct lf_chunk_pre){s->comp.data,
 		                                   (uint32_t)clen,

@@ -60,7 +60,7 @@ struct lf_head {
 struct lf_head_ctx {
 	size_t block_size;
 	enum lf_chunk_codec codec;
-	struct lf_buf raw, comp;
+	struct lf_buf raw;
 	struct lf_buf cache; /* the sealed block lf_head_entry_at decoded last */
 	uint64_t cache_id;   /* its id; 0 = none */
 	uint64_t next_id;

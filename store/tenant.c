@@ -1243,8 +1243,9 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		removed = lf_wal_remove_before(t->wal, keep);
 	}
 	if (written || removed)
-		lf_debug("tenant %s: flushed %d chunks, removed %d wal segments", t->id, written,
-		         removed);
+		lf_debug("tenant %s: flushed %d chunks (%" PRIu64
+		         " built from sealed head blocks so far), removed %d wal segments",
+		         t->id, written, t->chunks_reused, removed);
 	pthread_mutex_unlock(&t->flush_mu);
 	return failed ? -1 : written;
 }

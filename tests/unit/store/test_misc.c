@@ -340,6 +340,11 @@ static void test_head_blocks_in_tenant(void **state)
 	(void)state;
 	struct tenant_fix f;
 	fix_open(&f, 64 * 1024);
+	assert_int_equal(f.t->hctx.block_size, 131072); /* the default */
+	lf_tenant_close(f.t);
+	f.c.head_block_size = 65536;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
 	struct lf_tenant *t = f.t;
 	struct lf_store_config *c = &f.c;
 	int64_t now = lf_now_ns();
