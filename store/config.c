@@ -223,9 +223,9 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 		if (cfg->chunk_block_size <= 0)
 			return lf_y_err(err, lf_ymap_get(i, "chunk_block_size"),
 			                "ingester.chunk_block_size", "must be > 0");
-		if (cfg->head_block_size < 1024 || cfg->head_block_size > (64 << 20))
+		if (cfg->head_block_size < 64 || cfg->head_block_size > (64 << 20))
 			return lf_y_err(err, lf_ymap_get(i, "head_block_size"),
-			                "ingester.head_block_size", "must be 1KB .. 64MB");
+			                "ingester.head_block_size", "must be 64B .. 64MB");
 		if (cfg->max_head_bytes < 0)
 			return lf_y_err(err, lf_ymap_get(i, "max_head_bytes"),
 			                "ingester.max_head_bytes", "must be >= 0");

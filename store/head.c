@@ -10,7 +10,7 @@
 void lf_head_ctx_init(struct lf_head_ctx *c, size_t block_size, enum lf_chunk_codec codec)
 {
 	memset(c, 0, sizeof(*c));
-	c->block_size = block_size < 1024 ? 1024 : block_size;
+	c->block_size = block_size < 64 ? 64 : block_size;
 	c->codec = codec;
 	c->next_id = 1;
 }
