@@ -24,16 +24,17 @@ void lf_head_ctx_free(struct lf_head_ctx *c)
 
 void lf_head_free(struct lf_head *h)
 {
-	free(h->open);
-	if (h->sealed) {
-		for (size_t i = 0; i < h->sealed->n; i++)
-			free(h->sealed->v[i].data);
-		free(h->sealed->v);
-		free(h->sealed);
+	struct lf_head_mem *m = h->m;
+	if (!m)
+		return;
+	if (m->sealed) {
+		for (size_t i = 0; i < m->sealed->n; i++)
+			free(m->sealed->v[i].data);
+		free(m->sealed->v);
+		free(m->sealed);
 	}
-	uint32_t flags = h->flags;
-	memset(h, 0, sizeof(*h));
-	h->flags = flags;
+	free(m);
+	h->m = NULL; /* flags stay */
 }
 
 /* Room for `need` more bytes in the open block. A new block starts at the
@@ -42,46 +43,48 @@ void lf_head_free(struct lf_head *h)
  * past the block size, since it is sealed there. */
 static int open_reserve(struct lf_head *h, const struct lf_head_ctx *c, size_t need, size_t hint)
 {
-	size_t want = (size_t)h->open_len + need + 1;
-	if (want <= h->open_cap)
+	struct lf_head_mem *m = h->m;
+	size_t len = m ? m->open_len : 0, cap0 = m ? m->open_cap : 0;
+	size_t want = len + need + 1;
+	if (want <= cap0)
 		return 0;
 	if (want > UINT32_MAX / 2)
 		return -1;
-	size_t cap = h->open_cap;
+	size_t cap = cap0, lim = c->block_size + 64;
 	if (!cap) {
 		cap = hint > need ? hint + 1 : want;
-		if (cap > c->block_size + 64)
-			cap = c->block_size + 64;
-		if (cap < 64)
-			cap = 64;
+		if (cap > lim)
+			cap = lim;
 	}
-	size_t lim = c->block_size + 64;
 	while (cap < want)
 		cap = cap < lim && cap * 2 > lim ? lim : cap * 2;
-	char *p = realloc(h->open, cap);
-	if (!p)
+	struct lf_head_mem *nm = realloc(m, sizeof(*nm) + cap);
+	if (!nm)
 		return -1;
-	h->open = p;
-	h->open_cap = (uint32_t)cap;
+	if (!m)
+		memset(nm, 0, sizeof(*nm));
+	nm->open_cap = (uint32_t)cap;
+	h->m = nm;
 	return 0;
 }
 
 static void note(struct lf_head *h, int64_t ts)
 {
+	struct lf_head_mem *m = h->m;
 	if (lf_head_n(h) == 0) {
-		h->min = h->max = ts;
+		m->min = m->max = ts;
 	} else {
-		if (ts < h->min)
-			h->min = ts;
-		if (ts > h->max)
-			h->max = ts;
+		if (ts < m->min)
+			m->min = ts;
+		if (ts > m->max)
+			m->max = ts;
 	}
-	h->open_n++;
+	m->open_n++;
 }
 
 static void maybe_seal(struct lf_head *h, struct lf_head_ctx *c)
 {
-	if (h->open_len >= c->block_size) {
+	if (h->m->open_len >= c->block_size) {
 		struct lf_error err;
 		(void)lf_head_seal(h, c, &err); /* stays open on failure */
 	}
@@ -95,10 +98,11 @@ int lf_head_append(struct lf_head *h, struct lf_head_ctx *c, int64_t ts, const c
 		need += 20 + sm[i].nlen + sm[i].vlen;
 	if (open_reserve(h, c, need, hint) < 0)
 		return -1;
-	struct lf_buf b = {h->open, h->open_len, h->open_cap};
+	struct lf_head_mem *m = h->m;
+	struct lf_buf b = {m->open, m->open_len, m->open_cap};
 	if (lf_entry_put(&b, ts, line, len, sm, n_sm) < 0) /* room reserved: no realloc */
 		return -1;
-	h->open_len = (uint32_t)b.len;
+	m->open_len = (uint32_t)b.len;
 	note(h, ts);
 	maybe_seal(h, c);
 	return 0;
@@ -109,23 +113,25 @@ int lf_head_append_rec(struct lf_head *h, struct lf_head_ctx *c, int64_t ts, con
 {
 	if (open_reserve(h, c, len, 0) < 0)
 		return -1;
-	memcpy(h->open + h->open_len, rec, len);
-	h->open_len += (uint32_t)len;
-	h->open[h->open_len] = 0;
+	struct lf_head_mem *m = h->m;
+	memcpy(m->open + m->open_len, rec, len);
+	m->open_len += (uint32_t)len;
+	m->open[m->open_len] = 0;
 	note(h, ts);
 	maybe_seal(h, c);
 	return 0;
 }
 
-static int sealed_push(struct lf_head *h, const struct lf_head_block *b, enum lf_chunk_codec codec)
+static int sealed_push(struct lf_head_mem *m, const struct lf_head_block *b,
+                       enum lf_chunk_codec codec)
 {
-	if (!h->sealed) {
-		h->sealed = calloc(1, sizeof(*h->sealed));
-		if (!h->sealed)
+	if (!m->sealed) {
+		m->sealed = calloc(1, sizeof(*m->sealed));
+		if (!m->sealed)
 			return -1;
-		h->sealed->codec = codec;
+		m->sealed->codec = codec;
 	}
-	struct lf_head_sealed *s = h->sealed;
+	struct lf_head_sealed *s = m->sealed;
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 4;
 		struct lf_head_block *v = realloc(s->v, nc * sizeof(*v));
@@ -219,26 +225,28 @@ static int compress_block(struct lf_head_ctx *c, const char *src, struct lf_head
 
 int lf_head_seal(struct lf_head *h, struct lf_head_ctx *c, struct lf_error *err)
 {
-	if (!h->open_n)
+	struct lf_head_mem *m = h->m;
+	if (!m || !m->open_n)
 		return 0;
-	if (h->sealed && h->sealed->codec != c->codec)
+	if (m->sealed && m->sealed->codec != c->codec)
 		return lf_err(err, "head: codec changed"); /* not with one config */
 	struct lf_head_block b;
 	memset(&b, 0, sizeof(b));
 	const char *src;
-	if (encode_block(h->open, h->open_len, h->open_n, &c->raw, &b, &src) < 0)
+	if (encode_block(m->open, m->open_len, m->open_n, &c->raw, &b, &src) < 0)
 		return lf_err(err, "head: open block malformed or out of memory");
 	if (compress_block(c, src, &b, err) < 0)
 		return -1;
-	if (sealed_push(h, &b, c->codec) < 0) {
+	if (sealed_push(m, &b, c->codec) < 0) {
 		free(b.data);
 		return lf_err(err, "head: out of memory for the block list");
 	}
 	/* the next block starts small again: a stream that slows down does not
-	 * keep a block-sized buffer */
-	free(h->open);
-	h->open = NULL;
-	h->open_len = h->open_cap = h->open_n = 0;
+	 * keep a block-sized buffer (shrinking in place: no copy) */
+	m->open_len = m->open_n = m->open_cap = 0;
+	struct lf_head_mem *nm = realloc(m, sizeof(*m) + 1);
+	if (nm)
+		h->m = nm;
 	return 0;
 }
 
@@ -264,13 +272,13 @@ void lf_head_iter_init(struct lf_head_iter *it, const struct lf_head *h, int64_t
 	it->from = from;
 	it->through = through;
 	it->raw = raw;
-	it->done = lf_head_n(h) == 0 || h->min > through || h->max < from;
+	it->done = lf_head_n(h) == 0 || h->m->min > through || h->m->max < from;
 }
 
 int lf_head_iter_span(struct lf_head_iter *it)
 {
-	const struct lf_head *h = it->h;
-	const struct lf_head_sealed *s = h->sealed;
+	const struct lf_head_mem *m = it->h->m;
+	const struct lf_head_sealed *s = m ? m->sealed : NULL;
 	size_t nb = s ? s->n : 0;
 	it->rd.p = it->rd.end = NULL;
 	while (!it->done) {
@@ -290,10 +298,10 @@ int lf_head_iter_span(struct lf_head_iter *it)
 			return 1;
 		}
 		it->done = true;
-		if (!h->open_n)
+		if (!m || !m->open_n)
 			break;
-		it->rd = (struct lf_rd){(const unsigned char *)h->open,
-		                        (const unsigned char *)h->open + h->open_len, 0};
+		it->rd = (struct lf_rd){(const unsigned char *)m->open,
+		                        (const unsigned char *)m->open + m->open_len, 0};
 		it->abs = true;
 		return 1;
 	}
@@ -303,7 +311,10 @@ int lf_head_iter_span(struct lf_head_iter *it)
 int lf_head_entry_at(const struct lf_head *h, struct lf_head_ctx *c, uint64_t i,
                      struct lf_sentry *e)
 {
-	const struct lf_head_sealed *s = h->sealed;
+	const struct lf_head_mem *m = h->m;
+	if (!m)
+		return -1;
+	const struct lf_head_sealed *s = m->sealed;
 	uint64_t base = 0;
 	for (size_t k = 0; s && k < s->n; k++) {
 		const struct lf_head_block *b = &s->v[k];
@@ -328,10 +339,10 @@ int lf_head_entry_at(const struct lf_head *h, struct lf_head_ctx *c, uint64_t i,
 		e->ts = ts;
 		return 0;
 	}
-	if (i < base || i - base >= h->open_n)
+	if (i < base || i - base >= m->open_n)
 		return -1;
-	struct lf_rd r = {(const unsigned char *)h->open,
-	                  (const unsigned char *)h->open + h->open_len, 0};
+	struct lf_rd r = {(const unsigned char *)m->open,
+	                  (const unsigned char *)m->open + m->open_len, 0};
 	for (uint64_t j = base; j <= i; j++)
 		if (lf_entry_next(&r, e) < 0)
 			return -1;
@@ -361,7 +372,8 @@ int lf_head_prepend(struct lf_head *dst, struct lf_head *src, struct lf_head_ctx
 					rc = -1;
 					break;
 				}
-				unsigned char *p = (unsigned char *)all.open + all.open_len;
+				struct lf_head_mem *am = all.m;
+				unsigned char *p = (unsigned char *)am->open + am->open_len;
 				p += lf_put_uvarint(p, lf_zigzag(e.ts));
 				p += lf_put_uvarint(p, e.line_len);
 				memcpy(p, e.line, e.line_len);
@@ -369,8 +381,8 @@ int lf_head_prepend(struct lf_head *dst, struct lf_head *src, struct lf_head_ctx
 				p += lf_put_uvarint(p, e.n_sm);
 				memcpy(p, e.sm, smlen);
 				p += smlen;
-				all.open_len = (uint32_t)((char *)p - all.open);
-				all.open[all.open_len] = 0;
+				am->open_len = (uint32_t)((char *)p - am->open);
+				am->open[am->open_len] = 0;
 				note(&all, e.ts);
 				maybe_seal(&all, c);
 			}
@@ -414,8 +426,10 @@ static int chunk_copy(const struct lf_head *h, const char *labels, enum lf_chunk
                       struct lf_head_flush_scratch *s, struct lf_buf *out,
                       struct lf_chunk_info *info, bool *reused, struct lf_error *err)
 {
-	const struct lf_head_sealed *sd = h->sealed;
+	const struct lf_head_mem *m = h->m;
+	const struct lf_head_sealed *sd = m ? m->sealed : NULL;
 	size_t nb = sd ? sd->n : 0;
+	uint32_t open_n = m ? m->open_n : 0;
 	*reused = false;
 	if (sd && sd->codec != codec)
 		return 1;
@@ -425,13 +439,13 @@ static int chunk_copy(const struct lf_head *h, const char *labels, enum lf_chunk
 	struct lf_head_block ob;
 	memset(&ob, 0, sizeof(ob));
 	const char *src = NULL;
-	if (h->open_n) {
-		if (encode_block(h->open, h->open_len, h->open_n, &s->raw, &ob, &src) < 0)
+	if (open_n) {
+		if (encode_block(m->open, m->open_len, open_n, &s->raw, &ob, &src) < 0)
 			return lf_err(err, "head data malformed");
 		if (!ob.sorted || (nb && sd->v[nb - 1].max > ob.min))
 			return 1;
 	}
-	size_t np = nb + (h->open_n ? 1 : 0);
+	size_t np = nb + (open_n ? 1 : 0);
 	if (np > s->pre_cap) {
 		struct lf_chunk_pre *v = realloc(s->pre, np * sizeof(*v));
 		if (!v)
@@ -450,7 +464,7 @@ static int chunk_copy(const struct lf_head *h, const char *labels, enum lf_chunk
 		                                  b->max,
 		                                  b->line_bytes};
 	}
-	if (h->open_n) {
+	if (open_n) {
 		size_t max = lf_chunk_max_compressed(codec, ob.raw_len), clen;
 		lf_buf_reset(&s->comp);
 		if (!max || lf_buf_reserve(&s->comp, max) < 0)
@@ -492,7 +506,8 @@ int lf_head_chunk(const struct lf_head *h, const char *labels, size_t block_size
 	if (lf_buf_reserve(&s->all, lf_head_raw(h) + 1) < 0)
 		return lf_err(err, "out of memory for %llu bytes",
 		              (unsigned long long)lf_head_raw(h));
-	const struct lf_head_sealed *sd = h->sealed;
+	const struct lf_head_mem *m = h->m; /* not NULL: n > 0 */
+	const struct lf_head_sealed *sd = m->sealed;
 	size_t nb = sd ? sd->n : 0, k = 0;
 	for (size_t i = 0; i <= nb; i++) {
 		const char *data;
@@ -500,8 +515,8 @@ int lf_head_chunk(const struct lf_head *h, const char *labels, size_t block_size
 		int64_t ts = 0;
 		bool abs = i == nb;
 		if (abs) {
-			data = h->open;
-			len = h->open_len;
+			data = m->open;
+			len = m->open_len;
 		} else {
 			const struct lf_head_block *b = &sd->v[i];
 			char *dst = s->all.data + s->all.len;
@@ -531,18 +546,18 @@ int lf_head_chunk(const struct lf_head *h, const char *labels, size_t block_size
 	/* the open block's records follow the sealed ones in arrival order but
 	 * live in another buffer: the tie-break on line pointers needs one
 	 * buffer in arrival order, so copy them behind the sealed blocks */
-	if (h->open_n && nb) {
-		size_t first_open = (size_t)(n - h->open_n);
+	if (m->open_n && nb) {
+		size_t first_open = (size_t)(n - m->open_n);
 		char *dst = s->all.data + s->all.len;
-		memcpy(dst, h->open, h->open_len);
-		const unsigned char *ob = (const unsigned char *)h->open;
+		memcpy(dst, m->open, m->open_len);
+		const unsigned char *ob = (const unsigned char *)m->open;
 		for (size_t i = first_open; i < n; i++) {
 			struct lf_sentry *e = &s->es[i];
-			e->line = dst + (e->line - h->open);
+			e->line = dst + (e->line - m->open);
 			e->sm = (const unsigned char *)dst + (e->sm - ob);
 			e->sm_end = (const unsigned char *)dst + (e->sm_end - ob);
 		}
-		s->all.len += h->open_len;
+		s->all.len += m->open_len;
 	}
 	size_t unsorted = 1;
 	while (unsorted < n && cmp_entry(&s->es[unsorted - 1], &s->es[unsorted]) <= 0)

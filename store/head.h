@@ -46,13 +46,21 @@ struct lf_head_sealed {
 	enum lf_chunk_codec codec;
 };
 
-/* Empty = all zero (flags aside). */
-struct lf_head {
-	char *open; /* raw records of the open block; NULL when empty */
+/* The head's memory, one allocation: the open block's records follow the
+ * header. NULL while the head is empty, so an idle stream's head costs the
+ * 16 bytes of struct lf_head. */
+struct lf_head_mem {
 	uint32_t open_len, open_cap, open_n;
-	uint32_t flags;                /* the owner's (head.c never touches them) */
+	uint32_t unused;
 	struct lf_head_sealed *sealed; /* NULL until the first seal */
 	int64_t min, max;              /* of every entry; valid when lf_head_n > 0 */
+	char open[];                   /* raw records of the open block (codec.h) */
+};
+
+/* Empty = all zero (flags aside). */
+struct lf_head {
+	struct lf_head_mem *m;
+	uint32_t flags; /* the owner's (head.c never touches them) */
 };
 
 /* What appends need: the block size and codec, and scratch space for
@@ -71,17 +79,34 @@ void lf_head_ctx_free(struct lf_head_ctx *c);
 
 static inline uint64_t lf_head_n(const struct lf_head *h)
 {
-	return h->open_n + (h->sealed ? h->sealed->n_entries : 0);
+	const struct lf_head_mem *m = h->m;
+	return m ? m->open_n + (m->sealed ? m->sealed->n_entries : 0) : 0;
+}
+/* Oldest / newest ts (0 when empty). */
+static inline int64_t lf_head_min(const struct lf_head *h)
+{
+	return h->m ? h->m->min : 0;
+}
+static inline int64_t lf_head_max(const struct lf_head *h)
+{
+	return h->m ? h->m->max : 0;
 }
 /* Memory the data holds: compressed blocks + the open block's records. */
 static inline uint64_t lf_head_held(const struct lf_head *h)
 {
-	return h->open_len + (h->sealed ? h->sealed->comp_bytes : 0);
+	const struct lf_head_mem *m = h->m;
+	return m ? m->open_len + (m->sealed ? m->sealed->comp_bytes : 0) : 0;
 }
 /* Uncompressed size of the records (what chunk_target_size compares). */
 static inline uint64_t lf_head_raw(const struct lf_head *h)
 {
-	return h->open_len + (h->sealed ? h->sealed->raw_bytes : 0);
+	const struct lf_head_mem *m = h->m;
+	return m ? m->open_len + (m->sealed ? m->sealed->raw_bytes : 0) : 0;
+}
+/* Sealed blocks (for tests and stats). */
+static inline size_t lf_head_blocks(const struct lf_head *h)
+{
+	return h->m && h->m->sealed ? h->m->sealed->n : 0;
 }
 
 /* Appends one entry; seals the open block when it reaches the block size

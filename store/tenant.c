@@ -173,9 +173,9 @@ static struct lf_stream *stream_new(struct lf_tenant *t, const char *key, size_t
 bool lf_stream_overlaps(const struct lf_stream *s, int64_t start, int64_t end)
 {
 	const struct lf_head *h = &s->head, *f = &s->cold->flushing;
-	if (lf_head_n(h) && h->min <= end && h->max >= start)
+	if (lf_head_n(h) && lf_head_min(h) <= end && lf_head_max(h) >= start)
 		return true;
-	if (lf_head_n(f) && f->min <= end && f->max >= start)
+	if (lf_head_n(f) && lf_head_min(f) <= end && lf_head_max(f) >= start)
 		return true;
 	for (size_t i = 0; i < s->cold->n_chunks; i++)
 		if (s->cold->chunks[i].from <= end && s->cold->chunks[i].through >= start)
@@ -287,7 +287,7 @@ static bool head_dup(struct lf_tenant *t, struct lf_stream *s, int64_t ts, const
 {
 	bool on = s->head.flags & LF_STREAM_DUP_ON;
 	*h = 0;
-	if (!lf_head_n(&s->head) || ts > s->head.max) {
+	if (!lf_head_n(&s->head) || ts > lf_head_max(&s->head)) {
 		if (on)
 			*h = entry_hash(ts, line, len);
 		return false;
@@ -828,7 +828,7 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 			const struct lf_ingest_stream *is = &b->streams[i];
 			/* a new open block starts at the size of what arrives */
 			size_t hint = 0;
-			if (s->head.open_cap == 0)
+			if (lf_head_n(&s->head) == 0)
 				for (size_t j = 0; j < is->n; j++)
 					hint += b->entries[is->first + j].line_len + 24;
 			int64_t held_was = (int64_t)lf_head_held(&s->head);
@@ -1154,11 +1154,11 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		struct lf_stream *s = t->streams[i];
 		bool by_size = (int64_t)lf_head_raw(&s->head) >= c->chunk_target_size;
 		bool by_mem = mem_cut && (int64_t)lf_head_held(&s->head) >= mem_cut;
-		bool cut =
-		        lf_head_n(&s->head) && (force || by_size || by_mem ||
-		                                mono - s->head_last_mono >= c->chunk_idle_period ||
-		                                mono - s->head_first_mono >= c->max_chunk_age ||
-		                                s->head.max - s->head.min >= c->max_chunk_age);
+		bool cut = lf_head_n(&s->head) &&
+		           (force || by_size || by_mem ||
+		            mono - s->head_last_mono >= c->chunk_idle_period ||
+		            mono - s->head_first_mono >= c->max_chunk_age ||
+		            lf_head_max(&s->head) - lf_head_min(&s->head) >= c->max_chunk_age);
 		if (!cut) {
 			pthread_rwlock_unlock(&t->lock);
 			continue;

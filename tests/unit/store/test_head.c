@@ -66,20 +66,20 @@ static void test_append_seal_iterate(void **state)
 	assert_int_equal(lf_head_n(&h), 0);
 	fill(&h, &c, 500, 1000000, 10);
 	assert_int_equal(lf_head_n(&h), 500);
-	assert_non_null(h.sealed);
-	assert_true(h.sealed->n >= 10);
-	assert_true(h.open_len < 1024);
-	assert_int_equal(h.min, 1000000);
-	assert_int_equal(h.max, 1000000 + 499 * 10);
+	assert_non_null(h.m->sealed);
+	assert_true(h.m->sealed->n >= 10);
+	assert_true(h.m->open_len < 1024);
+	assert_int_equal(h.m->min, 1000000);
+	assert_int_equal(h.m->max, 1000000 + 499 * 10);
 	/* held = compressed blocks + the open block, less than raw */
 	assert_true(lf_head_held(&h) < lf_head_raw(&h));
-	assert_int_equal(lf_head_held(&h), h.sealed->comp_bytes + h.open_len);
+	assert_int_equal(lf_head_held(&h), h.m->sealed->comp_bytes + h.m->open_len);
 	/* every block sorted, ranges in order */
-	for (size_t i = 0; i < h.sealed->n; i++) {
-		assert_true(h.sealed->v[i].sorted);
-		assert_true(h.sealed->v[i].min <= h.sealed->v[i].max);
+	for (size_t i = 0; i < h.m->sealed->n; i++) {
+		assert_true(h.m->sealed->v[i].sorted);
+		assert_true(h.m->sealed->v[i].min <= h.m->sealed->v[i].max);
 		if (i)
-			assert_true(h.sealed->v[i - 1].max <= h.sealed->v[i].min);
+			assert_true(h.m->sealed->v[i - 1].max <= h.m->sealed->v[i].min);
 	}
 	/* all entries, in arrival order */
 	struct lf_buf raw = LF_BUF_INIT;
@@ -93,7 +93,7 @@ static void test_append_seal_iterate(void **state)
 			check_entry(&e, i++, 1000000, 10);
 	}
 	assert_int_equal(i, 500);
-	assert_int_equal(spans, (int)h.sealed->n + 1);
+	assert_int_equal(spans, (int)h.m->sealed->n + 1);
 	assert_int_equal(it.damaged, 0);
 	/* entry numbers */
 	for (int k = 0; k < 500; k += 7) {
@@ -114,14 +114,14 @@ static void test_append_seal_iterate(void **state)
 			got += e.ts >= from && e.ts <= through;
 	}
 	assert_int_equal(got, 61);
-	assert_true(spans < (int)h.sealed->n / 2);
+	assert_true(spans < (int)h.m->sealed->n / 2);
 	/* outside the head: nothing */
 	lf_head_iter_init(&it, &h, 0, 999999, &raw);
 	assert_int_equal(lf_head_iter_span(&it), 0);
 	lf_head_free(&h);
 	assert_int_equal(h.flags, 7); /* the owner's flags stay */
 	assert_int_equal(lf_head_n(&h), 0);
-	assert_null(h.open);
+	assert_null(h.m);
 	lf_buf_free(&raw);
 	lf_head_ctx_free(&c);
 }
@@ -171,7 +171,7 @@ static void test_chunk_from_blocks(void **state)
 	assert_int_equal(info.entries, 300);
 	assert_int_equal(info.from, 5000);
 	assert_int_equal(info.through, 5000 + 299 * 3);
-	assert_int_equal(info.blocks, h.sealed->n + (h.open_n ? 1 : 0));
+	assert_int_equal(info.blocks, h.m->sealed->n + (h.m->open_n ? 1 : 0));
 	check_chunk(&out, 300, 5000, 3);
 	/* another codec than the blocks': re-encoded */
 	assert_int_equal(lf_head_chunk(&h, "{a=\"b\"}", 262144, LF_CHUNK_SNAPPY, &fs, &out, &info,
@@ -191,7 +191,7 @@ static void test_chunk_from_blocks(void **state)
 		                                i % 3 == 0 ? 1 : 0, 0),
 		                 0);
 	}
-	assert_false(h.sealed->v[0].sorted);
+	assert_false(h.m->sealed->v[0].sorted);
 	assert_int_equal(
 	        lf_head_chunk(&h, "{a=\"b\"}", 4096, LF_CHUNK_LZ4, &fs, &out, &info, &reused, &err),
 	        0);
@@ -225,8 +225,8 @@ static void test_prepend(void **state)
 	assert_int_equal(lf_head_n(&older), 0);
 	assert_int_equal(lf_head_n(&newer), 200);
 	assert_int_equal(newer.flags, 1);
-	assert_int_equal(newer.min, 100);
-	assert_int_equal(newer.max, 299);
+	assert_int_equal(newer.m->min, 100);
+	assert_int_equal(newer.m->max, 299);
 	struct lf_buf raw = LF_BUF_INIT;
 	struct lf_head_iter it;
 	struct lf_sentry e;
@@ -252,8 +252,8 @@ static void test_damaged_block(void **state)
 	struct lf_head h;
 	memset(&h, 0, sizeof(h));
 	fill(&h, &c, 300, 0, 1);
-	assert_true(h.sealed->n >= 3);
-	struct lf_head_block *b = &h.sealed->v[1];
+	assert_true(h.m->sealed->n >= 3);
+	struct lf_head_block *b = &h.m->sealed->v[1];
 	uint32_t lost = b->n, keep = b->comp_len;
 	b->comp_len /= 2;
 	struct lf_buf raw = LF_BUF_INIT;
@@ -265,7 +265,7 @@ static void test_damaged_block(void **state)
 		n++;
 	assert_int_equal(it.damaged, 1);
 	assert_int_equal(n, 300 - (int)lost);
-	assert_int_equal(lf_head_entry_at(&h, &c, h.sealed->v[0].n, &e), -1);
+	assert_int_equal(lf_head_entry_at(&h, &c, h.m->sealed->v[0].n, &e), -1);
 	assert_int_equal(lf_head_entry_at(&h, &c, 0, &e), 0);
 	struct lf_head_flush_scratch fs;
 	memset(&fs, 0, sizeof(fs));
