@@ -53,8 +53,8 @@ struct lf_store_config {
 	int64_t chunk_idle_period;  /* ns */
 	int64_t max_chunk_age;      /* ns */
 	int64_t flush_check_period; /* ns */
-	/* Memory limit of the heads (bytes of entries not yet cut to chunks,
-	 * all tenants together); past it, the flusher cuts the largest heads
+	/* Memory limit of the heads (bytes they hold: sealed blocks
+	 * compressed, open blocks raw; all tenants together); past it, the flusher cuts the largest heads
 	 * early. 0 = no limit. Pushes are never refused for it. */
 	int64_t max_head_bytes;
 	/* Raw bytes of a head's open block before it is compressed (head.h;
