@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "chunk.h"
+#include "config.h"
 #include "head.h"
 
 /* entry i: ts = base + i * step, a line that varies a little, and one
@@ -285,6 +286,34 @@ static void test_damaged_block(void **state)
 	lf_head_ctx_free(&c);
 }
 
+/* ingester.head_block_size: default 128 KB, parsed, rendered, bounded. */
+static void test_config_key(void **state)
+{
+	(void)state;
+	struct lf_store_config c;
+	struct lf_error err;
+	assert_int_equal(lf_store_config_defaults(&c), 0);
+	assert_int_equal(c.head_block_size, 131072);
+	const char *y = "ingester:\n  head_block_size: 64KB\n";
+	assert_int_equal(lf_store_config_load_string(&c, y, strlen(y), "h.yaml", &err), 0);
+	assert_int_equal(c.head_block_size, 64000);
+	struct lf_buf r = LF_BUF_INIT;
+	assert_int_equal(lf_store_config_render(&c, &r), 0);
+	assert_non_null(strstr(r.data, "head_block_size: 64000"));
+	lf_buf_free(&r);
+	lf_store_config_free(&c);
+	const char *bad[] = {"ingester:\n  head_block_size: 32\n",
+	                     "ingester:\n  head_block_size: 1GB\n"};
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(lf_store_config_defaults(&c), 0);
+		assert_int_equal(
+		        lf_store_config_load_string(&c, bad[i], strlen(bad[i]), "b.yaml", &err),
+		        -1);
+		assert_non_null(strstr(err.msg, "ingester.head_block_size"));
+		lf_store_config_free(&c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +321,7 @@ int main(void)
 	        cmocka_unit_test(test_chunk_from_blocks),
 	        cmocka_unit_test(test_prepend),
 	        cmocka_unit_test(test_damaged_block),
+	        cmocka_unit_test(test_config_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -382,6 +382,37 @@ static void test_head_blocks_in_tenant(void **state)
 	fix_close(&f);
 }
 
+/* Exact duplicates are dropped across the whole head, sealed blocks
+ * included (the set keeps entry numbers; a match decompresses its block),
+ * and a WAL replay rebuilds the same head with the same rule. */
+static void test_dup_across_sealed_blocks(void **state)
+{
+	(void)state;
+	struct tenant_fix f;
+	fix_open(&f, 1 << 20);
+	lf_tenant_close(f.t);
+	f.c.head_block_size = 1024;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
+	int64_t now = lf_now_ns();
+	push_job(f.t, &f.c, "d", now, 50, 100);
+	struct lf_stream *d = stream_of(f.t, "d");
+	assert_true(lf_head_blocks(&d->head) >= 4);
+	push_job(f.t, &f.c, "d", now, 50, 100);          /* all 50 again */
+	push_job(f.t, &f.c, "d", now + 20, 10, 100);     /* 10 again, from the middle */
+	push_job(f.t, &f.c, "d", now + 5 * 1000, 5, 99); /* new */
+	push_job(f.t, &f.c, "d", now + 3, 2, 99);        /* same ts, other line: new */
+	assert_int_equal(f.t->duplicates, 60);
+	assert_int_equal(lf_head_n(&d->head), 57);
+	lf_tenant_close(f.t); /* no flush: the replay rebuilds the head */
+	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
+	d = stream_of(f.t, "d");
+	assert_int_equal(lf_head_n(&d->head), 57); /* the WAL holds 117 */
+	struct lf_query_stats st = query_stats(f.t, "{job=\"d\"}", now - 1000, now + 1000000);
+	assert_int_equal(st.returned, 57);
+	fix_close(&f);
+}
+
 /* Backpressure: with no flusher running, a push that leaves a head past
  * 1.25 x chunk_target_size cuts it itself; below that the head stays. */
 static void test_push_backpressure(void **state)
@@ -489,6 +520,7 @@ int main(void)
 	        cmocka_unit_test(test_crc32c_large),
 	        cmocka_unit_test(test_push_backpressure),
 	        cmocka_unit_test(test_head_blocks_in_tenant),
+	        cmocka_unit_test(test_dup_across_sealed_blocks),
 	        cmocka_unit_test(test_tenant_ids),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_api_time),
