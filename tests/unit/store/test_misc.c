@@ -413,6 +413,42 @@ static void test_dup_across_sealed_blocks(void **state)
 	fix_close(&f);
 }
 
+/* A chunk that cannot be written leaves the cut head (sealed blocks and
+ * open block) back in front of what arrived since, counted in the heads'
+ * memory again; the next flush writes it all. */
+static void test_flush_failure_keeps_head(void **state)
+{
+	(void)state;
+	struct tenant_fix f;
+	fix_open(&f, 1 << 20);
+	lf_tenant_close(f.t);
+	f.c.head_block_size = 1024;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
+	int64_t now = lf_now_ns();
+	push_job(f.t, &f.c, "u", now, 50, 100);
+	struct lf_stream *u = stream_of(f.t, "u");
+	assert_true(lf_head_blocks(&u->head) >= 4);
+	int64_t held = *f.t->heads;
+	char *dir = f.t->chunks_dir;
+	char bad[] = "/nonexistent-lf-test/chunks";
+	f.t->chunks_dir = bad;
+	assert_int_equal(lf_tenant_flush(f.t, true), -1);
+	f.t->chunks_dir = dir;
+	assert_int_equal(lf_head_n(&u->head), 50);
+	assert_int_equal(lf_head_n(&u->cold->flushing), 0);
+	assert_int_equal(u->cold->n_chunks, 0);
+	assert_true(*f.t->heads > 0 && *f.t->heads <= held + 1024);
+	push_job(f.t, &f.c, "u", now + 100, 5, 100);
+	assert_int_equal(lf_head_n(&u->head), 55);
+	assert_int_equal(lf_tenant_flush(f.t, true), 1);
+	assert_int_equal(*f.t->heads, 0);
+	struct lf_query_stats st = query_stats(f.t, "{job=\"u\"}", now - 1000, now + 1000000);
+	assert_int_equal(st.returned, 55);
+	assert_int_equal(st.head_lines, 0);
+	fix_close(&f);
+}
+
 /* Backpressure: with no flusher running, a push that leaves a head past
  * 1.25 x chunk_target_size cuts it itself; below that the head stays. */
 static void test_push_backpressure(void **state)
@@ -521,6 +557,7 @@ int main(void)
 	        cmocka_unit_test(test_push_backpressure),
 	        cmocka_unit_test(test_head_blocks_in_tenant),
 	        cmocka_unit_test(test_dup_across_sealed_blocks),
+	        cmocka_unit_test(test_flush_failure_keeps_head),
 	        cmocka_unit_test(test_tenant_ids),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_api_time),
