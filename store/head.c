@@ -395,6 +395,10 @@ int lf_head_prepend(struct lf_head *dst, struct lf_head *src, struct lf_head_ctx
 		lf_head_free(&all);
 		return -1;
 	}
+	if (all.m) {
+		all.m->first_mono = src->m->first_mono;
+		all.m->last_mono = dst->m ? dst->m->last_mono : src->m->last_mono;
+	}
 	lf_head_free(src);
 	lf_head_free(dst);
 	all.flags = dst->flags;

@@ -54,7 +54,10 @@ struct lf_head_mem {
 	uint32_t unused;
 	struct lf_head_sealed *sealed; /* NULL until the first seal */
 	int64_t min, max;              /* of every entry; valid when lf_head_n > 0 */
-	char open[];                   /* raw records of the open block (codec.h) */
+	/* the owner's, kept by head.c (tenant.c: monotonic time of the first
+	 * and the last append); lf_head_prepend keeps src's first, dst's last */
+	int64_t first_mono, last_mono;
+	char open[]; /* raw records of the open block (codec.h) */
 };
 
 /* Empty = all zero (flags aside). */

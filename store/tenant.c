@@ -316,11 +316,11 @@ static void head_note(struct lf_tenant *t, struct lf_stream *s, bool first, uint
                       int64_t mono)
 {
 	if (first) {
-		s->head_first_mono = mono;
+		s->head.m->first_mono = mono;
 		s->head_seg = seg;
 		t->active++;
 	}
-	s->head_last_mono = mono;
+	s->head.m->last_mono = mono;
 }
 
 /* ---- opening: index, chunk refs, WAL replay ---- */
@@ -955,8 +955,8 @@ static void unflush(struct lf_tenant *t, struct lf_stream *s, int64_t mono)
 	if (lf_head_prepend(&s->head, &s->cold->flushing, &t->hctx) < 0)
 		return;
 	*t->heads += (int64_t)lf_head_held(&s->head) - held;
-	if (empty) {
-		s->head_first_mono = s->head_last_mono = mono;
+	if (empty && s->head.m) {
+		s->head.m->first_mono = s->head.m->last_mono = mono;
 		t->active++;
 	}
 	if (s->cold->flushing_seg < s->head_seg)
@@ -1156,8 +1156,8 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		bool by_mem = mem_cut && (int64_t)lf_head_held(&s->head) >= mem_cut;
 		bool cut = lf_head_n(&s->head) &&
 		           (force || by_size || by_mem ||
-		            mono - s->head_last_mono >= c->chunk_idle_period ||
-		            mono - s->head_first_mono >= c->max_chunk_age ||
+		            mono - s->head.m->last_mono >= c->chunk_idle_period ||
+		            mono - s->head.m->first_mono >= c->max_chunk_age ||
 		            lf_head_max(&s->head) - lf_head_min(&s->head) >= c->max_chunk_age);
 		if (!cut) {
 			pthread_rwlock_unlock(&t->lock);

@@ -99,8 +99,7 @@ struct lf_stream {
 	int64_t series_id;       /* 0 until the first flush */
 	/* entries not in chunks yet, compressed in blocks (head.h);
 	 * head.flags: LF_STREAM_DUP_ON */
-	struct lf_head head;
-	int64_t head_first_mono, head_last_mono;
+	struct lf_head head; /* its first/last append times: head.m->first_mono, last_mono */
 	/* Chunks, the head being cut and the duplicate set (see struct
 	 * lf_stream_cold): never NULL; &lf_stream_cold_none (read-only, empty)
 	 * until the stream's first cut, chunk or out-of-order entry. */
