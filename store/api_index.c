@@ -238,12 +238,13 @@ static int64_t bucket_end(const struct vparams *p, size_t b)
 	return (int64_t)((uint64_t)p->start + off);
 }
 
-static void scan_head_bytes(const struct vparams *p, const struct lf_buf *h, uint64_t *pb)
+static void scan_head_bytes(const struct vparams *p, const struct lf_head *h, uint64_t *pb,
+                            struct lf_buf *raw)
 {
-	struct lf_rd r = {(const unsigned char *)h->data, (const unsigned char *)h->data + h->len,
-	                  0};
+	struct lf_head_iter it;
 	struct lf_sentry e;
-	while (r.p < r.end && lf_entry_next(&r, &e) == 0 && !r.bad) {
+	lf_head_iter_init(&it, h, p->start, p->end, raw);
+	while (lf_head_iter_next(&it, &e)) {
 		if (e.ts < p->start || e.ts > p->end)
 			continue;
 		pb[bucket_of(p, e.ts)] += e.line_len;
@@ -260,6 +261,7 @@ static void volume_collect(struct lf_tenant *t, const struct lf_selector *sel,
 		v->failed = true;
 		return;
 	}
+	struct lf_buf raw = LF_BUF_INIT; /* sealed head blocks */
 	pthread_rwlock_rdlock(&t->lock);
 	for (size_t i = 0; i < t->n_streams && !v->failed; i++) {
 		struct lf_stream *s = t->streams[i];
@@ -276,10 +278,8 @@ static void volume_collect(struct lf_tenant *t, const struct lf_selector *sel,
 			for (size_t b = b0; b <= b1; b++)
 				pb[b] += (uint64_t)r->bytes;
 		}
-		if (s->head_n)
-			scan_head_bytes(p, &s->head, pb);
-		if (s->cold->flushing_n)
-			scan_head_bytes(p, &s->cold->flushing, pb);
+		scan_head_bytes(p, &s->head, pb, &raw);
+		scan_head_bytes(p, &s->cold->flushing, pb, &raw);
 		uint64_t any = 0;
 		for (size_t b = 0; b < p->buckets; b++)
 			any |= pb[b];
@@ -287,6 +287,7 @@ static void volume_collect(struct lf_tenant *t, const struct lf_selector *sel,
 			add_stream(v, p, sel, &s->labels, pb);
 	}
 	pthread_rwlock_unlock(&t->lock);
+	lf_buf_free(&raw);
 	free(pb);
 }
 

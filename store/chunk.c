@@ -109,6 +109,17 @@ static int compress_block(enum lf_chunk_codec codec, const char *raw, size_t n, 
 	return 0;
 }
 
+size_t lf_chunk_max_compressed(enum lf_chunk_codec codec, size_t n)
+{
+	return max_compressed(codec, n);
+}
+
+int lf_chunk_compress(enum lf_chunk_codec codec, const char *raw, size_t n, char *dst, size_t cap,
+                      size_t *clen, struct lf_error *err)
+{
+	return compress_block(codec, raw, n, dst, cap, clen, err);
+}
+
 static int flush_block(struct lf_buf *raw, enum lf_chunk_codec codec, struct lf_buf *out,
                        struct lf_buf *index, uint32_t n_entries, int64_t min_ts, int64_t max_ts,
                        struct lf_error *err)
@@ -217,6 +228,67 @@ done:
 	lf_buf_free(&raw);
 	lf_buf_free(&index);
 	return rc;
+}
+
+int lf_chunk_assemble(const char *labels, const struct lf_chunk_pre *blocks, size_t n,
+                      enum lf_chunk_codec codec, struct lf_buf *out, struct lf_chunk_info *info,
+                      struct lf_error *err)
+{
+	size_t llen = strlen(labels), total = HDR_V2 + llen + FOOTER + n * IDX_ENTRY;
+	memset(info, 0, sizeof(*info));
+	lf_buf_reset(out);
+	for (size_t i = 0; i < n; i++)
+		total += blocks[i].comp_len;
+	if (lf_buf_reserve(out, total) < 0)
+		return lf_err(err, "chunk: out of memory for %zu bytes", total);
+	unsigned char *p = (unsigned char *)out->data;
+	memcpy(p, MAGIC, 8);
+	lf_put_le32(p + 8, LF_CHUNK_VERSION);
+	lf_put_le32(p + 12, (uint32_t)codec);
+	lf_put_le32(p + 16, (uint32_t)llen);
+	memcpy(p + HDR_V2, labels, llen);
+	size_t off = HDR_V2 + llen;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p + off, blocks[i].data, blocks[i].comp_len);
+		off += blocks[i].comp_len;
+	}
+	uint64_t index_off = off, boff = HDR_V2 + llen;
+	for (size_t i = 0; i < n; i++) {
+		const struct lf_chunk_pre *b = &blocks[i];
+		unsigned char *e = p + off;
+		lf_put_le64(e, boff);
+		lf_put_le32(e + 8, b->comp_len);
+		lf_put_le32(e + 12, b->raw_len);
+		lf_put_le32(e + 16, b->entries);
+		lf_put_le32(e + 20, b->crc);
+		lf_put_le64(e + 24, (uint64_t)b->min_ts);
+		lf_put_le64(e + 32, (uint64_t)b->max_ts);
+		boff += b->comp_len;
+		off += IDX_ENTRY;
+		info->entries += b->entries;
+		info->raw_bytes += b->line_bytes;
+	}
+	lf_put_le64(p + off, index_off);
+	lf_put_le32(p + off + 8, (uint32_t)n);
+	lf_put_le32(p + off + 12, lf_crc32c(0, p + index_off, n * IDX_ENTRY));
+	memcpy(p + off + 16, END_MAGIC, 8);
+	off += FOOTER;
+	out->len = off;
+	out->data[off] = 0;
+	info->blocks = (uint32_t)n;
+	info->from = n ? blocks[0].min_ts : 0;
+	info->through = n ? blocks[n - 1].max_ts : 0;
+	info->file_bytes = off;
+	return 0;
+}
+
+static int decompress_block(enum lf_chunk_codec codec, const char *c, uint32_t clen, char *dst,
+                            uint32_t raw_len);
+
+int lf_chunk_decompress(enum lf_chunk_codec codec, const void *comp, uint32_t comp_len, char *dst,
+                        uint32_t raw_len)
+{
+	return decompress_block(codec, comp, comp_len, dst, raw_len);
 }
 
 int lf_chunk_write_tmp(const char *dir, const char *name, const void *data, size_t len, int *fd_out,

@@ -62,6 +62,31 @@ struct lf_chunk_info {
 int lf_chunk_encode(const char *labels, const struct lf_sentry *entries, size_t n,
                     size_t block_size, enum lf_chunk_codec codec, struct lf_buf *out,
                     struct lf_chunk_info *info, struct lf_error *err);
+/* Block codec primitives, shared with the compressed head blocks (head.h).
+ * lf_chunk_max_compressed: bound of codec(n bytes), 0 when n is too large;
+ * lf_chunk_compress: dst has room for that bound, *clen set; -1 with a
+ * message; lf_chunk_decompress: exactly raw_len bytes into dst, -1 when the
+ * data is corrupt or not that long. */
+size_t lf_chunk_max_compressed(enum lf_chunk_codec codec, size_t n);
+int lf_chunk_compress(enum lf_chunk_codec codec, const char *raw, size_t n, char *dst, size_t cap,
+                      size_t *clen, struct lf_error *err);
+int lf_chunk_decompress(enum lf_chunk_codec codec, const void *comp, uint32_t comp_len, char *dst,
+                        uint32_t raw_len);
+
+/* A block already compressed with the chunk's codec: raw entries in the
+ * block format above, sorted by ts, the first delta relative to min_ts. */
+struct lf_chunk_pre {
+	const void *data;
+	uint32_t comp_len, raw_len, entries, crc; /* crc32c(data) */
+	int64_t min_ts, max_ts;
+	uint64_t line_bytes; /* line + metadata bytes (lf_chunk_info.raw_bytes) */
+};
+/* Builds a chunk from compressed blocks (in time order, not overlapping),
+ * copying them: a head whose sealed blocks are sorted becomes a chunk
+ * without decompressing or compressing anything again. */
+int lf_chunk_assemble(const char *labels, const struct lf_chunk_pre *blocks, size_t n,
+                      enum lf_chunk_codec codec, struct lf_buf *out, struct lf_chunk_info *info,
+                      struct lf_error *err);
 /* Writes data to dir/name atomically (dir/.name.tmp, fsync, rename). The
  * rename is durable once lf_chunk_sync_dir(dir) returns. Same as
  * lf_chunk_write_tmp followed by lf_chunk_commit_tmp. */

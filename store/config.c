@@ -45,6 +45,7 @@ int lf_store_config_defaults(struct lf_store_config *cfg)
 	l->max_structured_metadata_entries_count = 128;
 	cfg->chunk_target_size = 1572864;
 	cfg->chunk_block_size = 262144;
+	cfg->head_block_size = 131072;
 	cfg->chunk_encoding = LF_CHUNK_LZ4;
 	cfg->chunk_idle_period = 30 * 60 * LF_NS_PER_SEC;
 	cfg->max_chunk_age = 2 * 3600 * LF_NS_PER_SEC;
@@ -114,8 +115,9 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 	                                     "volume_enabled",
 	                                     NULL};
 	static const char *const ingester[] = {
-	        "chunk_target_size", "chunk_block_size",   "chunk_encoding", "chunk_idle_period",
-	        "max_chunk_age",     "flush_check_period", "max_head_bytes", NULL};
+	        "chunk_target_size", "chunk_block_size", "chunk_encoding",
+	        "chunk_idle_period", "max_chunk_age",    "flush_check_period",
+	        "max_head_bytes",    "head_block_size",  NULL};
 	static const char *const compactor[] = {"retention_enabled", "compaction_interval", NULL};
 	static const char *const distributor[] = {"max_recv_msg_size", NULL};
 
@@ -201,7 +203,8 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 		    lf_ymap_duration(i, p, "max_chunk_age", &cfg->max_chunk_age, err) < 0 ||
 		    lf_ymap_duration(i, p, "flush_check_period", &cfg->flush_check_period, err) <
 		            0 ||
-		    lf_ymap_size(i, p, "max_head_bytes", &cfg->max_head_bytes, err) < 0)
+		    lf_ymap_size(i, p, "max_head_bytes", &cfg->max_head_bytes, err) < 0 ||
+		    lf_ymap_size(i, p, "head_block_size", &cfg->head_block_size, err) < 0)
 			return -1;
 		struct lf_ynode *enc = lf_ymap_get(i, "chunk_encoding");
 		if (enc) {
@@ -220,6 +223,9 @@ static int apply(struct lf_store_config *cfg, struct lf_ynode *root, struct lf_e
 		if (cfg->chunk_block_size <= 0)
 			return lf_y_err(err, lf_ymap_get(i, "chunk_block_size"),
 			                "ingester.chunk_block_size", "must be > 0");
+		if (cfg->head_block_size < 64 || cfg->head_block_size > (64 << 20))
+			return lf_y_err(err, lf_ymap_get(i, "head_block_size"),
+			                "ingester.head_block_size", "must be 64B .. 64MB");
 		if (cfg->max_head_bytes < 0)
 			return lf_y_err(err, lf_ymap_get(i, "max_head_bytes"),
 			                "ingester.max_head_bytes", "must be >= 0");
@@ -332,7 +338,8 @@ int lf_store_config_render(const struct lf_store_config *cfg, struct lf_buf *o)
 	dur(o, "chunk_idle_period", cfg->chunk_idle_period);
 	dur(o, "max_chunk_age", cfg->max_chunk_age);
 	dur(o, "flush_check_period", cfg->flush_check_period);
-	lf_buf_printf(o, "  max_head_bytes: %lld\n", (long long)cfg->max_head_bytes);
+	lf_buf_printf(o, "  max_head_bytes: %lld\n  head_block_size: %lld\n",
+	              (long long)cfg->max_head_bytes, (long long)cfg->head_block_size);
 	lf_buf_printf(o, "compactor:\n  retention_enabled: %s\n",
 	              cfg->retention_enabled ? "true" : "false");
 	dur(o, "compaction_interval", cfg->compaction_interval);

@@ -53,10 +53,13 @@ struct lf_store_config {
 	int64_t chunk_idle_period;  /* ns */
 	int64_t max_chunk_age;      /* ns */
 	int64_t flush_check_period; /* ns */
-	/* Memory limit of the heads (bytes of entries not yet cut to chunks,
-	 * all tenants together); past it, the flusher cuts the largest heads
+	/* Memory limit of the heads (bytes they hold: sealed blocks
+	 * compressed, open blocks raw; all tenants together); past it, the flusher cuts the largest heads
 	 * early. 0 = no limit. Pushes are never refused for it. */
 	int64_t max_head_bytes;
+	/* Raw bytes of a head's open block before it is compressed (head.h;
+	 * at most chunk_block_size is used); not a Loki key. */
+	int64_t head_block_size;
 	bool retention_enabled;
 	int64_t compaction_interval;  /* ns */
 	struct lf_ruler_config ruler; /* store/ruler/rconfig.h */

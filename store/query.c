@@ -147,6 +147,7 @@ struct coll {
 	const struct qstream *qs;
 	struct lf_labels in;
 	struct lf_buf enc;
+	struct lf_buf raw; /* sealed head blocks decompress here */
 };
 
 /* a is better than b: kept in preference. */
@@ -295,21 +296,25 @@ static inline bool needle_may_match(const struct coll *c, const char **next, con
 	return *next < e->line + e->line_len;
 }
 
-static void scan_head(struct coll *c, uint32_t sidx, const struct lf_buf *b, uint64_t *lines,
+static void scan_head(struct coll *c, uint32_t sidx, const struct lf_head *h, uint64_t *lines,
                       uint64_t *bytes)
 {
-	struct lf_rd r = {(const unsigned char *)b->data, (const unsigned char *)b->data + b->len,
-	                  0};
-	const char *end = b->data + b->len, *next = NULL;
+	struct lf_head_iter it;
 	struct lf_sentry e;
-	while (r.p < r.end && lf_entry_next(&r, &e) == 0) {
-		if (e.ts < c->start || e.ts >= c->end)
-			continue;
-		(*lines)++;
-		*bytes += e.line_len;
-		if (needle_may_match(c, &next, end, &e))
-			offer(c, sidx, &e);
+	lf_head_iter_init(&it, h, c->start, c->end - 1, &c->raw);
+	while (lf_head_iter_span(&it)) {
+		const char *end = (const char *)it.rd.end, *next = NULL;
+		while (lf_head_iter_entry(&it, &e)) {
+			if (e.ts < c->start || e.ts >= c->end)
+				continue;
+			(*lines)++;
+			*bytes += e.line_len;
+			if (needle_may_match(c, &next, end, &e))
+				offer(c, sidx, &e);
+		}
 	}
+	if (it.damaged)
+		lf_warn("query: %u damaged head blocks skipped", it.damaged);
 }
 
 struct cref {
@@ -495,12 +500,8 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 	 * query's heap with the best candidates, so older chunks get skipped. */
 	for (size_t i = 0; i < nqs; i++) {
 		struct lf_stream *s = qs[i].s;
-		if (s->head_n && s->head_min < q->end && s->head_max >= q->start)
-			scan_head(&c, (uint32_t)i, &s->head, &st->head_lines, &st->head_bytes);
-		if (s->cold->flushing_n && s->cold->flushing_min < q->end &&
-		    s->cold->flushing_max >= q->start)
-			scan_head(&c, (uint32_t)i, &s->cold->flushing, &st->head_lines,
-			          &st->head_bytes);
+		scan_head(&c, (uint32_t)i, &s->head, &st->head_lines, &st->head_bytes);
+		scan_head(&c, (uint32_t)i, &s->cold->flushing, &st->head_lines, &st->head_bytes);
 	}
 	pthread_rwlock_unlock(&t->lock);
 
@@ -572,6 +573,7 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 	lf_labels_free(&ls);
 	lf_labels_free(&c.in);
 	lf_buf_free(&c.enc);
+	lf_buf_free(&c.raw);
 	lf_buf_free(&nb);
 	lf_buf_free(&vb);
 	st->exec_ns = lf_monotonic_ns() - t0;
@@ -762,15 +764,13 @@ int lf_query_index_stats(struct lf_tenant *t, const struct lf_selector *sel, int
 				entries += (uint64_t)r->entries;
 				bytes += kb_bytes((uint64_t)r->bytes);
 			}
-			if (s->head_n) {
+			const struct lf_head *hs[2] = {&s->head, &s->cold->flushing};
+			for (int k = 0; k < 2; k++) {
+				if (!lf_head_n(hs[k]))
+					continue;
 				chunks++;
-				entries += s->head_n;
-				bytes += kb_bytes(s->head.len);
-			}
-			if (s->cold->flushing_n) {
-				chunks++;
-				entries += s->cold->flushing_n;
-				bytes += kb_bytes(s->cold->flushing.len);
+				entries += lf_head_n(hs[k]);
+				bytes += kb_bytes(lf_head_raw(hs[k]));
 			}
 		}
 		pthread_rwlock_unlock(&t->lock);

@@ -41,7 +41,8 @@ static void collect_heads(void *ctx, struct lf_buf *out)
 	struct lf_buf bytes = LF_BUF_INIT;
 	lf_buf_appends(&bytes,
 	               "# HELP logferry_store_ingester_memory_bytes Bytes of entries held in "
-	               "memory (heads and chunks being written).\n"
+	               "memory (heads and chunks being written; sealed head blocks "
+	               "compressed).\n"
 	               "# TYPE logferry_store_ingester_memory_bytes gauge\n");
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->n_tenants; i++) {
@@ -50,8 +51,8 @@ static void collect_heads(void *ctx, struct lf_buf *out)
 		pthread_rwlock_rdlock(&t->lock);
 		for (size_t k = 0; k < t->n_streams; k++) {
 			const struct lf_stream *st = t->streams[k];
-			n += st->head_n || st->cold->flushing_n;
-			b += st->head.len + st->cold->flushing.len;
+			n += lf_head_n(&st->head) || lf_head_n(&st->cold->flushing);
+			b += lf_head_held(&st->head) + lf_head_held(&st->cold->flushing);
 		}
 		pthread_rwlock_unlock(&t->lock);
 		lf_buf_printf(out, "logferry_store_ingester_memory_streams{tenant=\"%s\"} %llu\n",

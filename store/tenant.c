@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,8 +90,7 @@ struct lf_stream *lf_tenant_find(struct lf_tenant *t, const char *key, size_t le
 	return NULL;
 }
 
-const struct lf_stream_cold lf_stream_cold_none = {.flushing = LF_BUF_INIT,
-                                                   .flushing_seg = UINT32_MAX};
+const struct lf_stream_cold lf_stream_cold_none = {.flushing_seg = UINT32_MAX};
 
 /* s's own cold part, allocated from the tenant's arena on first need
  * (under lock, or while the tenant is opened). NULL when out of memory. */
@@ -114,17 +112,17 @@ static void stream_free(struct lf_stream *s)
 		return;
 	/* key and label slots share the stream's allocation; names and values
 	 * are the tenant's interned strings */
-	lf_buf_free(&s->head);
+	lf_head_free(&s->head);
 	if (s->cold != &lf_stream_cold_none) { /* its memory is in the arena */
-		lf_buf_free(&s->cold->flushing);
+		lf_head_free(&s->cold->flushing);
 		for (size_t i = 0; i < s->cold->n_chunks; i++)
 			free(s->cold->chunks[i].path);
 		free(s->cold->chunks);
-	}
-	if (s->dup) {
-		free(s->dup->hash);
-		free(s->dup->off);
-		free(s->dup);
+		if (s->cold->dup) {
+			free(s->cold->dup->hash);
+			free(s->cold->dup->idx);
+			free(s->cold->dup);
+		}
 	}
 	/* s itself is in the tenant's arena */
 }
@@ -174,9 +172,10 @@ static struct lf_stream *stream_new(struct lf_tenant *t, const char *key, size_t
 
 bool lf_stream_overlaps(const struct lf_stream *s, int64_t start, int64_t end)
 {
-	if (s->head_n && s->head_min <= end && s->head_max >= start)
+	const struct lf_head *h = &s->head, *f = &s->cold->flushing;
+	if (lf_head_n(h) && lf_head_min(h) <= end && lf_head_max(h) >= start)
 		return true;
-	if (s->cold->flushing_n && s->cold->flushing_min <= end && s->cold->flushing_max >= start)
+	if (lf_head_n(f) && lf_head_min(f) <= end && lf_head_max(f) >= start)
 		return true;
 	for (size_t i = 0; i < s->cold->n_chunks; i++)
 		if (s->cold->chunks[i].from <= end && s->cold->chunks[i].through >= start)
@@ -193,38 +192,41 @@ static uint64_t entry_hash(int64_t ts, const char *line, size_t len)
 
 static void dup_clear(struct lf_stream *s)
 {
-	if (s->dup && s->dup->n) {
-		memset(s->dup->hash, 0, s->dup->cap * sizeof(*s->dup->hash));
-		s->dup->n = 0;
+	struct lf_stream_dup *ds = s->cold->dup;
+	if (ds && ds->n) {
+		memset(ds->hash, 0, ds->cap * sizeof(*ds->hash));
+		ds->n = 0;
 	}
-	s->dup_on = false;
+	s->head.flags &= ~LF_STREAM_DUP_ON;
 }
 
-/* True when the head already holds an entry with this ts and line. */
-static bool dup_find(const struct lf_stream *s, uint64_t h, int64_t ts, const char *line,
-                     size_t len)
+/* True when the head already holds an entry with this ts and line. An
+ * entry in a sealed block is read back by decompressing that block (the
+ * tenant's head context keeps the last one): only a real duplicate or a
+ * 64-bit hash collision gets that far. */
+static bool dup_find(struct lf_tenant *t, const struct lf_stream *s, uint64_t h, int64_t ts,
+                     const char *line, size_t len)
 {
-	const struct lf_stream_dup *ds = s->dup;
+	const struct lf_stream_dup *ds = s->cold->dup;
 	if (!ds || !ds->cap)
 		return false;
 	for (size_t j = h & (ds->cap - 1); ds->hash[j]; j = (j + 1) & (ds->cap - 1)) {
 		if (ds->hash[j] != h)
 			continue;
-		struct lf_rd r = {(const unsigned char *)s->head.data + ds->off[j],
-		                  (const unsigned char *)s->head.data + s->head.len, 0};
 		struct lf_sentry e;
-		if (lf_entry_next(&r, &e) == 0 && e.ts == ts && e.line_len == len &&
-		    !memcmp(e.line, line, len))
+		if (lf_head_entry_at(&s->head, &t->hctx, ds->idx[j], &e) == 0 && e.ts == ts &&
+		    e.line_len == len && !memcmp(e.line, line, len))
 			return true;
 	}
 	return false;
 }
 
-static int dup_add(struct lf_stream *s, uint64_t h, uint32_t off)
+static int dup_add(struct lf_tenant *t, struct lf_stream *s, uint64_t h, uint32_t idx)
 {
-	if (!s->dup && !(s->dup = calloc(1, sizeof(*s->dup))))
+	struct lf_stream_cold *c = stream_cold(t, s);
+	if (!c || (!c->dup && !(c->dup = calloc(1, sizeof(*c->dup)))))
 		return -1;
-	struct lf_stream_dup *ds = s->dup;
+	struct lf_stream_dup *ds = c->dup;
 	if ((ds->n + 1) * 2 > ds->cap) {
 		size_t nc = ds->cap ? ds->cap * 2 : 64;
 		uint64_t *nh = calloc(nc, sizeof(*nh));
@@ -241,85 +243,84 @@ static int dup_add(struct lf_stream *s, uint64_t h, uint32_t off)
 			while (nh[j])
 				j = (j + 1) & (nc - 1);
 			nh[j] = ds->hash[i];
-			no[j] = ds->off[i];
+			no[j] = ds->idx[i];
 		}
 		free(ds->hash);
-		free(ds->off);
+		free(ds->idx);
 		ds->hash = nh;
-		ds->off = no;
+		ds->idx = no;
 		ds->cap = nc;
 	}
 	size_t j = h & (ds->cap - 1);
 	while (ds->hash[j])
 		j = (j + 1) & (ds->cap - 1);
 	ds->hash[j] = h;
-	ds->off[j] = off;
+	ds->idx[j] = idx;
 	ds->n++;
 	return 0;
 }
 
-/* Builds the set from the head. */
-static void dup_rebuild(struct lf_stream *s)
+/* Builds the set from the head (every block, in arrival order). */
+static void dup_rebuild(struct lf_tenant *t, struct lf_stream *s)
 {
 	dup_clear(s);
-	s->dup_on = true;
-	struct lf_rd r = {(const unsigned char *)s->head.data,
-	                  (const unsigned char *)s->head.data + s->head.len, 0};
-	while (r.p < r.end) {
-		uint32_t off = (uint32_t)(r.p - (const unsigned char *)s->head.data);
-		struct lf_sentry e;
-		if (lf_entry_next(&r, &e) < 0 ||
-		    dup_add(s, entry_hash(e.ts, e.line, e.line_len), off) < 0) {
+	s->head.flags |= LF_STREAM_DUP_ON;
+	t->hctx.cache_id = 0; /* the iteration below decompresses into the cache */
+	struct lf_head_iter it;
+	struct lf_sentry e;
+	uint32_t idx = 0;
+	lf_head_iter_init(&it, &s->head, INT64_MIN, INT64_MAX, &t->hctx.cache);
+	while (lf_head_iter_next(&it, &e)) {
+		if (dup_add(t, s, entry_hash(e.ts, e.line, e.line_len), idx++) < 0) {
 			dup_clear(s); /* incomplete: do not trust it */
-			return;
+			break;
 		}
 	}
+	t->hctx.cache_id = 0;
+	if (it.damaged)
+		dup_clear(s);
 }
 
 /* Is (ts, line) already in the head? Starts the set on first need. */
-static bool head_dup(struct lf_stream *s, int64_t ts, const char *line, size_t len, uint64_t *h)
+static bool head_dup(struct lf_tenant *t, struct lf_stream *s, int64_t ts, const char *line,
+                     size_t len, uint64_t *h)
 {
+	bool on = s->head.flags & LF_STREAM_DUP_ON;
 	*h = 0;
-	if (!s->head_n || ts > s->head_max) {
-		if (s->dup_on)
+	if (!lf_head_n(&s->head) || ts > lf_head_max(&s->head)) {
+		if (on)
 			*h = entry_hash(ts, line, len);
 		return false;
 	}
-	if (!s->dup_on)
-		dup_rebuild(s);
+	if (!on)
+		dup_rebuild(t, s);
 	*h = entry_hash(ts, line, len);
-	return s->dup_on && dup_find(s, *h, ts, line, len);
+	return (s->head.flags & LF_STREAM_DUP_ON) && dup_find(t, s, *h, ts, line, len);
 }
 
-/* Records a just-appended entry in the set, if the set is on. */
-static int head_dup_add(struct lf_stream *s, uint64_t h, uint32_t off)
+/* Records a just-appended entry (number idx) in the set, if the set is on. */
+static int head_dup_add(struct lf_tenant *t, struct lf_stream *s, uint64_t h, uint64_t idx)
 {
-	if (!s->dup_on)
+	if (!(s->head.flags & LF_STREAM_DUP_ON))
 		return 0;
-	if (dup_add(s, h, off) < 0) {
+	if (idx > UINT32_MAX || dup_add(t, s, h, (uint32_t)idx) < 0) {
 		dup_clear(s);
 		return -1;
 	}
 	return 0;
 }
 
-/* Appends one encoded entry to the head (caller holds the write lock). */
-static void head_note(struct lf_tenant *t, struct lf_stream *s, int64_t ts, uint32_t seg,
+/* Bookkeeping after an entry went into the head (caller holds the write
+ * lock); first: the head was empty before it. */
+static void head_note(struct lf_tenant *t, struct lf_stream *s, bool first, uint32_t seg,
                       int64_t mono)
 {
-	if (s->head_n == 0) {
-		s->head_min = s->head_max = ts;
-		s->head_first_mono = mono;
+	if (first) {
+		s->head.m->first_mono = mono;
 		s->head_seg = seg;
 		t->active++;
-	} else {
-		if (ts < s->head_min)
-			s->head_min = ts;
-		if (ts > s->head_max)
-			s->head_max = ts;
 	}
-	s->head_last_mono = mono;
-	s->head_n++;
+	s->head.m->last_mono = mono;
 }
 
 /* ---- opening: index, chunk refs, WAL replay ---- */
@@ -477,14 +478,16 @@ static int replay_record(void *ctx, struct lf_wal_pos pos, const unsigned char *
 			/* the same duplicate rule as the live push, so replay
 			 * rebuilds the very head the push built */
 			uint64_t eh;
-			if (head_dup(s, e.ts, e.line, e.line_len, &eh))
+			if (head_dup(t, s, e.ts, e.line, e.line_len, &eh))
 				continue;
-			uint32_t off = (uint32_t)s->head.len;
-			if (lf_buf_append(&s->head, start, (size_t)(r.p - start)) < 0 ||
-			    head_dup_add(s, eh, off) < 0)
+			uint64_t idx = lf_head_n(&s->head);
+			int64_t held = (int64_t)lf_head_held(&s->head);
+			if (lf_head_append_rec(&s->head, &t->hctx, e.ts, start,
+			                       (size_t)(r.p - start)) < 0 ||
+			    head_dup_add(t, s, eh, idx) < 0)
 				return -1;
-			*t->heads += (int64_t)(r.p - start);
-			head_note(t, s, e.ts, pos.seg, mono);
+			*t->heads += (int64_t)lf_head_held(&s->head) - held;
+			head_note(t, s, idx == 0, pos.seg, mono);
 			lc->replay_entries++;
 		}
 	}
@@ -561,6 +564,13 @@ int lf_tenant_open(const char *root, const char *id, const struct lf_store_confi
 	t->rate_tokens = cfg->limits.ingestion_burst_size_mb * 1024 * 1024;
 	t->rate_mono = lf_monotonic_ns();
 	t->heads = &t->heads_own;
+	/* a sealed head block becomes a chunk block as it is: never larger
+	 * than chunk_block_size */
+	lf_head_ctx_init(&t->hctx,
+	                 (size_t)(cfg->head_block_size < cfg->chunk_block_size
+	                                  ? cfg->head_block_size
+	                                  : cfg->chunk_block_size),
+	                 (enum lf_chunk_codec)cfg->chunk_encoding);
 	size_t rl = strlen(root), il = strlen(id);
 	t->id = strdup(id);
 	t->dir = malloc(rl + il + 2);
@@ -622,10 +632,9 @@ void lf_tenant_close(struct lf_tenant *t)
 		return;
 	for (size_t i = 0; i < t->n_streams; i++)
 		stream_free(t->streams[i]);
-	for (size_t i = 0; i < t->n_spare; i++)
-		lf_buf_free(&t->spare[i]);
+	lf_head_ctx_free(&t->hctx);
+	lf_head_flush_scratch_free(&t->fscratch);
 	lf_buf_free(&t->chunk_out);
-	free(t->sort_es);
 	free(t->streams);
 	free(t->table);
 	lf_strpool_free(&t->strings);
@@ -712,60 +721,6 @@ static void discard(struct lf_tenant *t, const char *reason, uint64_t lines, uin
 	lf_metric_add(t->m->discarded_bytes, lv, (double)bytes);
 }
 
-/* An empty head starts at the size of what arrives for it (at least 64
- * bytes) and grows by doubling: one idle stream with one short entry costs
- * a small malloc, not a page (100,000 such streams took 564 MiB when every
- * head reserved chunk_target_size at once). A head cut for size gets its
- * own buffer back at full size (see lf_tenant_flush), and the pool of spare
- * buffers serves new heads first, so busy streams grow only once. Growth
- * past glibc's mmap threshold (fixed at 1 MiB by main) is an mremap, not a
- * copy. Failure is harmless (the head grows on append). */
-/* The size a head grows to before it is cut (the spare pool keeps buffers
- * up to about twice this). */
-static size_t head_want(const struct lf_tenant *t)
-{
-	int64_t want = t->cfg->chunk_target_size + t->cfg->chunk_target_size / 8;
-	if (want > (int64_t)16 << 20)
-		want = (int64_t)16 << 20;
-	return want > 0 ? (size_t)want : 0;
-}
-
-static void head_reserve(struct lf_tenant *t, struct lf_stream *s, size_t need)
-{
-	if (t->n_spare) {
-		s->head = t->spare[--t->n_spare];
-		return;
-	}
-	(void)lf_buf_reserve(&s->head, need < 64 ? 64 : need);
-}
-
-/* A head that overran chunk_target_size (the flusher was behind) keeps
- * those pages resident when it is reused: give back the part past the
- * target, so a reused head costs no more RSS than one that just reached its
- * target. The pages come back zero-filled if a head grows into them. */
-static void head_trim(const struct lf_tenant *t, struct lf_buf *b)
-{
-	size_t page = 4096;
-	uintptr_t from = ((uintptr_t)b->data + (size_t)t->cfg->chunk_target_size + page - 1) &
-	                 ~(uintptr_t)(page - 1);
-	uintptr_t to = ((uintptr_t)b->data + b->cap) & ~(uintptr_t)(page - 1);
-	if (t->cfg->chunk_target_size > 0 && to > from)
-		(void)madvise((void *)from, to - from, MADV_DONTNEED);
-}
-
-/* Empties b into the spare pool, or frees it when the pool is full or b
- * grew far past a head's usual size (under lock). */
-static void head_release(struct lf_tenant *t, struct lf_buf *b)
-{
-	if (b->cap && t->n_spare < LF_TENANT_SPARE && b->cap <= 2 * head_want(t) + 4096) {
-		lf_buf_reset(b);
-		t->spare[t->n_spare++] = *b;
-		*b = (struct lf_buf)LF_BUF_INIT;
-		return;
-	}
-	lf_buf_free(b);
-}
-
 int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf *errors,
                    struct lf_error *err)
 {
@@ -789,7 +744,7 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 	for (size_t i = 0; i < b->n_streams; i++) {
 		struct lf_ingest_stream *is = &b->streams[i];
 		struct lf_stream *s = lf_tenant_find(t, is->key.data, is->key.len, is->hash);
-		if ((!s || s->head_n == 0) && l->max_global_streams_per_user > 0 &&
+		if ((!s || lf_head_n(&s->head) == 0) && l->max_global_streams_per_user > 0 &&
 		    (int64_t)t->active >= l->max_global_streams_per_user) {
 			is->dropped = true;
 			dropped++;
@@ -871,25 +826,24 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 			if (!s)
 				continue;
 			const struct lf_ingest_stream *is = &b->streams[i];
-			if (s->head.cap == 0) {
-				size_t need = 0;
+			/* a new open block starts at the size of what arrives */
+			size_t hint = 0;
+			if (lf_head_n(&s->head) == 0)
 				for (size_t j = 0; j < is->n; j++)
-					need += b->entries[is->first + j].line_len + 24;
-				head_reserve(t, s, need);
-			}
-			size_t head_was = s->head.len;
+					hint += b->entries[is->first + j].line_len + 24;
+			int64_t held_was = (int64_t)lf_head_held(&s->head);
 			for (size_t j = 0; j < is->n; j++) {
 				struct lf_ingest_entry *e = &b->entries[is->first + j];
 				uint64_t h;
-				if (head_dup(s, e->ts, e->line, e->line_len, &h)) {
+				if (head_dup(t, s, e->ts, e->line, e->line_len, &h)) {
 					e->dup = true;
 					t->duplicates++;
 					continue;
 				}
-				uint32_t off = (uint32_t)s->head.len;
-				if (lf_entry_put(&s->head, e->ts, e->line, e->line_len,
-				                 b->sm + e->sm_first, e->n_sm) < 0 ||
-				    head_dup_add(s, h, off) < 0) {
+				uint64_t idx = lf_head_n(&s->head);
+				if (lf_head_append(&s->head, &t->hctx, e->ts, e->line, e->line_len,
+				                   b->sm + e->sm_first, e->n_sm, hint) < 0 ||
+				    head_dup_add(t, s, h, idx) < 0) {
 					/* The WAL has it; a restart would recover it. */
 					pthread_rwlock_unlock(&t->lock);
 					if (st != stack)
@@ -897,15 +851,15 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 					return lf_err(err, "out of memory appending to the head"),
 					       500;
 				}
-				head_note(t, s, e->ts, pos.seg, mono);
+				head_note(t, s, idx == 0, pos.seg, mono);
 			}
 			lines += is->n;
 			bytes += is->bytes;
-			*t->heads += (int64_t)(s->head.len - head_was);
-			if ((int64_t)s->head.len >= t->cfg->chunk_target_size)
+			*t->heads += (int64_t)lf_head_held(&s->head) - held_was;
+			int64_t raw = (int64_t)lf_head_raw(&s->head);
+			if (raw >= t->cfg->chunk_target_size)
 				kick = true;
-			if ((int64_t)s->head.len >=
-			    t->cfg->chunk_target_size + t->cfg->chunk_target_size / 4)
+			if (raw >= t->cfg->chunk_target_size + t->cfg->chunk_target_size / 4)
 				help = true;
 		}
 		/* Past the memory limit, the flusher cuts the largest heads; well
@@ -941,15 +895,6 @@ int lf_tenant_push(struct lf_tenant *t, struct lf_ingest_batch *b, struct lf_buf
 
 /* ---- flush ---- */
 
-static int cmp_entry(const void *a, const void *b)
-{
-	const struct lf_sentry *x = a, *y = b;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	/* same time: keep arrival order (lines live in one buffer, in order) */
-	return x->line < y->line ? -1 : x->line > y->line;
-}
-
 /* A flush writes its chunks in batches: each chunk's file is written (not
  * yet synced) as its stream is cut, and a batch is committed at once: one
  * syncfs(2) makes every file of the batch durable, then the renames, one
@@ -973,40 +918,23 @@ struct flush_item {
 	struct lf_error err;
 };
 
-/* Encodes s->cold->flushing as one chunk and writes it to a temp file (it->fd). */
+/* Encodes s->cold->flushing as one chunk (its sealed blocks copied as they
+ * are when they are in time order, see lf_head_chunk) and writes it to a
+ * temp file (it->fd). */
 static int write_chunk_tmp(struct lf_tenant *t, struct flush_item *it, struct lf_buf *out)
 {
 	struct lf_stream *s = it->s;
 	struct lf_error *err = &it->err;
-	size_t n = s->cold->flushing_n;
+	bool reused = false;
 	lf_buf_reset(out);
-	if (n > t->sort_cap) {
-		struct lf_sentry *grown = realloc(t->sort_es, n * sizeof(*grown));
-		if (!grown)
-			return lf_err(err, "out of memory for %zu entries of stream %s", n, s->key);
-		t->sort_es = grown;
-		t->sort_cap = n;
+	if (lf_head_chunk(&s->cold->flushing, s->key, (size_t)t->cfg->chunk_block_size,
+	                  (enum lf_chunk_codec)t->cfg->chunk_encoding, &t->fscratch, out, &it->info,
+	                  &reused, err) < 0) {
+		char msg[sizeof(err->msg)];
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return lf_err(err, "stream %s: %s", s->key, msg);
 	}
-	struct lf_sentry *es = t->sort_es;
-	struct lf_rd r = {(const unsigned char *)s->cold->flushing.data,
-	                  (const unsigned char *)s->cold->flushing.data + s->cold->flushing.len, 0};
-	size_t k = 0;
-	while (r.p < r.end && k < n) {
-		if (lf_entry_next(&r, &es[k]) < 0)
-			break;
-		k++;
-	}
-	if (k != n)
-		return lf_err(err, "stream %s: head data malformed", s->key);
-	/* Streams with one writer arrive in order: check before sorting. */
-	size_t unsorted = 1;
-	while (unsorted < n && cmp_entry(&es[unsorted - 1], &es[unsorted]) <= 0)
-		unsorted++;
-	if (unsorted < n)
-		qsort(es, n, sizeof(*es), cmp_entry);
-	if (lf_chunk_encode(s->key, es, n, (size_t)t->cfg->chunk_block_size,
-	                    (enum lf_chunk_codec)t->cfg->chunk_encoding, out, &it->info, err) < 0)
-		return -1;
+	t->chunks_reused += reused;
 	it->new_series = !s->series_id;
 	if (!s->series_id && lf_index_series(t->ix, s->key, &s->labels, &s->series_id, err) < 0)
 		return -1;
@@ -1022,24 +950,18 @@ static int write_chunk_tmp(struct lf_tenant *t, struct flush_item *it, struct lf
  * the write lock. */
 static void unflush(struct lf_tenant *t, struct lf_stream *s, int64_t mono)
 {
-	if (lf_buf_append(&s->head, s->cold->flushing.data, s->cold->flushing.len) < 0)
+	bool empty = lf_head_n(&s->head) == 0;
+	int64_t held = (int64_t)lf_head_held(&s->head);
+	if (lf_head_prepend(&s->head, &s->cold->flushing, &t->hctx) < 0)
 		return;
-	*t->heads += (int64_t)s->cold->flushing.len;
-	if (!s->head_n) {
-		s->head_min = s->cold->flushing_min;
-		s->head_max = s->cold->flushing_max;
-		s->head_first_mono = s->head_last_mono = mono;
+	*t->heads += (int64_t)lf_head_held(&s->head) - held;
+	if (empty && s->head.m) {
+		s->head.m->first_mono = s->head.m->last_mono = mono;
 		t->active++;
-	} else {
-		if (s->cold->flushing_min < s->head_min)
-			s->head_min = s->cold->flushing_min;
-		if (s->cold->flushing_max > s->head_max)
-			s->head_max = s->cold->flushing_max;
 	}
-	s->head_n += s->cold->flushing_n;
 	if (s->cold->flushing_seg < s->head_seg)
 		s->head_seg = s->cold->flushing_seg;
-	dup_clear(s); /* rebuilt from the merged head on need */
+	dup_clear(s); /* entry numbers changed: rebuilt from the merged head on need */
 }
 
 /* Commits a batch (see above) and finishes each of its streams' cut heads.
@@ -1158,17 +1080,7 @@ static void commit_batch(struct lf_tenant *t, struct flush_item *items, size_t n
 			(*failed)++;
 			unflush(t, s, it->mono);
 		}
-		/* A stream cut for size will most likely fill a head again: its
-		 * next head reuses this buffer (or the pool gets it). */
-		if (s->head.cap == 0 && it->by_size) {
-			lf_buf_reset(&s->cold->flushing);
-			head_trim(t, &s->cold->flushing);
-			s->head = s->cold->flushing;
-			s->cold->flushing = (struct lf_buf)LF_BUF_INIT;
-		} else {
-			head_release(t, &s->cold->flushing);
-		}
-		s->cold->flushing_n = 0;
+		lf_head_free(&s->cold->flushing);
 	}
 	pthread_rwlock_unlock(&t->lock);
 	free(refs);
@@ -1194,8 +1106,8 @@ static int64_t mem_cut_size(struct lf_tenant *t)
 	size_t n = 0, cap = t->active;
 	size_t *v = cap ? malloc(cap * sizeof(*v)) : NULL;
 	for (size_t i = 0; v && i < t->n_streams && n < cap; i++)
-		if (t->streams[i]->head_n)
-			v[n++] = t->streams[i]->head.len;
+		if (lf_head_n(&t->streams[i]->head))
+			v[n++] = lf_head_held(&t->streams[i]->head);
 	int64_t excess = *t->heads - lim / 4 * 3;
 	pthread_rwlock_unlock(&t->lock);
 	if (!v)
@@ -1240,18 +1152,14 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 			break;
 		}
 		struct lf_stream *s = t->streams[i];
-		bool by_size = (int64_t)s->head.len >= c->chunk_target_size;
-		bool by_mem = mem_cut && (int64_t)s->head.len >= mem_cut;
-		bool cut = s->head_n && (force || by_size || by_mem ||
-		                         mono - s->head_last_mono >= c->chunk_idle_period ||
-		                         mono - s->head_first_mono >= c->max_chunk_age ||
-		                         s->head_max - s->head_min >= c->max_chunk_age);
+		bool by_size = (int64_t)lf_head_raw(&s->head) >= c->chunk_target_size;
+		bool by_mem = mem_cut && (int64_t)lf_head_held(&s->head) >= mem_cut;
+		bool cut = lf_head_n(&s->head) &&
+		           (force || by_size || by_mem ||
+		            mono - s->head.m->last_mono >= c->chunk_idle_period ||
+		            mono - s->head.m->first_mono >= c->max_chunk_age ||
+		            lf_head_max(&s->head) - lf_head_min(&s->head) >= c->max_chunk_age);
 		if (!cut) {
-			/* An empty head keeps the buffer it got back after a
-			 * size cut only while its stream is written to. */
-			if (!s->head_n && s->head.cap &&
-			    mono - s->head_last_mono >= c->chunk_idle_period)
-				head_release(t, &s->head);
 			pthread_rwlock_unlock(&t->lock);
 			continue;
 		}
@@ -1268,16 +1176,13 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 			failed++;
 			break;
 		}
-		struct lf_buf tmp = s->cold->flushing;
+		/* the cut head moves as it is (the flushing head was freed by
+		 * the last commit): an empty head holds no memory */
 		s->cold->flushing = s->head;
-		s->head = tmp;
-		lf_buf_reset(&s->head);
-		*t->heads -= (int64_t)s->cold->flushing.len;
-		s->cold->flushing_n = s->head_n;
-		s->cold->flushing_min = s->head_min;
-		s->cold->flushing_max = s->head_max;
+		s->cold->flushing.flags = 0;
+		memset(&s->head, 0, sizeof(s->head));
+		*t->heads -= (int64_t)lf_head_held(&s->cold->flushing);
 		s->cold->flushing_seg = s->head_seg;
-		s->head_n = 0;
 		s->head_seg = UINT32_MAX;
 		dup_clear(s);
 		t->active--;
@@ -1285,13 +1190,10 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 			struct lf_error berr;
 			if (lf_index_batch_begin(t->ix, &berr) < 0) {
 				/* Undo the cut: the head is retried on the next pass. */
-				struct lf_buf back = s->head;
 				s->head = s->cold->flushing;
-				s->cold->flushing = back;
-				s->head_n = s->cold->flushing_n;
+				memset(&s->cold->flushing, 0, sizeof(s->cold->flushing));
 				s->head_seg = s->cold->flushing_seg;
-				s->cold->flushing_n = 0;
-				*t->heads += (int64_t)s->head.len;
+				*t->heads += (int64_t)lf_head_held(&s->head);
 				t->active++;
 				pthread_rwlock_unlock(&t->lock);
 				lf_error("tenant %s: %s; will retry", t->id, berr.msg);
@@ -1305,7 +1207,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		                          .mono = mono,
 		                          .by_size = by_size,
 		                          .fd = -1};
-		batch_bytes += s->cold->flushing.len;
+		batch_bytes += lf_head_held(&s->cold->flushing);
 		pthread_rwlock_unlock(&t->lock);
 
 		if (write_chunk_tmp(t, it, out) < 0 && it->fd >= 0) {
@@ -1326,7 +1228,7 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 	uint32_t keep = lf_wal_segment(t->wal);
 	pthread_rwlock_rdlock(&t->lock);
 	for (size_t i = 0; i < t->n_streams; i++)
-		if (t->streams[i]->head_n && t->streams[i]->head_seg < keep)
+		if (lf_head_n(&t->streams[i]->head) && t->streams[i]->head_seg < keep)
 			keep = t->streams[i]->head_seg;
 	pthread_rwlock_unlock(&t->lock);
 	/* The chunks' renames and index rows must be durable before the WAL
@@ -1341,8 +1243,9 @@ int lf_tenant_flush(struct lf_tenant *t, bool force)
 		removed = lf_wal_remove_before(t->wal, keep);
 	}
 	if (written || removed)
-		lf_debug("tenant %s: flushed %d chunks, removed %d wal segments", t->id, written,
-		         removed);
+		lf_debug("tenant %s: flushed %d chunks (%" PRIu64
+		         " built from sealed head blocks so far), removed %d wal segments",
+		         t->id, written, t->chunks_reused, removed);
 	pthread_mutex_unlock(&t->flush_mu);
 	return failed ? -1 : written;
 }

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "config.h"
 #include "error.h"
+#include "head.h"
 #include "index.h"
 #include "ingest.h"
 #include "labels.h"
@@ -52,11 +53,12 @@ struct lf_chunk_ref {
 	char *path; /* absolute or relative to cwd; owned */
 };
 
-/* A stream's exact-duplicate set (see lf_stream.dup): an open-addressing
- * set of head entries (hash, offset in head; hash 0 = empty). */
+/* A stream's exact-duplicate set (see lf_stream_cold.dup): an
+ * open-addressing set of head entries (hash, entry number in the head, see
+ * head.h; hash 0 = empty). */
 struct lf_stream_dup {
 	uint64_t *hash;
-	uint32_t *off;
+	uint32_t *idx;
 	size_t cap, n;
 };
 
@@ -65,14 +67,18 @@ struct lf_stream_dup {
  * empty lf_stream_cold_none instead (read it freely; tenant.c gives the
  * stream its own, from the tenant's arena, before it writes one). */
 struct lf_stream_cold {
-	/* being written to a chunk (still served by queries) */
-	struct lf_buf flushing;
-	uint64_t flushing_n;
-	int64_t flushing_min, flushing_max;
+	/* the head being written to a chunk (still served by queries) */
+	struct lf_head flushing;
 	uint32_t flushing_seg;
 	struct lf_chunk_ref *chunks; /* sorted by from */
 	size_t n_chunks, cap_chunks;
 	struct lf_wal_pos flushed; /* records before this are in chunks */
+	/* Exact duplicates (same ts and line) already in the head are dropped,
+	 * as Loki's head block does. The set is cleared when the head is cut,
+	 * and built lazily: an entry newer than everything in the head cannot
+	 * be a duplicate, so in-order streams never pay for it (dup stays NULL
+	 * and the stream's LF_STREAM_DUP_ON flag off). */
+	struct lf_stream_dup *dup;
 };
 
 /* The shared empty cold part (const: never written). */
@@ -81,9 +87,9 @@ extern const struct lf_stream_cold lf_stream_cold_none;
 /* One stream. Kept small (100,000 idle streams must fit in a few tens of
  * MB): the struct, its label slots and its key are one allocation; label
  * names and values point at the tenant's interned strings (never freed
- * before the tenant); the chunk list and the head being cut live in a
- * cold part allocated at the first cut; the duplicate set is allocated
- * only for streams that receive out-of-order entries. */
+ * before the tenant); the chunk list, the head being cut and the duplicate
+ * set live in a cold part allocated at the first cut or out-of-order entry;
+ * an empty head holds no allocation. */
 struct lf_stream {
 	char *key;         /* canonical `{a="b", c="d"}`, in the stream's allocation */
 	uint32_t key_len;  /* stream_new refuses longer keys */
@@ -91,26 +97,20 @@ struct lf_stream {
 	uint64_t hash;
 	struct lf_labels labels; /* immutable; slots in the stream's allocation */
 	int64_t series_id;       /* 0 until the first flush */
-	/* head: encoded entries (codec.h, absolute ts), in arrival order */
-	struct lf_buf head;
-	uint64_t head_n;
-	int64_t head_min, head_max;
-	int64_t head_first_mono, head_last_mono;
-	/* Chunks and the head being cut (see struct lf_stream_cold): never
-	 * NULL; &lf_stream_cold_none (read-only, empty) until the stream's
-	 * first cut or chunk. */
+	/* entries not in chunks yet, compressed in blocks (head.h);
+	 * head.flags: LF_STREAM_DUP_ON */
+	struct lf_head head; /* its first/last append times: head.m->first_mono, last_mono */
+	/* Chunks, the head being cut and the duplicate set (see struct
+	 * lf_stream_cold): never NULL; &lf_stream_cold_none (read-only, empty)
+	 * until the stream's first cut, chunk or out-of-order entry. */
 	struct lf_stream_cold *cold;
-	/* Exact duplicates (same ts and line) already in the head are dropped,
-	 * as Loki's head block does. The set is cleared when the head is cut,
-	 * and built lazily: an entry newer than everything in the head cannot
-	 * be a duplicate, so in-order streams never pay for it (dup stays NULL). */
-	struct lf_stream_dup *dup;
-	bool dup_on;        /* set built: an entry arrived at or before head_max */
 	double rate_tokens; /* per-stream rate limit */
 	int64_t rate_mono;
 };
 
-#define LF_TENANT_SPARE 4
+/* head.flags: the duplicate set is built (an entry arrived at or before
+ * the head's newest) */
+#define LF_STREAM_DUP_ON 1u
 
 struct lf_tenant {
 	char *id;
@@ -124,7 +124,8 @@ struct lf_tenant {
 	struct lf_stream **table;  /* open addressing on hash */
 	size_t table_cap;
 	size_t active; /* streams with head data */
-	/* Bytes in the heads (head.len of every stream), counted where
+	/* Bytes the heads hold (lf_head_held of every stream: compressed
+	 * blocks + open blocks), counted where
 	 * ingester.max_head_bytes applies: by default the tenant's own
 	 * heads_own; the store points every tenant at one store-wide counter
 	 * (lf_tenant_share_head_bytes). Changed under lock, read without. */
@@ -148,20 +149,13 @@ struct lf_tenant {
 	pthread_mutex_t rate_mu;
 	double rate_tokens;
 	int64_t rate_mono;
-	/* Buffers of flushed heads, emptied and kept (under lock) for the next
-	 * empty head. A fresh head buffer is mapped by malloc, so each of its
-	 * pages faults and is zeroed on first write and is unmapped again after
-	 * the flush: 10% of ingest CPU before this. A head cut for size gets
-	 * its own buffer back instead (kept while the stream is not idle for
-	 * chunk_idle_period). At most LF_TENANT_SPARE are pooled, so the pool
-	 * adds at most that many heads to RSS. */
-	struct lf_buf spare[LF_TENANT_SPARE];
-	size_t n_spare;
-	/* The flusher's chunk buffer and entry array, reused across chunks
-	 * (under flush_mu) for the same reason. */
+	/* Block size, codec and scratch of the heads' appends (under lock). */
+	struct lf_head_ctx hctx;
+	/* The flusher's chunk buffer and scratch, reused across chunks (under
+	 * flush_mu): a fresh large buffer faults in every page again. */
 	struct lf_buf chunk_out;
-	struct lf_sentry *sort_es;
-	size_t sort_cap;
+	struct lf_head_flush_scratch fscratch;
+	uint64_t chunks_reused; /* chunks built from sealed blocks as they were */
 };
 
 /* Loki's tenant ID rules: 1..150 chars of [a-zA-Z0-9!-_.*'()], not "." or

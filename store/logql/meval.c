@@ -1708,30 +1708,33 @@ static inline int emit(lf_mq_entry_fn fn, void *ctx, uint32_t sidx, const struct
 	return fn(ctx, sidx, ls, en->ts, en->line, en->line_len);
 }
 
-static int scan_buf(const struct lf_buf *b, int64_t from, int64_t to, uint32_t sidx,
+static int scan_buf(const struct lf_head *h, int64_t from, int64_t to, uint32_t sidx,
                     const struct lf_labels *ls, const char *needle, size_t nlen, lf_mq_entry_fn fn,
-                    void *ctx, uint64_t *lines, uint64_t *bytes, struct lf_labels *scratch)
+                    void *ctx, uint64_t *lines, uint64_t *bytes, struct lf_labels *scratch,
+                    struct lf_buf *raw)
 {
-	struct lf_rd r = {(const unsigned char *)b->data, (const unsigned char *)b->data + b->len,
-	                  0};
-	const char *end = b->data + b->len, *next = NULL;
+	struct lf_head_iter it;
 	struct lf_sentry en;
-	while (r.p < r.end && lf_entry_next(&r, &en) == 0) {
-		if (en.ts < from || en.ts >= to)
-			continue;
-		(*lines)++;
-		*bytes += en.line_len;
-		if (needle) {
-			if (next < en.line) {
-				const char *p =
-				        lf_memfind(en.line, (size_t)(end - en.line), needle, nlen);
-				next = p ? p : end;
-			}
-			if (next >= en.line + en.line_len)
+	lf_head_iter_init(&it, h, from, to - 1, raw);
+	while (lf_head_iter_span(&it)) {
+		const char *end = (const char *)it.rd.end, *next = NULL;
+		while (lf_head_iter_entry(&it, &en)) {
+			if (en.ts < from || en.ts >= to)
 				continue;
+			(*lines)++;
+			*bytes += en.line_len;
+			if (needle) {
+				if (next < en.line) {
+					const char *p = lf_memfind(en.line, (size_t)(end - en.line),
+					                           needle, nlen);
+					next = p ? p : end;
+				}
+				if (next >= en.line + en.line_len)
+					continue;
+			}
+			if (emit(fn, ctx, sidx, ls, &en, scratch) < 0)
+				return -1;
 		}
-		if (emit(fn, ctx, sidx, ls, &en, scratch) < 0)
-			return -1;
 	}
 	return 0;
 }
@@ -1755,6 +1758,7 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 		}
 	}
 	struct lf_labels scratch = LF_LABELS_INIT; /* stream + structured metadata */
+	struct lf_buf raw = LF_BUF_INIT;           /* sealed head blocks */
 	pthread_rwlock_rdlock(&t->lock);
 	struct lf_stream **qs = malloc((t->n_streams ? t->n_streams : 1) * sizeof(*qs));
 	struct cref *cr = NULL;
@@ -1789,13 +1793,13 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 			if (cr[ncr].path)
 				ncr++;
 		}
-		if (s->head_n && s->head_min < to && s->head_max >= from)
+		if (rc == 0)
 			rc = scan_buf(&s->head, from, to, (uint32_t)i, &s->labels, needle, nlen, fn,
-			              fctx, &st->head_lines, &st->head_bytes, &scratch);
-		if (rc == 0 && s->cold->flushing_n && s->cold->flushing_min < to &&
-		    s->cold->flushing_max >= from)
+			              fctx, &st->head_lines, &st->head_bytes, &scratch, &raw);
+		if (rc == 0)
 			rc = scan_buf(&s->cold->flushing, from, to, (uint32_t)i, &s->labels, needle,
-			              nlen, fn, fctx, &st->head_lines, &st->head_bytes, &scratch);
+			              nlen, fn, fctx, &st->head_lines, &st->head_bytes, &scratch,
+			              &raw);
 	}
 	pthread_rwlock_unlock(&t->lock);
 	/* stream labels are immutable and streams live as long as the tenant:
@@ -1872,6 +1876,7 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 	free(cr);
 	free(qs);
 	lf_labels_free(&scratch);
+	lf_buf_free(&raw);
 	return rc;
 }
 

@@ -2,7 +2,11 @@
 (logql_pipeline_golden.json): the data set, each query and Loki's exact
 answer (streams keyed by the label set after the pipeline). Each query runs
 twice: on the in-memory head right after the push, and again once every
-stream was flushed to chunk files (chunk_idle_period 100ms)."""
+stream was flushed to chunk files (chunk_idle_period 100ms). The whole run
+is done twice: with the default head blocks (these small streams stay in the
+open block) and with ingester.head_block_size: 128 (a few entries per sealed,
+compressed block: heads read through their sealed blocks, and chunks built
+from them)."""
 import glob
 import json
 import os
@@ -45,11 +49,11 @@ def run_all(s, g, t0, where):
                                                e["body"]))
 
 
-def test_golden():
+def test_golden(config=CONFIG):
     with open(GOLDEN) as f:
         g = json.load(f)
     with Env() as env:
-        s = Store(env, CONFIG).start()
+        s = Store(env, config).start()
         t0 = now_ns() - 60 * 10**9
         streams = [(labels, [[str(t0 + off), line] for off, line in entries])
                    for labels, entries in g["data"]]
@@ -62,6 +66,10 @@ def test_golden():
         s.stop()
 
 
+def test_golden_sealed_head_blocks():
+    test_golden(CONFIG + "  head_block_size: 128\n")
+
+
 if __name__ == "__main__":
     from lfe2e import main
-    main([test_golden])
+    main([test_golden, test_golden_sealed_head_blocks])

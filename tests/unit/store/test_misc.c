@@ -330,61 +330,121 @@ static void test_retention_extreme_period(void **state)
 	fix_close(&f);
 }
 
-/* Head buffers are reused: a head cut for size gets its own buffer back
- * (emptied), other cuts feed a pool of at most LF_TENANT_SPARE buffers that
- * new heads take from; nothing pushed is lost on the way. */
-static void test_head_buffer_reuse(void **state)
+/* Heads in a tenant: past ingester.head_block_size the head holds sealed
+ * (compressed) blocks and counts their compressed size in the heads'
+ * memory; a cut leaves the stream's head with no allocation; the chunk of a
+ * head whose blocks are in time order is built from those blocks as they
+ * are; nothing pushed is lost on the way. */
+static void test_head_blocks_in_tenant(void **state)
 {
 	(void)state;
 	struct tenant_fix f;
 	fix_open(&f, 64 * 1024);
+	assert_int_equal(f.t->hctx.block_size, 131072); /* the default */
+	lf_tenant_close(f.t);
+	f.c.head_block_size = 65536;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
 	struct lf_tenant *t = f.t;
 	struct lf_store_config *c = &f.c;
 	int64_t now = lf_now_ns();
+	assert_int_equal(t->hctx.block_size, 65536);
 
-	/* ~70 KB: past the target, under the 1.25 x backpressure point */
+	/* ~70 KB of very compressible lines: one sealed block + an open one */
 	push_job(t, c, "a", now, 70, 1000);
 	struct lf_stream *a = stream_of(t, "a");
-	const char *buf = a->head.data;
-	assert_true(a->head.len >= 70 * 1000);
-	assert_true(lf_tenant_flush(t, false) >= 0);
+	assert_int_equal(lf_head_blocks(&a->head), 1);
+	assert_true(a->head.m->open_n > 0);
+	assert_int_equal(lf_head_n(&a->head), 70);
+	assert_true(lf_head_raw(&a->head) >= 70 * 1000);
+	assert_true(lf_head_held(&a->head) < lf_head_raw(&a->head) / 4);
+	assert_int_equal(*t->heads, (int64_t)lf_head_held(&a->head));
+	assert_true(lf_tenant_flush(t, false) >= 0); /* cut for size */
 	assert_int_equal(a->cold->n_chunks, 1);
-	assert_int_equal(a->head_n, 0);
-	assert_ptr_equal(a->head.data, buf); /* cut for size: same buffer, empty */
-	assert_int_equal(a->head.len, 0);
-	assert_int_equal(t->n_spare, 0);
-	/* Once the stream is idle, the empty head's buffer goes to the pool. */
-	int64_t idle = c->chunk_idle_period;
-	c->chunk_idle_period = 1;
-	assert_true(lf_tenant_flush(t, false) >= 0);
-	c->chunk_idle_period = idle;
-	assert_int_equal(a->head.cap, 0);
-	assert_int_equal(t->n_spare, 1);
-	push_job(t, c, "a", now + 100, 10, 1000); /* and comes back */
-	assert_ptr_equal(a->head.data, buf);
-	assert_int_equal(t->n_spare, 0);
+	assert_int_equal(lf_head_n(&a->head), 0);
+	assert_null(a->head.m); /* an empty head holds no memory */
+	assert_int_equal(lf_head_n(&a->cold->flushing), 0);
+	assert_int_equal(*t->heads, 0);
+	assert_int_equal(t->chunks_reused, 1);
 
-	/* A forced cut (as for idle streams and shutdown) pools the buffer. */
+	/* out of order within a block: the chunk is sorted the slow way */
+	push_job(t, c, "b", now + 500, 5, 100);
+	push_job(t, c, "b", now + 100, 5, 100);
 	assert_true(lf_tenant_flush(t, true) >= 0);
-	assert_int_equal(a->cold->n_chunks, 2);
-	assert_int_equal(a->head.cap, 0);
-	assert_int_equal(t->n_spare, 1);
-	push_job(t, c, "b", now + 200, 5, 100); /* a new head takes it */
-	assert_ptr_equal(stream_of(t, "b")->head.data, buf);
-	assert_int_equal(t->n_spare, 0);
+	assert_int_equal(t->chunks_reused, 1);
+	assert_int_equal(stream_of(t, "b")->cold->n_chunks, 1);
+	assert_null(stream_of(t, "b")->head.m);
 
-	/* The pool is bounded. */
-	char job[16];
-	for (int i = 0; i < LF_TENANT_SPARE + 3; i++) {
-		snprintf(job, sizeof(job), "p%d", i);
-		push_job(t, c, job, now + 300 + i * 10, 3, 100);
-	}
-	assert_true(lf_tenant_flush(t, true) >= 0);
-	assert_int_equal(t->n_spare, LF_TENANT_SPARE);
-
-	/* Every line is there, in chunks: 70 + 10 of a, 5 of b, 3 of each p. */
+	/* Every line is there, in chunks, in time order. */
 	struct lf_query_stats st = query_stats(t, "{job=~\".+\"}", now - 1000, now + 1000000);
-	assert_int_equal(st.returned, 70 + 10 + 5 + 3 * (LF_TENANT_SPARE + 3));
+	assert_int_equal(st.returned, 70 + 10);
+	assert_int_equal(st.head_lines, 0);
+	fix_close(&f);
+}
+
+/* Exact duplicates are dropped across the whole head, sealed blocks
+ * included (the set keeps entry numbers; a match decompresses its block),
+ * and a WAL replay rebuilds the same head with the same rule. */
+static void test_dup_across_sealed_blocks(void **state)
+{
+	(void)state;
+	struct tenant_fix f;
+	fix_open(&f, 1 << 20);
+	lf_tenant_close(f.t);
+	f.c.head_block_size = 1024;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
+	int64_t now = lf_now_ns();
+	push_job(f.t, &f.c, "d", now, 50, 100);
+	struct lf_stream *d = stream_of(f.t, "d");
+	assert_true(lf_head_blocks(&d->head) >= 4);
+	push_job(f.t, &f.c, "d", now, 50, 100);          /* all 50 again */
+	push_job(f.t, &f.c, "d", now + 20, 10, 100);     /* 10 again, from the middle */
+	push_job(f.t, &f.c, "d", now + 5 * 1000, 5, 99); /* new */
+	push_job(f.t, &f.c, "d", now + 3, 2, 99);        /* same ts, other line: new */
+	assert_int_equal(f.t->duplicates, 60);
+	assert_int_equal(lf_head_n(&d->head), 57);
+	lf_tenant_close(f.t); /* no flush: the replay rebuilds the head */
+	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
+	d = stream_of(f.t, "d");
+	assert_int_equal(lf_head_n(&d->head), 57); /* the WAL holds 117 */
+	struct lf_query_stats st = query_stats(f.t, "{job=\"d\"}", now - 1000, now + 1000000);
+	assert_int_equal(st.returned, 57);
+	fix_close(&f);
+}
+
+/* A chunk that cannot be written leaves the cut head (sealed blocks and
+ * open block) back in front of what arrived since, counted in the heads'
+ * memory again; the next flush writes it all. */
+static void test_flush_failure_keeps_head(void **state)
+{
+	(void)state;
+	struct tenant_fix f;
+	fix_open(&f, 1 << 20);
+	lf_tenant_close(f.t);
+	f.c.head_block_size = 1024;
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
+	int64_t now = lf_now_ns();
+	push_job(f.t, &f.c, "u", now, 50, 100);
+	struct lf_stream *u = stream_of(f.t, "u");
+	assert_true(lf_head_blocks(&u->head) >= 4);
+	int64_t held = *f.t->heads;
+	char *dir = f.t->chunks_dir;
+	char bad[] = "/nonexistent-lf-test/chunks";
+	f.t->chunks_dir = bad;
+	assert_int_equal(lf_tenant_flush(f.t, true), -1);
+	f.t->chunks_dir = dir;
+	assert_int_equal(lf_head_n(&u->head), 50);
+	assert_int_equal(lf_head_n(&u->cold->flushing), 0);
+	assert_int_equal(u->cold->n_chunks, 0);
+	assert_true(*f.t->heads > 0 && *f.t->heads <= held + 1024);
+	push_job(f.t, &f.c, "u", now + 100, 5, 100);
+	assert_int_equal(lf_head_n(&u->head), 55);
+	assert_int_equal(lf_tenant_flush(f.t, true), 1);
+	assert_int_equal(*f.t->heads, 0);
+	struct lf_query_stats st = query_stats(f.t, "{job=\"u\"}", now - 1000, now + 1000000);
+	assert_int_equal(st.returned, 55);
 	assert_int_equal(st.head_lines, 0);
 	fix_close(&f);
 }
@@ -495,7 +555,9 @@ int main(void)
 	        cmocka_unit_test(test_crc32c),
 	        cmocka_unit_test(test_crc32c_large),
 	        cmocka_unit_test(test_push_backpressure),
-	        cmocka_unit_test(test_head_buffer_reuse),
+	        cmocka_unit_test(test_head_blocks_in_tenant),
+	        cmocka_unit_test(test_dup_across_sealed_blocks),
+	        cmocka_unit_test(test_flush_failure_keeps_head),
 	        cmocka_unit_test(test_tenant_ids),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_api_time),
