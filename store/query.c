@@ -491,7 +491,7 @@ int lf_query_logs(struct lf_tenant *t, const struct lf_log_query *q, struct lf_b
 			cr[ncr].sidx = (uint32_t)i;
 			cr[ncr].from = r->from;
 			cr[ncr].through = r->through;
-			cr[ncr].path = strdup(r->path);
+			cr[ncr].path = lf_chunk_ref_path_new(t, s, r);
 			if (cr[ncr].path)
 				ncr++;
 		}

@@ -116,7 +116,7 @@ static void stream_free(struct lf_stream *s)
 	if (s->cold != &lf_stream_cold_none) { /* its memory is in the arena */
 		lf_head_free(&s->cold->flushing);
 		for (size_t i = 0; i < s->cold->n_chunks; i++)
-			free(s->cold->chunks[i].path);
+			free(s->cold->chunks[i].file);
 		free(s->cold->chunks);
 		if (s->cold->dup) {
 			free(s->cold->dup->hash);
@@ -375,6 +375,53 @@ static int load_series(void *ctx, int64_t id, const char *labels, uint32_t wal_s
 	return 0;
 }
 
+#define CHUNK_NAME_FMT "%016" PRIx64 "-%016" PRIx64 "-%016" PRIx64 "-%08" PRIx32 ".chk"
+
+const char *lf_chunk_ref_name(int64_t series_id, const struct lf_chunk_ref *r,
+                              char buf[LF_CHUNK_NAME_MAX])
+{
+	if (r->file)
+		snprintf(buf, LF_CHUNK_NAME_MAX, "%s", r->file);
+	else
+		snprintf(buf, LF_CHUNK_NAME_MAX, CHUNK_NAME_FMT, (uint64_t)series_id,
+		         (uint64_t)r->from, (uint64_t)r->through, r->crc);
+	return buf;
+}
+
+char *lf_chunk_ref_path_new(const struct lf_tenant *t, const struct lf_stream *s,
+                            const struct lf_chunk_ref *r)
+{
+	char nb[LF_CHUNK_NAME_MAX];
+	lf_chunk_ref_name(s->series_id, r, nb);
+	size_t n = strlen(t->chunks_dir) + 1 + strlen(nb) + 1;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", t->chunks_dir, nb);
+	return p;
+}
+
+/* true (and *crc) when name is exactly the name this store gives the
+ * chunk (series_id, from, through) */
+static bool canonical_name(const char *name, int64_t series_id, int64_t from, int64_t through,
+                           uint32_t *crc)
+{
+	size_t n = strlen(name);
+	if (n != 16 * 3 + 8 + 3 + 4 || strcmp(name + n - 4, ".chk"))
+		return false;
+	char hex[9];
+	memcpy(hex, name + 51, 8);
+	hex[8] = 0;
+	if (strspn(hex, "0123456789abcdef") != 8)
+		return false;
+	uint32_t c = (uint32_t)strtoul(hex, NULL, 16);
+	char want[LF_CHUNK_NAME_MAX];
+	struct lf_chunk_ref r = {0, from, through, 0, 0, c, NULL};
+	if (strcmp(lf_chunk_ref_name(series_id, &r, want), name))
+		return false;
+	*crc = c;
+	return true;
+}
+
 static int chunk_ref_add(struct lf_tenant *t, struct lf_stream *s, const struct lf_chunk_ref *r)
 {
 	if (!stream_cold(t, s))
@@ -418,11 +465,12 @@ static int load_chunk(void *ctx, const struct lf_index_chunk *c)
 		return 0;
 	}
 	struct lf_stream *s = lc->byid[lo].s;
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", lc->t->chunks_dir, c->file);
-	struct lf_chunk_ref r = {c->id, c->from, c->through, c->entries, c->bytes, strdup(path)};
-	if (!r.path || chunk_ref_add(lc->t, s, &r) < 0) {
-		free(r.path);
+	struct lf_chunk_ref r = {c->id, c->from, c->through, c->entries, c->bytes, 0, NULL};
+	if (!canonical_name(c->file, c->series_id, c->from, c->through, &r.crc) &&
+	    !(r.file = strdup(c->file)))
+		return -1;
+	if (chunk_ref_add(lc->t, s, &r) < 0) {
+		free(r.file);
 		return -1;
 	}
 	struct lf_wal_pos p = {c->wal_seg, c->wal_off};
@@ -503,6 +551,13 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* Removes temp files and chunk files the index does not know (a crash
  * between rename and index commit; the WAL still has their entries). */
 static void clean_chunks_dir(struct lf_tenant *t)
@@ -515,19 +570,25 @@ static void clean_chunks_dir(struct lf_tenant *t)
 				cap = cap ? cap * 2 : 64;
 				char **v = realloc(known, cap * sizeof(*v));
 				if (!v) {
-					free(known);
+					free_strs(known, n);
 					return;
 				}
 				known = v;
 			}
-			const char *p = strrchr(t->streams[i]->cold->chunks[j].path, '/');
-			known[n++] = (char *)(p ? p + 1 : t->streams[i]->cold->chunks[j].path);
+			char nb[LF_CHUNK_NAME_MAX];
+			known[n] = strdup(lf_chunk_ref_name(t->streams[i]->series_id,
+			                                    &t->streams[i]->cold->chunks[j], nb));
+			if (!known[n]) {
+				free_strs(known, n);
+				return;
+			}
+			n++;
 		}
 	if (n)
 		qsort(known, n, sizeof(*known), cmp_str);
 	DIR *d = opendir(t->chunks_dir);
 	if (!d) {
-		free(known);
+		free_strs(known, n);
 		return;
 	}
 	struct dirent *de;
@@ -545,7 +606,7 @@ static void clean_chunks_dir(struct lf_tenant *t)
 			        tmp ? "unfinished" : "unindexed", p);
 	}
 	closedir(d);
-	free(known);
+	free_strs(known, n);
 }
 
 int lf_tenant_open(const char *root, const char *id, const struct lf_store_config *cfg,
@@ -914,7 +975,8 @@ struct flush_item {
 	bool new_series; /* its series row is part of this batch's transaction */
 	int fd;          /* temp file written and still open; -1 = failed (err set) */
 	struct lf_chunk_info info;
-	char name[128];
+	uint32_t crc;
+	char name[LF_CHUNK_NAME_MAX];
 	struct lf_error err;
 };
 
@@ -938,10 +1000,9 @@ static int write_chunk_tmp(struct lf_tenant *t, struct flush_item *it, struct lf
 	it->new_series = !s->series_id;
 	if (!s->series_id && lf_index_series(t->ix, s->key, &s->labels, &s->series_id, err) < 0)
 		return -1;
-	snprintf(it->name, sizeof(it->name),
-	         "%016" PRIx64 "-%016" PRIx64 "-%016" PRIx64 "-%08x.chk", (uint64_t)s->series_id,
-	         (uint64_t)it->info.from, (uint64_t)it->info.through,
-	         lf_crc32c(0, out->data, out->len));
+	it->crc = lf_crc32c(0, out->data, out->len);
+	snprintf(it->name, sizeof(it->name), CHUNK_NAME_FMT, (uint64_t)s->series_id,
+	         (uint64_t)it->info.from, (uint64_t)it->info.through, it->crc);
 	return lf_chunk_write_tmp(t->chunks_dir, it->name, out->data, out->len, &it->fd, err);
 }
 
@@ -1033,7 +1094,8 @@ static void commit_batch(struct lf_tenant *t, struct flush_item *items, size_t n
 		                                it->info.through,
 		                                (int64_t)it->info.entries,
 		                                (int64_t)it->info.raw_bytes,
-		                                strdup(path)};
+		                                it->crc,
+		                                NULL};
 		it->fd = -3; /* in the index */
 	}
 	if (lf_index_batch_end(t->ix, batch_ok, &berr) < 0)
@@ -1057,10 +1119,6 @@ static void commit_batch(struct lf_tenant *t, struct flush_item *items, size_t n
 			unlink(path);
 			it->err = berr;
 		}
-		if (refs)
-			free(refs[i].path);
-		if (refs)
-			refs[i].path = NULL;
 		it->fd = -1;
 	}
 	pthread_rwlock_wrlock(&t->lock);
@@ -1070,8 +1128,7 @@ static void commit_batch(struct lf_tenant *t, struct flush_item *items, size_t n
 		if (it->fd == -3) {
 			/* chunk_ref_add failing leaves the chunk to the index: it is
 			 * served again after a restart. */
-			if (!refs[i].path || chunk_ref_add(t, s, &refs[i]) < 0)
-				free(refs[i].path);
+			chunk_ref_add(t, s, &refs[i]);
 			s->cold->flushed = it->pos;
 			(*written)++;
 		} else {
@@ -1258,7 +1315,10 @@ int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period)
 	if (__builtin_sub_overflow(now_ns, period, &cutoff))
 		cutoff = INT64_MIN;
 	pthread_mutex_lock(&t->flush_mu);
-	struct lf_chunk_ref *del = NULL;
+	struct del_item {
+		struct lf_chunk_ref r;
+		int64_t series_id; /* the file's name needs it */
+	} *del = NULL;
 	size_t n = 0, cap = 0;
 	pthread_rwlock_wrlock(&t->lock);
 	for (size_t i = 0; i < t->n_streams; i++) {
@@ -1273,7 +1333,7 @@ int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period)
 			}
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 64;
-				struct lf_chunk_ref *v = realloc(del, nc * sizeof(*v));
+				struct del_item *v = realloc(del, nc * sizeof(*v));
 				if (!v) {
 					s->cold->chunks[w++] = s->cold->chunks[j];
 					continue;
@@ -1281,19 +1341,24 @@ int lf_tenant_retention(struct lf_tenant *t, int64_t now_ns, int64_t period)
 				del = v;
 				cap = nc;
 			}
-			del[n++] = s->cold->chunks[j];
+			del[n++] = (struct del_item){s->cold->chunks[j], s->series_id};
 		}
 		s->cold->n_chunks = w;
 	}
 	pthread_rwlock_unlock(&t->lock);
 	for (size_t i = 0; i < n; i++) {
 		struct lf_error err;
-		if (lf_index_delete_chunk(t->ix, del[i].id, &err) < 0)
+		if (lf_index_delete_chunk(t->ix, del[i].r.id, &err) < 0)
 			lf_error("tenant %s: retention: %s", t->id, err.msg);
-		else if (unlink(del[i].path) < 0 && errno != ENOENT)
-			lf_error("tenant %s: retention: unlink %s: %s", t->id, del[i].path,
-			         strerror(errno));
-		free(del[i].path);
+		else {
+			char nb[LF_CHUNK_NAME_MAX], path[PATH_MAX];
+			snprintf(path, sizeof(path), "%s/%s", t->chunks_dir,
+			         lf_chunk_ref_name(del[i].series_id, &del[i].r, nb));
+			if (unlink(path) < 0 && errno != ENOENT)
+				lf_error("tenant %s: retention: unlink %s: %s", t->id, path,
+				         strerror(errno));
+		}
+		free(del[i].r.file);
 	}
 	free(del);
 	if (n) {

@@ -46,12 +46,25 @@ struct lf_store_metrics {
 	struct lf_metric_family *requests;          /* {route, status_code} */
 };
 
+/* A chunk of a stream, as the index lists it. Its file name is not kept:
+ * chunks this store writes are named from the stream's series id, from,
+ * through and the file's CRC (lf_chunk_ref_name), so 4 bytes replace a
+ * ~100-byte path per chunk. A file with another name (written by a
+ * different version) keeps its name in `file`. */
 struct lf_chunk_ref {
 	int64_t id;
 	int64_t from, through;
 	int64_t entries, bytes;
-	char *path; /* absolute or relative to cwd; owned */
+	uint32_t crc; /* crc32c of the file, part of its name */
+	char *file;   /* NULL = the canonical name; else the name in chunks/ (owned) */
 };
+
+#define LF_CHUNK_NAME_MAX 128
+
+/* The name of r's file in the tenant's chunks/ directory (series_id: the
+ * stream's). Returns buf. */
+const char *lf_chunk_ref_name(int64_t series_id, const struct lf_chunk_ref *r,
+                              char buf[LF_CHUNK_NAME_MAX]);
 
 /* A stream's exact-duplicate set (see lf_stream_cold.dup): an
  * open-addressing set of head entries (hash, entry number in the head, see
@@ -157,6 +170,10 @@ struct lf_tenant {
 	struct lf_head_flush_scratch fscratch;
 	uint64_t chunks_reused; /* chunks built from sealed blocks as they were */
 };
+
+/* The path of stream s's chunk r (chunks_dir/name), malloc'd; NULL on ENOMEM. */
+char *lf_chunk_ref_path_new(const struct lf_tenant *t, const struct lf_stream *s,
+                            const struct lf_chunk_ref *r);
 
 /* Loki's tenant ID rules: 1..150 chars of [a-zA-Z0-9!-_.*'()], not "." or
  * "..". Checked before the ID is used in a path. */

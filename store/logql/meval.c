@@ -1789,7 +1789,8 @@ static int tenant_scan(void *sctx, const struct lf_selector *sel,
 				}
 				cr = v;
 			}
-			cr[ncr] = (struct cref){(uint32_t)i, r->from, r->through, strdup(r->path)};
+			cr[ncr] = (struct cref){(uint32_t)i, r->from, r->through,
+			                        lf_chunk_ref_path_new(t, s, r)};
 			if (cr[ncr].path)
 				ncr++;
 		}

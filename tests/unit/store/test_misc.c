@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -330,6 +332,66 @@ static void test_retention_extreme_period(void **state)
 	fix_close(&f);
 }
 
+/* Chunk refs keep no path: a chunk written by the store is found again by
+ * its canonical name (series, from, through, crc); a chunk indexed under
+ * another name keeps that name, is read and is deleted by retention. */
+static void test_chunk_names(void **state)
+{
+	(void)state;
+	struct tenant_fix f;
+	fix_open(&f, 1 << 20);
+	int64_t now = lf_now_ns();
+	push_job(f.t, &f.c, "a", now, 3, 10);
+	push_job(f.t, &f.c, "b", now, 2, 10);
+	assert_int_equal(lf_tenant_flush(f.t, true), 2);
+	struct lf_stream *a = stream_of(f.t, "a");
+	assert_int_equal(a->cold->n_chunks, 1);
+	assert_null(a->cold->chunks[0].file);
+	char nb[LF_CHUNK_NAME_MAX], path[400], legacy[400];
+	lf_chunk_ref_name(a->series_id, &a->cold->chunks[0], nb);
+	snprintf(path, sizeof(path), "%s/%s", f.t->chunks_dir, nb);
+	assert_int_equal(access(path, F_OK), 0);
+	char *p = lf_chunk_ref_path_new(f.t, a, &a->cold->chunks[0]);
+	assert_string_equal(p, path);
+	free(p);
+	snprintf(legacy, sizeof(legacy), "%s/legacy-a.chk", f.t->chunks_dir);
+	char ixp[200];
+	snprintf(ixp, sizeof(ixp), "%s/index.db", f.t->dir);
+	lf_tenant_close(f.t);
+
+	/* the file renamed, the index row pointing at the new name */
+	assert_int_equal(rename(path, legacy), 0);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(ixp, &db), SQLITE_OK);
+	char sql[300];
+	snprintf(sql, sizeof(sql), "UPDATE chunks SET file='legacy-a.chk' WHERE file='%s'", nb);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_close(db);
+
+	struct lf_error err;
+	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
+	a = stream_of(f.t, "a");
+	assert_string_equal(a->cold->chunks[0].file, "legacy-a.chk");
+	assert_null(stream_of(f.t, "b")->cold->chunks[0].file);
+	struct lf_query_stats st = query_stats(f.t, "{job=\"a\"}", 0, INT64_MAX);
+	assert_int_equal(st.chunk_lines, 3);
+	st = query_stats(f.t, "{job=\"b\"}", 0, INT64_MAX);
+	assert_int_equal(st.chunk_lines, 2);
+	assert_int_equal(access(legacy, F_OK), 0); /* known to the index: not cleaned */
+
+	/* retention removes both files, whatever their names */
+	struct lf_stream *b = stream_of(f.t, "b");
+	lf_chunk_ref_name(b->series_id, &b->cold->chunks[0], nb);
+	snprintf(path, sizeof(path), "%s/%s", f.t->chunks_dir, nb);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(lf_tenant_retention(f.t, now + 3600 * LF_NS_PER_SEC, 60 * LF_NS_PER_SEC),
+	                 2);
+	assert_int_equal(access(legacy, F_OK), -1);
+	assert_int_equal(access(path, F_OK), -1);
+	fix_close(&f);
+}
+
 /* Heads in a tenant: past ingester.head_block_size the head holds sealed
  * (compressed) blocks and counts their compressed size in the heads'
  * memory; a cut leaves the stream's head with no allocation; the chunk of a
@@ -563,6 +625,7 @@ int main(void)
 	        cmocka_unit_test(test_api_time),
 	        cmocka_unit_test(test_api_time_edges),
 	        cmocka_unit_test(test_retention_extreme_period),
+	        cmocka_unit_test(test_chunk_names),
 	        cmocka_unit_test(test_json_escape),
 	        cmocka_unit_test(test_tenant_push_flush_reopen),
 	};
