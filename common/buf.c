@@ -137,6 +137,52 @@ int lf_buf_append_quoted(struct lf_buf *b, const char *s, size_t n)
 	return lf_buf_putc(b, '"');
 }
 
+int lf_buf_append_yaml_quoted(struct lf_buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int rc = lf_buf_putc(b, '"');
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		unsigned char c = p[i];
+		size_t left = n - i - 1; /* bytes after c */
+		char h[8];
+		if (c == '"' || c == '\\') {
+			h[0] = '\\', h[1] = (char)c, h[2] = 0;
+			rc = lf_buf_appends(b, h);
+		} else if (c == '\n') {
+			rc = lf_buf_appends(b, "\\n");
+		} else if (c == '\r') {
+			rc = lf_buf_appends(b, "\\r");
+		} else if (c == '\t') {
+			rc = lf_buf_appends(b, "\\t");
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(h, sizeof h, "\\x%c%c", hexdig[c >> 4], hexdig[c & 15]);
+			rc = lf_buf_appends(b, h);
+		} else if (c == 0xc2 && left >= 1 && p[i + 1] == 0x85) {
+			rc = lf_buf_appends(b, "\\N");
+			i++;
+		} else if (c == 0xc2 && left >= 1 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+			snprintf(h, sizeof h, "\\x%c%c", hexdig[p[i + 1] >> 4],
+			         hexdig[p[i + 1] & 15]);
+			rc = lf_buf_appends(b, h); /* a C1 control */
+			i++;
+		} else if (c == 0xe2 && left >= 2 && p[i + 1] == 0x80 &&
+		           (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
+			rc = lf_buf_appends(b, p[i + 2] == 0xa8 ? "\\L" : "\\P");
+			i += 2;
+		} else if (c == 0xef && left >= 2 && p[i + 1] == 0xbb && p[i + 2] == 0xbf) {
+			rc = lf_buf_appends(b, "\\ufeff");
+			i += 2;
+		} else if (c == 0xef && left >= 2 && p[i + 1] == 0xbf &&
+		           (p[i + 2] == 0xbe || p[i + 2] == 0xbf)) {
+			rc = lf_buf_appends(b, p[i + 2] == 0xbe ? "\\ufffe" : "\\uffff");
+			i += 2;
+		} else {
+			rc = lf_buf_putc(b, (char)c);
+		}
+	}
+	return rc < 0 ? -1 : lf_buf_putc(b, '"');
+}
+
 /* JSON output must be valid UTF-8: invalid bytes become U+FFFD, as Go's
  * encoding/json does (so Loki-compatible responses stay parseable). */
 int lf_buf_append_json_string(struct lf_buf *b, const char *s, size_t n)

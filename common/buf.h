@@ -32,6 +32,12 @@ int lf_buf_vprintf(struct lf_buf *b, const char *fmt, va_list ap);
 /* Appends s as a Go-style double-quoted string ("a\"b\n"), as Prometheus
  * renders label values and as logfmt quotes values. */
 int lf_buf_append_quoted(struct lf_buf *b, const char *s, size_t n);
+/* Appends s as a YAML double-quoted scalar that any YAML reader reads back
+ * as exactly s: beyond the escapes above, U+0085, U+2028 and U+2029 (line
+ * breaks to YAML), C1 controls, U+FEFF, U+FFFE and U+FFFF are escaped
+ * (found by fuzz_rules: a rule group name with U+2029 written by the rules
+ * API did not load back as the same name). */
+int lf_buf_append_yaml_quoted(struct lf_buf *b, const char *s, size_t n);
 /* Appends s with JSON string escaping, including the surrounding quotes. */
 int lf_buf_append_json_string(struct lf_buf *b, const char *s, size_t n);
 

@@ -294,11 +294,11 @@ int lf_store_config_render(const struct lf_store_config *cfg, struct lf_buf *o)
 	const struct lf_store_limits *l = &cfg->limits;
 	lf_buf_printf(o, "auth_enabled: %s\n", cfg->auth_enabled ? "true" : "false");
 	lf_buf_appends(o, "server:\n  http_listen_address: ");
-	lf_buf_append_quoted(o, cfg->http_listen_address, strlen(cfg->http_listen_address));
+	lf_buf_append_yaml_quoted(o, cfg->http_listen_address, strlen(cfg->http_listen_address));
 	lf_buf_printf(o, "\n  http_listen_port: %lld\n  log_level: %s\n",
 	              (long long)cfg->http_listen_port, cfg->log_level);
 	lf_buf_appends(o, "common:\n  path_prefix: ");
-	lf_buf_append_quoted(o, cfg->path_prefix, strlen(cfg->path_prefix));
+	lf_buf_append_yaml_quoted(o, cfg->path_prefix, strlen(cfg->path_prefix));
 	lf_buf_printf(o, "\ndistributor:\n  max_recv_msg_size: %lld\n",
 	              (long long)cfg->max_recv_msg_size);
 	lf_buf_printf(o, "limits_config:\n  ingestion_rate_mb: %g\n  ingestion_burst_size_mb: %g\n",

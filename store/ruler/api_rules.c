@@ -48,7 +48,7 @@ static void render_map(const struct lf_rule_groups *gs, const char *only_ns, str
 			           "-.") == strlen(g->ns))
 				lf_buf_appends(o, g->ns);
 			else
-				lf_buf_append_quoted(o, g->ns, strlen(g->ns));
+				lf_buf_append_yaml_quoted(o, g->ns, strlen(g->ns));
 			lf_buf_appends(o, ":\n");
 			cur = g->ns;
 		}

@@ -277,7 +277,7 @@ static void dur(struct lf_buf *o, const char *key, int64_t ns)
 static void str(struct lf_buf *o, const char *ind, const char *key, const char *v)
 {
 	lf_buf_printf(o, "%s%s: ", ind, key);
-	lf_buf_append_quoted(o, v ? v : "", v ? strlen(v) : 0);
+	lf_buf_append_yaml_quoted(o, v ? v : "", v ? strlen(v) : 0);
 	lf_buf_putc(o, '\n');
 }
 

@@ -574,53 +574,6 @@ static void ind(struct lf_buf *o, int n)
 		lf_buf_putc(o, ' ');
 }
 
-/* A YAML double-quoted scalar that reads back as exactly s. Beyond what
- * Go-style quoting escapes, YAML also folds U+0085, U+2028 and U+2029 as
- * line breaks and refuses other non-printable characters (C1 controls,
- * U+FEFF inside a scalar, U+FFFE, U+FFFF), so those are escaped too (found by fuzz_rules: a group
- * name with U+2029 rendered by the rules API did not load back as the same name). */
-static void yaml_quoted(struct lf_buf *o, const char *s)
-{
-	static const char hexdig[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	lf_buf_putc(o, '"');
-	for (size_t i = 0; p[i]; i++) {
-		unsigned char c = p[i];
-		if (c == '"' || c == '\\') {
-			lf_buf_putc(o, '\\');
-			lf_buf_putc(o, (char)c);
-		} else if (c == '\n') {
-			lf_buf_appends(o, "\\n");
-		} else if (c == '\t') {
-			lf_buf_appends(o, "\\t");
-		} else if (c < 0x20 || c == 0x7f) {
-			char h[5] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15], 0};
-			lf_buf_appends(o, h);
-		} else if (c == 0xc2 && p[i + 1] == 0x85) {
-			lf_buf_appends(o, "\\N");
-			i++;
-		} else if (c == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) { /* C1 controls */
-			char h[5] = {'\\', 'x', hexdig[p[i + 1] >> 4], hexdig[p[i + 1] & 15], 0};
-			lf_buf_appends(o, h);
-			i++;
-		} else if (c == 0xef && p[i + 1] == 0xbf &&
-		           (p[i + 2] == 0xbe || p[i + 2] == 0xbf)) {
-			lf_buf_appends(o, p[i + 2] == 0xbe ? "\\ufffe" : "\\uffff");
-			i += 2;
-		} else if (c == 0xe2 && p[i + 1] == 0x80 &&
-		           (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
-			lf_buf_appends(o, p[i + 2] == 0xa8 ? "\\L" : "\\P");
-			i += 2;
-		} else if (c == 0xef && p[i + 1] == 0xbb && p[i + 2] == 0xbf) {
-			lf_buf_appends(o, "\\ufeff");
-			i += 2;
-		} else {
-			lf_buf_putc(o, (char)c);
-		}
-	}
-	lf_buf_putc(o, '"');
-}
-
 /* Words a YAML reader resolves to null or a boolean, not to the string. */
 static bool yaml_special_word(const char *s)
 {
@@ -646,7 +599,7 @@ static void yaml_str(struct lf_buf *o, const char *s)
 	if (plain)
 		lf_buf_appends(o, s);
 	else
-		yaml_quoted(o, s);
+		lf_buf_append_yaml_quoted(o, s, strlen(s));
 }
 
 static void render_map(struct lf_buf *o, int indent, const char *key, const struct lf_labels *ls)
@@ -692,7 +645,7 @@ void lf_rule_group_render(const struct lf_rule_group *g, int indent, bool first_
 		lf_buf_putc(o, '\n');
 		ind(o, in + 4);
 		lf_buf_appends(o, "expr: ");
-		yaml_quoted(o, r->expr);
+		lf_buf_append_yaml_quoted(o, r->expr, strlen(r->expr));
 		lf_buf_putc(o, '\n');
 		if (r->for_ns) {
 			prom_duration(r->for_ns, d, sizeof(d));

@@ -44,6 +44,24 @@ static void test_quoted(void **state)
 	lf_buf_free(&b);
 }
 
+/* YAML double-quoted: what Go quoting escapes, plus what YAML would fold
+ * or refuse (U+0085/U+2028/U+2029, C1 controls, BOM, U+FFFE/U+FFFF) */
+static void test_yaml_quoted(void **state)
+{
+	(void)state;
+	struct lf_buf b = LF_BUF_INIT;
+	const char in[] = "a\"b\\c\n\r\t\x01\x7f|\xc2\x85|\xc2\x9f|\xe2\x80\xa8\xe2\x80\xa9|"
+	                  "\xef\xbb\xbf|\xef\xbf\xbe\xef\xbf\xbf|\xc3\xa9\x00z";
+	assert_int_equal(lf_buf_append_yaml_quoted(&b, in, sizeof in - 1), 0);
+	assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\r\\t\\x01\\x7f|\\N|\\x9f|\\L\\P|"
+	                            "\\ufeff|\\ufffe\\uffff|\xc3\xa9\\x00z\"");
+	/* a sequence cut at the end of the input is copied as it is */
+	lf_buf_reset(&b);
+	assert_int_equal(lf_buf_append_yaml_quoted(&b, "x\xe2\x80", 3), 0);
+	assert_string_equal(b.data, "\"x\xe2\x80\"");
+	lf_buf_free(&b);
+}
+
 static void test_json_string(void **state)
 {
 	(void)state;
@@ -91,6 +109,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_append_printf_reset),
 	        cmocka_unit_test(test_quoted),
+	        cmocka_unit_test(test_yaml_quoted),
 	        cmocka_unit_test(test_json_string),
 	        cmocka_unit_test(test_take),
 	        cmocka_unit_test(test_reserve_on_empty_is_terminated),
