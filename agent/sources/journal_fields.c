@@ -71,13 +71,10 @@ int lf_journal_json_add(struct lf_journal_json *j, const void *data, size_t len)
 	return 0;
 }
 
-/* qsort's context: the field bytes (set by finish; one sort at a time per
- * thread, so a thread-local is enough and keeps the comparator plain). */
-static _Thread_local const char *sort_bytes;
-
-static int field_cmp(const void *a, const void *b)
+static int field_cmp(const void *a, const void *b, void *bytes)
 {
 	const struct lf_journal_json_field *x = a, *y = b;
+	const char *sort_bytes = bytes;
 	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
 	int c = memcmp(sort_bytes + x->off, sort_bytes + y->off, n);
 	if (c)
@@ -90,9 +87,8 @@ static int field_cmp(const void *a, const void *b)
 void lf_journal_json_finish(struct lf_journal_json *j, struct lf_buf *out)
 {
 	const char *b = j->bytes.data;
-	sort_bytes = b;
 	if (j->n > 1)
-		qsort(j->v, j->n, sizeof j->v[0], field_cmp);
+		qsort_r(j->v, j->n, sizeof j->v[0], field_cmp, (void *)b);
 	lf_buf_putc(out, '{');
 	bool first = true;
 	for (size_t i = 0; i < j->n; i++) {
