@@ -94,23 +94,19 @@ static void fail(struct lf_api *a, const char *route, struct lf_http_response *r
 }
 
 /* The tenant of a request; NULL after answering 401/400. */
-static const char *tenant_of(struct lf_api *a, const char *route, const struct lf_http_request *req,
-                             struct lf_http_response *resp)
+/* id (the value of `key` of MHD kind `kind`), checked as a tenant ID, or
+ * NULL after answering 400. MHD gives C strings: ask it for the real
+ * length so a NUL inside the value cannot shorten the ID into a
+ * different, valid one. */
+static const char *checked_tenant(struct lf_api *a, const char *route,
+                                  const struct lf_http_request *req, struct lf_http_response *resp,
+                                  const char *id, enum MHD_ValueKind kind, const char *key)
 {
-	if (!a->cfg->auth_enabled)
-		return "fake";
-	const char *id = lf_http_header(req, "X-Scope-OrgID");
-	if (!id || !*id) {
-		fail(a, route, resp, 401, "no org id");
-		return NULL;
-	}
-	/* The header API gives C strings: ask MHD for the real length so a NUL
-	 * inside the value cannot shorten the ID into a different, valid one. */
 	const char *raw = NULL;
 	size_t raw_len = strlen(id);
 	if (req->conn &&
-	    MHD_lookup_connection_value_n(req->conn, MHD_HEADER_KIND, "X-Scope-OrgID", 13, &raw,
-	                                  &raw_len) == MHD_YES &&
+	    MHD_lookup_connection_value_n(req->conn, kind, key, strlen(key), &raw, &raw_len) ==
+	            MHD_YES &&
 	    raw && raw_len != strlen(raw)) {
 		fail(a, route, resp, 400, "tenant ID contains unsupported character 0x00");
 		return NULL;
@@ -121,6 +117,19 @@ static const char *tenant_of(struct lf_api *a, const char *route, const struct l
 		return NULL;
 	}
 	return id;
+}
+
+static const char *tenant_of(struct lf_api *a, const char *route, const struct lf_http_request *req,
+                             struct lf_http_response *resp)
+{
+	if (!a->cfg->auth_enabled)
+		return "fake";
+	const char *id = lf_http_header(req, "X-Scope-OrgID");
+	if (!id || !*id) {
+		fail(a, route, resp, 401, "no org id");
+		return NULL;
+	}
+	return checked_tenant(a, route, req, resp, id, MHD_HEADER_KIND, "X-Scope-OrgID");
 }
 
 struct discard_ctx {
@@ -715,22 +724,7 @@ const char *lf_api_tenant_ws(struct lf_api *a, const char *route, const struct l
 	const char *q = lf_http_arg(req, "tenant");
 	if (!a->cfg->auth_enabled || (h && *h) || !q || !*q)
 		return tenant_of(a, route, req, resp);
-	/* as tenant_of, for the query argument: a %00 must not shorten it */
-	const char *raw = NULL;
-	size_t raw_len = strlen(q);
-	if (req->conn &&
-	    MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, "tenant", 6, &raw,
-	                                  &raw_len) == MHD_YES &&
-	    raw && raw_len != strlen(raw)) {
-		fail(a, route, resp, 400, "tenant ID contains unsupported character 0x00");
-		return NULL;
-	}
-	struct lf_error err;
-	if (lf_tenant_id_valid(q, strlen(q), &err) < 0) {
-		fail(a, route, resp, 400, err.msg);
-		return NULL;
-	}
-	return q;
+	return checked_tenant(a, route, req, resp, q, MHD_GET_ARGUMENT_KIND, "tenant");
 }
 
 int lf_api_parse_log_query(const char *q, struct lf_selector **sel, struct lf_lq_pipeline **pipe,
