@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "query.h"
+#include "store_metrics_fix.h"
 #include "strpool.h"
 #include "tenant.h"
 #include "timeutil.h"
@@ -83,22 +84,6 @@ static void test_strpool(void **state)
 	/* usable again after free */
 	assert_string_equal(lf_strpool_intern(&p, "again", 5), "again");
 	lf_strpool_free(&p);
-}
-
-static void store_metrics(struct lf_metrics *reg, struct lf_store_metrics *m)
-{
-	static const char *const t1[] = {"tenant", NULL};
-	static const char *const t2[] = {"reason", "tenant", NULL};
-	struct lf_metric_family **fams[] = {
-	        &m->lines_received, &m->bytes_received, &m->chunks_flushed,    &m->chunk_bytes,
-	        &m->chunks_deleted, &m->wal_replayed,   &m->wal_skipped_bytes, &m->corrupt_blocks};
-	char name[32];
-	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
-		snprintf(name, sizeof(name), "m%zu", i);
-		*fams[i] = lf_metrics_family(reg, LF_METRIC_COUNTER, name, "h", t1, NULL, 0);
-	}
-	m->discarded_samples = lf_metrics_family(reg, LF_METRIC_COUNTER, "d1", "h", t2, NULL, 0);
-	m->discarded_bytes = lf_metrics_family(reg, LF_METRIC_COUNTER, "d2", "h", t2, NULL, 0);
 }
 
 static void push_json(struct lf_tenant *t, const struct lf_store_config *c, const char *json,

@@ -2,12 +2,12 @@
  * escaping, and a tenant's push/flush/reopen. */
 #include <math.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +19,7 @@
 #include "crc32c.h"
 #include "meval.h"
 #include "query.h"
+#include "store_metrics_fix.h"
 #include "tenant.h"
 #include "timeutil.h"
 
@@ -208,22 +209,6 @@ static void test_json_escape(void **state)
 	lf_json_str(&b, "a\"b\\c\n\t\x01 \xc3\xa9 \xff end", 17);
 	assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001 \xc3\xa9 \\ufffd end\"");
 	lf_buf_free(&b);
-}
-
-static void store_metrics(struct lf_metrics *reg, struct lf_store_metrics *m)
-{
-	static const char *const t1[] = {"tenant", NULL};
-	static const char *const t2[] = {"reason", "tenant", NULL};
-	struct lf_metric_family **fams[] = {
-	        &m->lines_received, &m->bytes_received, &m->chunks_flushed,    &m->chunk_bytes,
-	        &m->chunks_deleted, &m->wal_replayed,   &m->wal_skipped_bytes, &m->corrupt_blocks};
-	char name[32];
-	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
-		snprintf(name, sizeof(name), "m%zu", i);
-		*fams[i] = lf_metrics_family(reg, LF_METRIC_COUNTER, name, "h", t1, NULL, 0);
-	}
-	m->discarded_samples = lf_metrics_family(reg, LF_METRIC_COUNTER, "d1", "h", t2, NULL, 0);
-	m->discarded_bytes = lf_metrics_family(reg, LF_METRIC_COUNTER, "d2", "h", t2, NULL, 0);
 }
 
 /* Pushes one stream {job="bp"} with n lines of len bytes at ts0, ts0+1, ... */
