@@ -221,16 +221,25 @@ struct tenant_fix {
 	struct lf_tenant *t;
 };
 
-static void fix_open(struct tenant_fix *f, int64_t chunk_target_size)
+/* head_block_size 0 = the default */
+static void fix_open_blocks(struct tenant_fix *f, int64_t chunk_target_size,
+                            int64_t head_block_size)
 {
 	snprintf(f->dir, sizeof(f->dir), "/tmp/lf-tenant-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(lf_store_config_defaults(&f->c), 0);
 	f->c.chunk_target_size = chunk_target_size;
+	if (head_block_size)
+		f->c.head_block_size = head_block_size;
 	f->reg = lf_metrics_new();
 	store_metrics(f->reg, &f->m);
 	struct lf_error err;
 	assert_int_equal(lf_tenant_open(f->dir, "ten", &f->c, &f->m, &f->t, &err), 0);
+}
+
+static void fix_open(struct tenant_fix *f, int64_t chunk_target_size)
+{
+	fix_open_blocks(f, chunk_target_size, 0);
 }
 
 static void fix_close(struct tenant_fix *f)
@@ -436,11 +445,8 @@ static void test_dup_across_sealed_blocks(void **state)
 {
 	(void)state;
 	struct tenant_fix f;
-	fix_open(&f, 1 << 20);
-	lf_tenant_close(f.t);
-	f.c.head_block_size = 1024;
+	fix_open_blocks(&f, 1 << 20, 1024);
 	struct lf_error err;
-	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
 	int64_t now = lf_now_ns();
 	push_job(f.t, &f.c, "d", now, 50, 100);
 	struct lf_stream *d = stream_of(f.t, "d");
@@ -467,11 +473,7 @@ static void test_flush_failure_keeps_head(void **state)
 {
 	(void)state;
 	struct tenant_fix f;
-	fix_open(&f, 1 << 20);
-	lf_tenant_close(f.t);
-	f.c.head_block_size = 1024;
-	struct lf_error err;
-	assert_int_equal(lf_tenant_open(f.dir, "ten", &f.c, &f.m, &f.t, &err), 0);
+	fix_open_blocks(&f, 1 << 20, 1024);
 	int64_t now = lf_now_ns();
 	push_job(f.t, &f.c, "u", now, 50, 100);
 	struct lf_stream *u = stream_of(f.t, "u");
