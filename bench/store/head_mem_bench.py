@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_bench  # noqa: E402
 from run_bench import BENCH, CONFIG, STORE, cpu_s, peak_rss_mib  # noqa: E402
 
 
@@ -34,21 +35,7 @@ def free_port():
 
 
 def start(cfg, data, log):
-    port = free_port()
-    p = subprocess.Popen([STORE, "-config.file=" + cfg, "-server.http-listen-port=%d" % port,
-                          "-common.path-prefix=" + data], stderr=open(log, "a"))
-    url = "http://127.0.0.1:%d" % port
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        if p.poll() is not None:
-            sys.exit("store exited with %d, see %s" % (p.returncode, log))
-        try:
-            urllib.request.urlopen(url + "/ready", timeout=2)
-            return p, url
-        except OSError:
-            time.sleep(0.1)
-    p.kill()
-    sys.exit("store not ready, see %s" % log)
+    return run_bench.start(cfg, free_port(), data, log)
 
 
 def metric(url, name):
